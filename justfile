@@ -1,0 +1,42 @@
+# sovrium-tui tasks. `just --list` shows them all.
+
+python := ".venv/bin/python"
+pg15_bin := "/usr/lib/postgresql/15/bin"
+
+# Install the package and its development tools into .venv.
+install:
+    test -x {{python}} || python3 -m venv .venv
+    {{python}} -m pip install -q -e '.[dev]'
+
+# The main job on the example schema: validate it and print the SQL that creates it.
+demo schema="examples/crm.yaml":
+    {{python}} -m sovrium_tui validate {{schema}}
+    {{python}} -m sovrium_tui sql {{schema}}
+
+# Every test on PostgreSQL 18 (embedded), then the database tests on the machine's PostgreSQL 15 if present.
+test *args:
+    {{python}} -m pytest -q {{args}}
+    if [ -x {{pg15_bin}}/postgres ]; then \
+        echo "--- database tests on PostgreSQL 15 ({{pg15_bin}})"; \
+        SOVRIUM_TEST_PG_BIN={{pg15_bin}} SOVRIUM_TEST_EXPECT_MAJOR=15 {{python}} -m pytest -q -m db {{args}}; \
+    else \
+        echo "--- no PostgreSQL 15 at {{pg15_bin}}: database tests ran on PostgreSQL 18 only"; \
+    fi
+
+# Lint and type-check.
+lint:
+    {{python}} -m ruff check sovrium_tui tests bench
+    {{python}} -m ruff format --check sovrium_tui tests bench
+    {{python}} -m mypy
+
+# Format the code.
+fmt:
+    {{python}} -m ruff format sovrium_tui tests bench
+    {{python}} -m ruff check --fix sovrium_tui tests bench
+
+# Everything CI runs: lint, types, then the tests on both PostgreSQL versions.
+check: lint test
+
+# Benchmarks (figures and ratios against the raw baseline); not part of the tests.
+bench:
+    {{python}} bench/run.py

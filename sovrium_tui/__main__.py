@@ -1,0 +1,3 @@
+from sovrium_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""The relational model, one shape for both sides of a diff: compiled from an App or read from a database.
+
+Every text here is in the form PostgreSQL itself prints it (`format_type`, `pg_get_expr`,
+`pg_get_constraintdef`, `pg_get_indexdef`), so a compiled catalog and an introspected one compare equal,
+and the same text is valid DDL to create the object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check", "exclude"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str  # format_type() text: "character varying(255)", "integer", "numeric(20,2)", "text[]", …
+    nullable: bool = True
+    default: str | None = None  # pg_get_expr() text: "'a'::character varying", "CURRENT_TIMESTAMP", …
+    serial: bool = False  # backed by an owned sequence (SERIAL / BIGSERIAL); `default` is then None
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    name: str
+    kind: ConstraintKind
+    definition: str  # pg_get_constraintdef() text: "UNIQUE (email)", "CHECK ((age >= 0))", …
+    columns: tuple[str, ...] = ()  # the constrained columns, in key order
+    references: str | None = None  # foreign keys: the referenced table
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    table: str
+    keys: tuple[str, ...]  # column names or deparsed expressions, in key order
+    unique: bool = False
+    method: str = "btree"
+    predicate: str | None = None  # deparsed WHERE expression, without the WHERE
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A trigger function the compiler creates (plpgsql, `RETURNS trigger`)."""
+
+    name: str
+    body: str  # prosrc, exactly as stored
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    name: str
+    table: str
+    timing: Literal["BEFORE", "AFTER"]
+    events: tuple[str, ...]  # ("INSERT",), ("INSERT", "UPDATE"), …
+    function: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]  # in ordinal order
+    constraints: tuple[Constraint, ...] = ()  # sorted by name
+    indexes: tuple[Index, ...] = ()  # sorted by name; not the ones backing constraints
+    triggers: tuple[Trigger, ...] = ()  # sorted by name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "constraints", tuple(sorted(self.constraints, key=lambda c: c.name)))
+        object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=lambda i: i.name)))
+        object.__setattr__(self, "triggers", tuple(sorted(self.triggers, key=lambda t: t.name)))
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def constraint(self, name: str) -> Constraint | None:
+        return next((c for c in self.constraints if c.name == name), None)
+
+    def index(self, name: str) -> Index | None:
+        return next((i for i in self.indexes if i.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The `public` schema of one database: tables (sorted by name) and the trigger functions they use."""
+
+    tables: tuple[Table, ...] = ()
+    functions: tuple[Function, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name)))
+        object.__setattr__(self, "functions", tuple(sorted(self.functions, key=lambda f: f.name)))
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)

@@ -1,0 +1,100 @@
+"""Which database a command talks to, and opening a connection that fails fast with a readable reason."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from sovrium_tui.errors import ConnectionFailed
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from sovrium_tui.execution.server import LocalServer
+
+EMBEDDED_DATA_DIR = Path(".sovrium") / "pgdata"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTarget:
+    """A resolved database URL and where it came from (flag, environment or embedded)."""
+
+    url: str
+    origin: str  # "--database-url", "DATABASE_URL" or "embedded"
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+
+def embedded_server(workdir: Path | None = None) -> LocalServer:
+    """The embedded cluster kept in `.sovrium/pgdata` under the working directory."""
+    from sovrium_tui.execution.server import LocalServer, embedded_bin_dir
+
+    data_dir = ((workdir or Path.cwd()) / EMBEDDED_DATA_DIR).resolve()
+    return LocalServer(data_dir=data_dir, bin_dir=embedded_bin_dir())
+
+
+def resolve_database(explicit_url: str | None, *, workdir: Path | None = None) -> DatabaseTarget:
+    """`--database-url`, else `DATABASE_URL`, else the embedded server (started on first use)."""
+    if explicit_url:
+        return DatabaseTarget(explicit_url, "--database-url")
+    from_env = os.environ.get("DATABASE_URL")
+    if from_env:
+        return DatabaseTarget(from_env, "DATABASE_URL")
+    return DatabaseTarget(embedded_server(workdir).ensure_running(), "embedded")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`, for display."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0].split(":", 1)[0] + ":***"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{netloc[1]}"))
+
+
+async def connect(url: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> asyncpg.Connection:
+    """Open one connection, or raise ConnectionFailed saying why in words a user can act on."""
+    import asyncpg
+
+    try:
+        return await asyncpg.connect(url, timeout=timeout)
+    except asyncpg.InvalidPasswordError as failure:
+        raise ConnectionFailed(f"Database connection failed: {failure}") from failure
+    except asyncpg.InvalidCatalogNameError as failure:
+        raise ConnectionFailed(f"Database connection failed: {failure}") from failure
+    except asyncpg.PostgresError as failure:
+        raise ConnectionFailed(f"Database connection failed: {failure}") from failure
+    except socket.gaierror as failure:
+        host = _host_of(url).rsplit(":", 1)[0]
+        raise ConnectionFailed(f"Database connection failed: unknown host {host!r}") from failure
+    except ConnectionRefusedError as failure:
+        where = _host_of(url)
+        raise ConnectionFailed(
+            f"Database connection failed: connection refused by {where} (is the server running?)"
+        ) from failure
+    except TimeoutError as failure:
+        raise ConnectionFailed(
+            f"Database connection failed: no answer from {_host_of(url)} within {timeout:g} s"
+        ) from failure
+    except (OSError, asyncpg.InterfaceError, ValueError) as failure:
+        raise ConnectionFailed(f"Database connection failed: {failure}") from failure
+
+
+def _host_of(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "local socket"
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "<unparseable URL>"

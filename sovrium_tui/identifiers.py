@@ -1,0 +1,53 @@
+"""The one place identifiers and literals become SQL text; every other module calls these."""
+
+from __future__ import annotations
+
+import re
+
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
+
+# Words PostgreSQL's quote_ident() quotes (pg_get_keywords() catcode <> 'U', PostgreSQL 15 and 18 merged),
+# so names we print match what the server prints in pg_get_constraintdef / pg_get_indexdef.
+QUOTED_KEYWORDS = frozenset(
+    """
+    all analyse analyze and any array as asc asymmetric authorization between bigint binary bit boolean both
+    case cast char character check coalesce collate collation column concurrently constraint create cross
+    current_catalog current_date current_role current_schema current_time current_timestamp current_user dec
+    decimal default deferrable desc distinct do else end except exists extract false fetch float for foreign
+    freeze from full grant greatest group grouping having ilike in initially inner inout int integer intersect
+    interval into is isnull join json json_array json_arrayagg json_exists json_object json_objectagg
+    json_query json_scalar json_serialize json_table json_value lateral leading least left like limit
+    localtime localtimestamp merge_action national natural nchar none normalize not notnull null nullif
+    numeric offset on only or order out outer overlaps overlay placing position precision primary real
+    references returning right row select session_user setof similar smallint some substring symmetric
+    system_user table tablesample then time timestamp to trailing treat trim true union unique user using
+    values varchar variadic verbose when where window with xmlattributes xmlconcat xmlelement xmlexists
+    xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+    """.split()
+)
+
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def quote_ident(name: str) -> str:
+    """Quote a name exactly when PostgreSQL's quote_ident() would; embedded quotes are doubled."""
+    if "\x00" in name:
+        raise ValueError("identifiers cannot contain NUL characters")
+    if _PLAIN_IDENTIFIER.fullmatch(name) and name not in QUOTED_KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A standard-conforming string literal: single quotes doubled, nothing else special."""
+    if "\x00" in value:
+        raise ValueError("string literals cannot contain NUL characters")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def truncate_identifier(name: str) -> str:
+    """The name PostgreSQL stores for `name`: cut to 63 bytes of UTF-8 without splitting a character."""
+    encoded = name.encode("utf-8")
+    if len(encoded) <= MAX_IDENTIFIER_BYTES:
+        return name
+    return encoded[:MAX_IDENTIFIER_BYTES].decode("utf-8", errors="ignore")

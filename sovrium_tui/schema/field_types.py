@@ -1,0 +1,95 @@
+"""The field-type vocabulary: which types exist, which make a column, which are not supported yet."""
+
+from __future__ import annotations
+
+# Types that become one physical column.
+COLUMN_TYPES = frozenset(
+    {
+        "single-line-text",
+        "long-text",
+        "rich-text",
+        "email",
+        "url",
+        "phone-number",
+        "integer",
+        "decimal",
+        "currency",
+        "percentage",
+        "rating",
+        "progress",
+        "autonumber",
+        "checkbox",
+        "date",
+        "datetime",
+        "time",
+        "duration",
+        "single-select",
+        "multi-select",
+        "status",
+        "single-attachment",
+        "multiple-attachments",
+        "barcode",
+        "color",
+        "array",
+        "json",
+        "geolocation",
+        "code",
+        "user",
+        "created-by",
+        "updated-by",
+        "deleted-by",
+        "created-at",
+        "updated-at",
+        "deleted-at",
+        "relationship",  # one-to-many and many-to-many make no column here; see creates_column()
+    }
+)
+
+# Legacy aliases Sovrium still accepts, and the type each behaves as.
+LEGACY_ALIASES = {"boolean": "checkbox", "number": "decimal", "attachment": "multiple-attachments"}
+
+# Types that make no column at all and need nothing from the database.
+NO_COLUMN_TYPES = frozenset({"button"})
+
+# Types Sovrium computes with views or triggers; refused at validation until the compiler can build them.
+UNSUPPORTED_TYPES = frozenset(
+    {
+        "lookup",
+        "rollup",
+        "count",
+        "formula",
+        "ai-categorize",
+        "ai-extract",
+        "ai-generate",
+        "ai-sentiment",
+        "ai-summary",
+        "ai-tag",
+        "ai-translate",
+    }
+)
+
+KNOWN_TYPES = COLUMN_TYPES | NO_COLUMN_TYPES | UNSUPPORTED_TYPES | frozenset(LEGACY_ALIASES)
+
+NUMERIC_TYPES = frozenset({"integer", "decimal", "currency", "percentage", "rating"})
+SELECT_TYPES = frozenset({"single-select", "multi-select", "status"})
+FOREIGN_KEY_RELATIONS = frozenset({"many-to-one", "one-to-one"})
+RELATION_TYPES = ("many-to-one", "one-to-one", "one-to-many", "many-to-many")
+REFERENTIAL_ACTIONS = ("cascade", "set-null", "set-default", "restrict", "no-action")
+BARCODE_FORMATS = ("EAN-13", "EAN-8", "UPC-A", "UPC-E", "CODE-128", "CODE-39")
+PRIMARY_KEY_TYPES = ("composite", "uuid", "text", "bigserial", "auto-increment")
+
+# System columns every table gets unless a field takes the name.
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "deleted_at")
+
+
+def canonical_type(field_type: str) -> str:
+    """The type a legacy alias behaves as; other types unchanged."""
+    return LEGACY_ALIASES.get(field_type, field_type)
+
+
+def creates_column(field_type: str, relation_type: str | None) -> bool:
+    """Whether a field of this type (and relation type) is stored as a column of its own table."""
+    kind = canonical_type(field_type)
+    if kind == "relationship":
+        return (relation_type or "many-to-one") in FOREIGN_KEY_RELATIONS
+    return kind in COLUMN_TYPES

