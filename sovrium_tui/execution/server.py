@@ -158,7 +158,7 @@ class LocalServer:
             raise ServerError(f"{program} timed out for {self.data_dir}") from failure
 
     def _prepare_ownership(self, directory: Path) -> None:
-        """As root, hand a directory to the server's OS user and let it reach the binaries and the directory."""
+        """As root, hand a directory to the server's OS user and let it reach the binaries."""
         user = _server_user()
         if user is None:
             return
@@ -185,7 +185,8 @@ def _server_user() -> pwd.struct_passwd | None:
         )
     except (OSError, subprocess.CalledProcessError) as failure:
         raise ServerError(
-            f"Running as root, and the OS user {SERVER_OS_USER!r} for PostgreSQL could not be created: {failure}"
+            f"Running as root, and the OS user {SERVER_OS_USER!r} for PostgreSQL "
+            f"could not be created: {failure}"
         ) from failure
     return pwd.getpwnam(SERVER_OS_USER)
 

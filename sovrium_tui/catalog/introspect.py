@@ -1,0 +1,183 @@
+"""Read a live database's `public` schema into a Catalog with a fixed handful of set-based queries.
+
+Uses `pg_catalog` only (information_schema is 4–5× slower). PostgreSQL 18 also lists NOT NULL
+constraints in pg_constraint (contype 'n'); they are left out so 15 and 18 read the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+
+if TYPE_CHECKING:
+    import asyncpg
+
+SCHEMA = "public"
+
+_COLUMNS = """
+SELECT c.relname AS table_name,
+       a.attname AS column_name,
+       format_type(a.atttypid, a.atttypmod) AS column_type,
+       NOT a.attnotnull AS nullable,
+       pg_get_expr(d.adbin, d.adrelid) AS column_default,
+       EXISTS (
+           SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+           WHERE dep.classid = 'pg_class'::regclass AND dep.refobjid = c.oid
+             AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
+       ) AS owns_sequence
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+ORDER BY c.relname, a.attnum
+"""
+
+_CONSTRAINTS = """
+SELECT c.relname AS table_name,
+       con.conname AS name,
+       con.contype AS kind,
+       pg_get_constraintdef(con.oid) AS definition,
+       ARRAY(
+           SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
+           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+           ORDER BY k.position
+       ) AS columns,
+       ref.relname AS referenced_table
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class ref ON ref.oid = con.confrelid
+WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+"""
+
+_INDEXES = """
+SELECT t.relname AS table_name,
+       ic.relname AS name,
+       i.indisunique AS is_unique,
+       am.amname AS method,
+       ARRAY(
+           SELECT pg_get_indexdef(i.indexrelid, k, false) FROM generate_series(1, i.indnkeyatts) AS k
+           ORDER BY k
+       ) AS keys,
+       pg_get_expr(i.indpred, i.indrelid) AS predicate
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+WHERE n.nspname = $1 AND t.relkind IN ('r', 'p')
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_constraint con
+      WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+  )
+"""
+
+_TRIGGERS = """
+SELECT c.relname AS table_name, t.tgname AS name, t.tgtype AS type_bits, p.proname AS function_name
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE n.nspname = $1 AND NOT t.tgisinternal
+"""
+
+_FUNCTIONS = """
+SELECT p.proname AS name, p.prosrc AS body
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = $1 AND p.prorettype = 'trigger'::regtype
+"""
+
+_CONSTRAINT_KINDS = {"p": "primary_key", "u": "unique", "f": "foreign_key", "c": "check", "x": "exclude"}
+
+# pg_trigger.tgtype bits
+_TRIGGER_BEFORE = 1 << 1
+_TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (1 << 5, "TRUNCATE"))
+
+
+async def introspect(connection: asyncpg.Connection, schema: str = SCHEMA) -> Catalog:
+    """The catalog of one schema as the database has it now (five queries, whatever the table count)."""
+    column_rows = await connection.fetch(_COLUMNS, schema)
+    constraint_rows = await connection.fetch(_CONSTRAINTS, schema)
+    index_rows = await connection.fetch(_INDEXES, schema)
+    trigger_rows = await connection.fetch(_TRIGGERS, schema)
+    function_rows = await connection.fetch(_FUNCTIONS, schema)
+    return build_catalog(column_rows, constraint_rows, index_rows, trigger_rows, function_rows)
+
+
+def build_catalog(
+    column_rows: Any, constraint_rows: Any, index_rows: Any, trigger_rows: Any, function_rows: Any
+) -> Catalog:
+    columns: dict[str, list[Column]] = defaultdict(list)
+    for row in column_rows:
+        columns[row["table_name"]].append(_column(row))
+    constraints: dict[str, list[Constraint]] = defaultdict(list)
+    for row in constraint_rows:
+        constraints[row["table_name"]].append(
+            Constraint(
+                name=row["name"],
+                kind=_CONSTRAINT_KINDS[row["kind"]],  # type: ignore[arg-type]
+                definition=row["definition"],
+                columns=tuple(row["columns"]),
+                references=row["referenced_table"],
+            )
+        )
+    indexes: dict[str, list[Index]] = defaultdict(list)
+    for row in index_rows:
+        indexes[row["table_name"]].append(
+            Index(
+                name=row["name"],
+                table=row["table_name"],
+                keys=tuple(row["keys"]),
+                unique=row["is_unique"],
+                method=row["method"],
+                predicate=row["predicate"],
+            )
+        )
+    triggers: dict[str, list[Trigger]] = defaultdict(list)
+    for row in trigger_rows:
+        bits = row["type_bits"]
+        triggers[row["table_name"]].append(
+            Trigger(
+                name=row["name"],
+                table=row["table_name"],
+                timing="BEFORE" if bits & _TRIGGER_BEFORE else "AFTER",
+                events=tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit),
+                function=row["function_name"],
+            )
+        )
+    tables = tuple(
+        Table(
+            name=name,
+            columns=tuple(table_columns),
+            constraints=tuple(constraints.get(name, ())),
+            indexes=tuple(indexes.get(name, ())),
+            triggers=tuple(triggers.get(name, ())),
+        )
+        for name, table_columns in columns.items()
+    )
+    functions = tuple(Function(name=row["name"], body=row["body"]) for row in function_rows)
+    return Catalog(tables=tables, functions=functions)
+
+
+def _column(row: Any) -> Column:
+    default = row["column_default"]
+    serial = bool(row["owns_sequence"]) and default is not None and default.startswith("nextval(")
+    return Column(
+        name=row["column_name"],
+        type=row["column_type"],
+        nullable=row["nullable"],
+        default=None if serial else default,
+        serial=serial,
+    )
+
+
+def fingerprint(catalog: Catalog) -> str:
+    """A SHA-256 over the whole catalog, stable across runs, for drift and stale-plan checks."""
+    canonical = json.dumps(asdict(catalog), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

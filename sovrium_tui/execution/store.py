@@ -1,0 +1,282 @@
+"""The `system.*` bookkeeping tables: the only module that reads or writes them.
+
+`system.schema_checksum` holds the current state (one row), `system.migration_history` one row per applied
+version (rolled-back rows stay, marked), `system.migration_log` an append-only event log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncpg
+
+SYSTEM_SCHEMA = "system"
+
+CREATE_STATEMENTS = (
+    "CREATE SCHEMA IF NOT EXISTS system",
+    """CREATE TABLE IF NOT EXISTS system.schema_checksum (
+    id text PRIMARY KEY DEFAULT 'singleton' CHECK (id = 'singleton'),
+    checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),
+    schema jsonb NOT NULL,
+    version integer NOT NULL CHECK (version >= 0),
+    fingerprint text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)""",
+    """CREATE TABLE IF NOT EXISTS system.migration_history (
+    id bigserial PRIMARY KEY,
+    version integer NOT NULL CHECK (version > 0),
+    checksum text NOT NULL,
+    schema jsonb NOT NULL,
+    plan jsonb NOT NULL,
+    fingerprint text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    applied_by text NOT NULL,
+    duration_ms integer,
+    rolled_back_at timestamptz,
+    rollback_reason text
+)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS migration_history_applied_version "
+    "ON system.migration_history (version) WHERE rolled_back_at IS NULL",
+    """CREATE TABLE IF NOT EXISTS system.migration_log (
+    id bigserial PRIMARY KEY,
+    operation text NOT NULL,
+    status text NOT NULL,
+    from_version integer,
+    to_version integer,
+    reason text,
+    actor text,
+    created_at timestamptz NOT NULL DEFAULT now()
+)""",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedState:
+    """What the singleton row says: the version, checksum and app snapshot last migrated to."""
+
+    version: int
+    checksum: str
+    schema: dict[str, Any]
+    fingerprint: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    id: int
+    version: int
+    checksum: str
+    schema: dict[str, Any]
+    plan: dict[str, Any]
+    fingerprint: str
+    applied_at: datetime
+    applied_by: str
+    duration_ms: int | None
+    rolled_back_at: datetime | None
+    rollback_reason: str | None
+
+    @property
+    def state(self) -> str:
+        return "rolled back" if self.rolled_back_at else "applied"
+
+    def to_json(self, *, with_snapshot: bool = False) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "version": self.version,
+            "checksum": self.checksum,
+            "applied_at": self.applied_at.isoformat(),
+            "applied_by": self.applied_by,
+            "duration_ms": self.duration_ms,
+            "state": self.state,
+            "rolled_back_at": self.rolled_back_at.isoformat() if self.rolled_back_at else None,
+            "rollback_reason": self.rollback_reason,
+            "summary": self.plan.get("summary"),
+            "steps": len(self.plan.get("steps", [])),
+        }
+        if with_snapshot:
+            document["schema"] = self.schema
+            document["plan"] = self.plan
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    id: int
+    operation: str
+    status: str
+    from_version: int | None
+    to_version: int | None
+    reason: str | None
+    actor: str | None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "status": self.status,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "reason": self.reason,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+async def has_store(connection: asyncpg.Connection) -> bool:
+    return bool(await connection.fetchval("SELECT to_regclass('system.schema_checksum') IS NOT NULL"))
+
+
+async def ensure_store(connection: asyncpg.Connection) -> None:
+    """Create the bookkeeping tables when missing (call inside the migration's transaction)."""
+    for statement in CREATE_STATEMENTS:
+        await connection.execute(statement)
+
+
+async def read_state(connection: asyncpg.Connection) -> RecordedState | None:
+    """The singleton row, or None when this database was never migrated by us."""
+    if not await has_store(connection):
+        return None
+    row = await connection.fetchrow(
+        "SELECT version, checksum, schema::text AS schema, fingerprint, updated_at "
+        "FROM system.schema_checksum WHERE id = 'singleton'"
+    )
+    if row is None:
+        return None
+    return RecordedState(
+        version=row["version"],
+        checksum=row["checksum"],
+        schema=json.loads(row["schema"]),
+        fingerprint=row["fingerprint"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def write_state(
+    connection: asyncpg.Connection, *, version: int, checksum: str, schema: str, fingerprint: str
+) -> None:
+    await connection.execute(
+        "INSERT INTO system.schema_checksum (id, checksum, schema, version, fingerprint, updated_at) "
+        "VALUES ('singleton', $1, $2::jsonb, $3, $4, now()) "
+        "ON CONFLICT (id) DO UPDATE SET checksum = EXCLUDED.checksum, schema = EXCLUDED.schema, "
+        "version = EXCLUDED.version, fingerprint = EXCLUDED.fingerprint, updated_at = now()",
+        checksum,
+        schema,
+        version,
+        fingerprint,
+    )
+
+
+async def record_applied(
+    connection: asyncpg.Connection,
+    *,
+    version: int,
+    checksum: str,
+    schema: str,
+    plan: dict[str, Any],
+    fingerprint: str,
+    applied_by: str,
+    duration_ms: int,
+) -> None:
+    await connection.execute(
+        "INSERT INTO system.migration_history "
+        "(version, checksum, schema, plan, fingerprint, applied_by, duration_ms) "
+        "VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7)",
+        version,
+        checksum,
+        schema,
+        json.dumps(plan, ensure_ascii=False),
+        fingerprint,
+        applied_by,
+        duration_ms,
+    )
+
+
+async def mark_rolled_back(connection: asyncpg.Connection, *, versions: list[int], reason: str) -> None:
+    await connection.execute(
+        "UPDATE system.migration_history SET rolled_back_at = now(), rollback_reason = $2 "
+        "WHERE version = ANY($1::int[]) AND rolled_back_at IS NULL",
+        versions,
+        reason,
+    )
+
+
+async def append_log(
+    connection: asyncpg.Connection,
+    *,
+    operation: str,
+    status: str,
+    from_version: int | None,
+    to_version: int | None,
+    reason: str | None,
+    actor: str | None,
+) -> None:
+    await connection.execute(
+        "INSERT INTO system.migration_log (operation, status, from_version, to_version, reason, actor) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        operation,
+        status,
+        from_version,
+        to_version,
+        reason,
+        actor,
+    )
+
+
+async def applied_history(connection: asyncpg.Connection) -> list[HistoryEntry]:
+    """Every history row, oldest first (rolled-back ones included)."""
+    return await history(connection)
+
+
+async def history(
+    connection: asyncpg.Connection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: int | None = None,
+    limit: int | None = None,
+) -> list[HistoryEntry]:
+    if not await has_store(connection):
+        return []
+    rows = await connection.fetch(
+        "SELECT id, version, checksum, schema::text AS schema, plan::text AS plan, fingerprint, applied_at, "
+        "applied_by, duration_ms, rolled_back_at, rollback_reason FROM system.migration_history "
+        "WHERE ($1::timestamptz IS NULL OR applied_at >= $1) "
+        "AND ($2::timestamptz IS NULL OR applied_at < $2) "
+        "AND ($3::int IS NULL OR version = $3) ORDER BY id DESC LIMIT $4",
+        since,
+        until,
+        version,
+        limit,
+    )
+    entries = [
+        HistoryEntry(
+            id=row["id"],
+            version=row["version"],
+            checksum=row["checksum"],
+            schema=json.loads(row["schema"]),
+            plan=json.loads(row["plan"]),
+            fingerprint=row["fingerprint"],
+            applied_at=row["applied_at"],
+            applied_by=row["applied_by"],
+            duration_ms=row["duration_ms"],
+            rolled_back_at=row["rolled_back_at"],
+            rollback_reason=row["rollback_reason"],
+        )
+        for row in rows
+    ]
+    return list(reversed(entries))
+
+
+async def log_entries(connection: asyncpg.Connection, *, limit: int | None = None) -> list[LogEntry]:
+    if not await has_store(connection):
+        return []
+    rows = await connection.fetch(
+        "SELECT id, operation, status, from_version, to_version, reason, actor, created_at "
+        "FROM system.migration_log ORDER BY id DESC LIMIT $1",
+        limit,
+    )
+    return [LogEntry(**dict(row)) for row in reversed(rows)]

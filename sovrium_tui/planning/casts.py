@@ -1,0 +1,71 @@
+"""How a column changes type: the USING expression, and what can go wrong, in each direction."""
+
+from __future__ import annotations
+
+import re
+
+from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.planning.changes import AlterColumnType, Hazard
+
+_REWRITE: tuple[Hazard, ...] = ("table-rewrite", "exclusive-lock")
+_MAY_FAIL: tuple[Hazard, ...] = ("narrowing", "fails-on-existing-rows", "table-rewrite", "exclusive-lock")
+_LOSSY: tuple[Hazard, ...] = ("data-loss", "narrowing", "table-rewrite", "exclusive-lock")
+
+_INTEGER_RANK = {"smallint": 1, "integer": 2, "bigint": 3}
+_VARCHAR = re.compile(r"character varying(?:\((\d+)\))?")
+_NUMERIC = re.compile(r"numeric(?:\((\d+),(\d+)\))?")
+_STRINGS = ("text", "character varying")
+
+
+def type_change(table: str, column: str, before: str, after: str) -> AlterColumnType:
+    """The change from `before` to `after`, with USING expressions and hazards for both directions."""
+    using, hazards = _direction(column, before, after)
+    reverse_using, reverse_hazards = _direction(column, after, before)
+    return AlterColumnType(table, column, before, after, using, reverse_using, hazards, reverse_hazards)
+
+
+def _direction(column: str, before: str, after: str) -> tuple[str | None, tuple[Hazard, ...]]:
+    name = quote_ident(column)
+    if _is_string(before) and _is_string(after):
+        return _string_to_string(name, before, after)
+    if before in _INTEGER_RANK and after in _INTEGER_RANK:
+        return (None, _REWRITE) if _INTEGER_RANK[after] > _INTEGER_RANK[before] else (None, _MAY_FAIL)
+    if before in _INTEGER_RANK and _NUMERIC.fullmatch(after):
+        return (None, _REWRITE) if after == "numeric" else (None, _MAY_FAIL)
+    if _NUMERIC.fullmatch(before) and after in _INTEGER_RANK:
+        return None, _LOSSY
+    if _NUMERIC.fullmatch(before) and _NUMERIC.fullmatch(after):
+        return None, (_REWRITE if after == "numeric" else _LOSSY)
+    if _is_string(after):
+        limit = _varchar_limit(after)
+        if limit is None:
+            return f"{name}::text", _REWRITE
+        return f"left({name}::text, {limit})", _LOSSY
+    if {before, after} == {"timestamp without time zone", "timestamp with time zone"}:
+        return None, _REWRITE
+    if before == "date" and after.startswith("timestamp"):
+        return None, _REWRITE
+    if before.startswith("timestamp") and after == "date":
+        return None, _LOSSY
+    return f"{name}::{after}", _MAY_FAIL
+
+
+def _string_to_string(name: str, before: str, after: str) -> tuple[str | None, tuple[Hazard, ...]]:
+    limit_after = _varchar_limit(after)
+    if limit_after is None:
+        return None, ()
+    limit_before = _varchar_limit(before)
+    if limit_before is not None and limit_before <= limit_after:
+        return None, ()
+    return f"left({name}, {limit_after})", _LOSSY
+
+
+def _is_string(type_text: str) -> bool:
+    return type_text == "text" or bool(_VARCHAR.fullmatch(type_text))
+
+
+def _varchar_limit(type_text: str) -> int | None:
+    match = _VARCHAR.fullmatch(type_text)
+    if match is None or match.group(1) is None:
+        return None
+    return int(match.group(1))

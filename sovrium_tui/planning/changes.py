@@ -1,0 +1,581 @@
+"""Schema changes: a closed union of small frozen values, each knowing its reverse, summary and hazards.
+
+A drop keeps the whole dropped object so that its reverse can rebuild it. SQL text is not made here: see
+`planning.render`, which renders a change's reverse with the same code as its forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Table, Trigger
+
+Hazard = Literal["data-loss", "table-rewrite", "exclusive-lock", "fails-on-existing-rows", "narrowing"]
+HAZARDS: tuple[Hazard, ...] = (
+    "data-loss",
+    "table-rewrite",
+    "exclusive-lock",
+    "fails-on-existing-rows",
+    "narrowing",
+)
+DESTRUCTIVE_HAZARDS = frozenset({"data-loss", "narrowing"})
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTable:
+    table: Table  # with the indexes and triggers created alongside it
+
+    op = "create_table"
+
+    def reverse(self) -> Change:
+        return DropTable(self.table)
+
+    @property
+    def target(self) -> str:
+        return self.table.name
+
+    def summary(self) -> str:
+        return f"create table {self.table.name} ({len(self.table.columns)} columns)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropTable:
+    table: Table  # everything that goes with it, so the reverse can rebuild it
+
+    op = "drop_table"
+
+    def reverse(self) -> Change:
+        return CreateTable(self.table)
+
+    @property
+    def target(self) -> str:
+        return self.table.name
+
+    def summary(self) -> str:
+        return f"drop table {self.table.name} and all its rows"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("data-loss", "exclusive-lock")
+
+
+@dataclass(frozen=True, slots=True)
+class RenameTable:
+    old: str
+    new: str
+
+    op = "rename_table"
+
+    def reverse(self) -> Change:
+        return RenameTable(self.new, self.old)
+
+    @property
+    def target(self) -> str:
+        return self.old
+
+    def summary(self) -> str:
+        return f"rename table {self.old} to {self.new} (rows kept)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class AddColumn:
+    table: str
+    column: Column
+
+    op = "add_column"
+
+    def reverse(self) -> Change:
+        return DropColumn(self.table, self.column)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column.name}"
+
+    def summary(self) -> str:
+        return f"add column {self.target} ({self.column.type}{_column_traits(self.column)})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        column = self.column
+        if not column.nullable and column.default is None and not column.serial:
+            return ("fails-on-existing-rows",)
+        if column.default is not None and _is_volatile(column.default):
+            return ("table-rewrite",)
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropColumn:
+    table: str
+    column: Column
+
+    op = "drop_column"
+
+    def reverse(self) -> Change:
+        return AddColumn(self.table, self.column)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column.name}"
+
+    def summary(self) -> str:
+        return f"drop column {self.target} and its values"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("data-loss",)
+
+
+@dataclass(frozen=True, slots=True)
+class RenameColumn:
+    table: str
+    old: str
+    new: str
+
+    op = "rename_column"
+
+    def reverse(self) -> Change:
+        return RenameColumn(self.table, self.new, self.old)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.old}"
+
+    def summary(self) -> str:
+        return f"rename column {self.table}.{self.old} to {self.new} (values kept)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlterColumnType:
+    table: str
+    column: str
+    before: str
+    after: str
+    using: str | None = None  # an expression over the column, e.g. "left(name, 255)"
+    reverse_using: str | None = None
+    hazard_list: tuple[Hazard, ...] = ()
+    reverse_hazard_list: tuple[Hazard, ...] = ()
+
+    op = "alter_column_type"
+
+    def reverse(self) -> Change:
+        return AlterColumnType(
+            self.table,
+            self.column,
+            self.after,
+            self.before,
+            self.reverse_using,
+            self.using,
+            self.reverse_hazard_list,
+            self.hazard_list,
+        )
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def summary(self) -> str:
+        how = f" using {self.using}" if self.using else ""
+        return f"change type of {self.target} from {self.before} to {self.after}{how}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return self.hazard_list
+
+
+@dataclass(frozen=True, slots=True)
+class SetDefault:
+    table: str
+    column: str
+    before: str | None
+    after: str | None
+
+    op = "set_default"
+
+    def reverse(self) -> Change:
+        return SetDefault(self.table, self.column, self.after, self.before)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def summary(self) -> str:
+        if self.after is None:
+            return f"drop default of {self.target} (was {self.before})"
+        return f"set default of {self.target} to {self.after} (existing rows unchanged)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class SetNotNull:
+    table: str
+    column: str
+    backfill: str | None = None  # fill NULLs with this expression first (the column's default)
+
+    op = "set_not_null"
+
+    def reverse(self) -> Change:
+        return DropNotNull(self.table, self.column, self.backfill)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def summary(self) -> str:
+        fill = f", filling NULLs with {self.backfill}" if self.backfill else ""
+        return f"make {self.target} required (NOT NULL{fill})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("exclusive-lock",) if self.backfill else ("fails-on-existing-rows", "exclusive-lock")
+
+
+@dataclass(frozen=True, slots=True)
+class DropNotNull:
+    table: str
+    column: str
+    backfill: str | None = None  # kept for the reverse only
+
+    op = "drop_not_null"
+
+    def reverse(self) -> Change:
+        return SetNotNull(self.table, self.column, self.backfill)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def summary(self) -> str:
+        return f"make {self.target} optional (drop NOT NULL)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class AddConstraint:
+    table: str
+    constraint: Constraint
+
+    op = "add_constraint"
+
+    def reverse(self) -> Change:
+        return DropConstraint(self.table, self.constraint)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.constraint.name}"
+
+    def summary(self) -> str:
+        return f"add constraint {self.target}: {self.constraint.definition}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("fails-on-existing-rows", "exclusive-lock")
+
+
+@dataclass(frozen=True, slots=True)
+class DropConstraint:
+    table: str
+    constraint: Constraint
+
+    op = "drop_constraint"
+
+    def reverse(self) -> Change:
+        return AddConstraint(self.table, self.constraint)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.constraint.name}"
+
+    def summary(self) -> str:
+        return f"drop constraint {self.target} ({self.constraint.definition})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class RenameConstraint:
+    table: str
+    old: str
+    new: str
+
+    op = "rename_constraint"
+
+    def reverse(self) -> Change:
+        return RenameConstraint(self.table, self.new, self.old)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.old}"
+
+    def summary(self) -> str:
+        return f"rename constraint {self.table}.{self.old} to {self.new}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateIndex:
+    index: Index
+
+    op = "create_index"
+
+    def reverse(self) -> Change:
+        return DropIndex(self.index)
+
+    @property
+    def target(self) -> str:
+        return f"{self.index.table}.{self.index.name}"
+
+    def summary(self) -> str:
+        kind = "unique index" if self.index.unique else "index"
+        return f"create {kind} {self.index.name} on {self.index.table} ({', '.join(self.index.keys)})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        extra: tuple[Hazard, ...] = ("fails-on-existing-rows",) if self.index.unique else ()
+        return ("exclusive-lock", *extra)
+
+
+@dataclass(frozen=True, slots=True)
+class DropIndex:
+    index: Index
+
+    op = "drop_index"
+
+    def reverse(self) -> Change:
+        return CreateIndex(self.index)
+
+    @property
+    def target(self) -> str:
+        return f"{self.index.table}.{self.index.name}"
+
+    def summary(self) -> str:
+        return f"drop index {self.index.name} on {self.index.table}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class RenameIndex:
+    table: str
+    old: str
+    new: str
+
+    op = "rename_index"
+
+    def reverse(self) -> Change:
+        return RenameIndex(self.table, self.new, self.old)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.old}"
+
+    def summary(self) -> str:
+        return f"rename index {self.old} to {self.new}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTrigger:
+    trigger: Trigger
+
+    op = "create_trigger"
+
+    def reverse(self) -> Change:
+        return DropTrigger(self.trigger)
+
+    @property
+    def target(self) -> str:
+        return f"{self.trigger.table}.{self.trigger.name}"
+
+    def summary(self) -> str:
+        events = " or ".join(self.trigger.events).lower()
+        return f"create trigger {self.trigger.name} on {self.trigger.table} ({events})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropTrigger:
+    trigger: Trigger
+
+    op = "drop_trigger"
+
+    def reverse(self) -> Change:
+        return CreateTrigger(self.trigger)
+
+    @property
+    def target(self) -> str:
+        return f"{self.trigger.table}.{self.trigger.name}"
+
+    def summary(self) -> str:
+        return f"drop trigger {self.trigger.name} on {self.trigger.table}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class RenameTrigger:
+    table: str
+    old: str
+    new: str
+
+    op = "rename_trigger"
+
+    def reverse(self) -> Change:
+        return RenameTrigger(self.table, self.new, self.old)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.old}"
+
+    def summary(self) -> str:
+        return f"rename trigger {self.old} on {self.table} to {self.new}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFunction:
+    function: Function
+
+    op = "create_function"
+
+    def reverse(self) -> Change:
+        return DropFunction(self.function)
+
+    @property
+    def target(self) -> str:
+        return f"{self.function.name}()"
+
+    def summary(self) -> str:
+        return f"create trigger function {self.function.name}()"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropFunction:
+    function: Function
+
+    op = "drop_function"
+
+    def reverse(self) -> Change:
+        return CreateFunction(self.function)
+
+    @property
+    def target(self) -> str:
+        return f"{self.function.name}()"
+
+    def summary(self) -> str:
+        return f"drop trigger function {self.function.name}()"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceFunction:
+    before: Function
+    after: Function
+
+    op = "replace_function"
+
+    def reverse(self) -> Change:
+        return ReplaceFunction(self.after, self.before)
+
+    @property
+    def target(self) -> str:
+        return f"{self.after.name}()"
+
+    def summary(self) -> str:
+        return f"replace the body of trigger function {self.after.name}()"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class RenameFunction:
+    old: str
+    new: str
+
+    op = "rename_function"
+
+    def reverse(self) -> Change:
+        return RenameFunction(self.new, self.old)
+
+    @property
+    def target(self) -> str:
+        return f"{self.old}()"
+
+    def summary(self) -> str:
+        return f"rename trigger function {self.old}() to {self.new}()"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+Change = (
+    CreateTable
+    | DropTable
+    | RenameTable
+    | AddColumn
+    | DropColumn
+    | RenameColumn
+    | AlterColumnType
+    | SetDefault
+    | SetNotNull
+    | DropNotNull
+    | AddConstraint
+    | DropConstraint
+    | RenameConstraint
+    | CreateIndex
+    | DropIndex
+    | RenameIndex
+    | CreateTrigger
+    | DropTrigger
+    | RenameTrigger
+    | CreateFunction
+    | DropFunction
+    | ReplaceFunction
+    | RenameFunction
+)
+
+
+def is_destructive(hazards: tuple[str, ...] | list[str]) -> bool:
+    return any(h in DESTRUCTIVE_HAZARDS for h in hazards)
+
+
+def _column_traits(column: Column) -> str:
+    traits = []
+    if not column.nullable:
+        traits.append("NOT NULL")
+    if column.serial:
+        traits.append("serial")
+    if column.default is not None:
+        traits.append(f"default {column.default}")
+    return ", " + ", ".join(traits) if traits else ""
+
+
+_VOLATILE_CALLS = ("gen_random_uuid(", "random(", "clock_timestamp(", "nextval(")
+
+
+def _is_volatile(default: str) -> bool:
+    return any(call in default for call in _VOLATILE_CALLS)

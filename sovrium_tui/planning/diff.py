@@ -1,0 +1,437 @@
+"""The differ: current catalog + desired catalog + renames → ordered changes. Pure: no I/O.
+
+Order (each phase's mirror is the reverse plan's order, so reverses are valid too):
+drop foreign keys → drop other constraints, indexes, triggers → renames → drop tables → drop columns →
+create functions → create tables → add columns → alter columns → add constraints, indexes, triggers →
+add foreign keys → drop functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.planning.casts import type_change
+from sovrium_tui.planning.changes import (
+    AddColumn,
+    AddConstraint,
+    Change,
+    CreateFunction,
+    CreateIndex,
+    CreateTable,
+    CreateTrigger,
+    DropColumn,
+    DropConstraint,
+    DropFunction,
+    DropIndex,
+    DropNotNull,
+    DropTable,
+    DropTrigger,
+    RenameColumn,
+    RenameConstraint,
+    RenameFunction,
+    RenameIndex,
+    RenameTable,
+    RenameTrigger,
+    ReplaceFunction,
+    SetDefault,
+    SetNotNull,
+)
+
+_Named = Constraint | Index | Trigger | Function
+
+
+@dataclass(frozen=True, slots=True)
+class Renames:
+    """Physical renames known from stable ids: tables (old, new) and columns (new table name, old, new)."""
+
+    tables: tuple[tuple[str, str], ...] = ()
+    columns: tuple[tuple[str, str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.tables or self.columns)
+
+
+@dataclass
+class _Phases:
+    drop_foreign_keys: list[Change] = field(default_factory=list)
+    drop_objects: list[Change] = field(default_factory=list)
+    renames: list[Change] = field(default_factory=list)
+    drop_tables: list[Change] = field(default_factory=list)
+    drop_columns: list[Change] = field(default_factory=list)
+    create_functions: list[Change] = field(default_factory=list)
+    create_tables: list[Change] = field(default_factory=list)
+    add_columns: list[Change] = field(default_factory=list)
+    alter_columns: list[Change] = field(default_factory=list)
+    add_objects: list[Change] = field(default_factory=list)
+    add_foreign_keys: list[Change] = field(default_factory=list)
+    drop_functions: list[Change] = field(default_factory=list)
+
+    def ordered(self) -> list[Change]:
+        return [
+            *self.drop_foreign_keys,
+            *self.drop_objects,
+            *self.renames,
+            *self.drop_tables,
+            *self.drop_columns,
+            *self.create_functions,
+            *self.create_tables,
+            *self.add_columns,
+            *self.alter_columns,
+            *self.add_objects,
+            *self.add_foreign_keys,
+            *self.drop_functions,
+        ]
+
+
+def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> list[Change]:
+    """The changes that turn `current` into `desired`, in an order PostgreSQL accepts."""
+    phases = _Phases()
+    current = _apply_renames(current, desired, renames, phases.renames)
+    current = _match_derived_renames(current, desired, phases.renames)
+
+    kept = [(table, desired.table(table.name)) for table in current.tables]
+    for table, wanted in kept:
+        if wanted is not None:
+            _diff_table(table, wanted, phases)
+
+    dropped = [t for t in current.tables if desired.table(t.name) is None]
+    created = [t for t in desired.tables if current.table(t.name) is None]
+    _drop_tables(dropped, phases)
+    _create_tables(created, phases)
+    _diff_functions(current.functions, desired.functions, phases)
+    return phases.ordered()
+
+
+# --- tables ------------------------------------------------------------------------------------------
+
+
+def _drop_tables(tables: Sequence[Table], phases: _Phases) -> None:
+    order, cyclic = _dependency_order(tables)
+    for table in reversed(order):
+        for constraint in cyclic.get(table.name, ()):
+            phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
+        phases.drop_tables.append(DropTable(_without(table, cyclic.get(table.name, ()))))
+
+
+def _create_tables(tables: Sequence[Table], phases: _Phases) -> None:
+    order, cyclic = _dependency_order(tables)
+    for table in order:
+        phases.create_tables.append(CreateTable(_without(table, cyclic.get(table.name, ()))))
+        for constraint in cyclic.get(table.name, ()):
+            phases.add_foreign_keys.append(AddConstraint(table.name, constraint))
+
+
+def _without(table: Table, constraints: Iterable[Constraint]) -> Table:
+    removed = {c.name for c in constraints}
+    if not removed:
+        return table
+    return replace(table, constraints=tuple(c for c in table.constraints if c.name not in removed))
+
+
+def _dependency_order(tables: Sequence[Table]) -> tuple[list[Table], dict[str, list[Constraint]]]:
+    """Tables with the ones they reference first; foreign keys that close a cycle are set aside."""
+    by_name = {t.name: t for t in tables}
+    order: list[Table] = []
+    state: dict[str, str] = {}
+    deferred: dict[str, list[Constraint]] = {}
+
+    def visit(table: Table) -> None:
+        state[table.name] = "visiting"
+        for constraint in table.constraints:
+            target = constraint.references
+            if constraint.kind != "foreign_key" or target is None or target == table.name:
+                continue
+            if target not in by_name:
+                continue
+            if state.get(target) == "visiting":
+                deferred.setdefault(table.name, []).append(constraint)
+            elif target not in state:
+                visit(by_name[target])
+        state[table.name] = "done"
+        order.append(table)
+
+    for table in sorted(tables, key=lambda t: t.name):
+        if table.name not in state:
+            visit(table)
+    return order, deferred
+
+
+def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
+    name = desired.name
+    for column in current.columns:
+        if desired.column(column.name) is None:
+            phases.drop_columns.append(DropColumn(name, column))
+    for column in desired.columns:
+        existing = current.column(column.name)
+        if existing is None:
+            phases.add_columns.append(AddColumn(name, column))
+        elif existing != column:
+            _diff_column(name, existing, column, phases)
+    _diff_named(current.constraints, desired.constraints, phases, name)
+    _diff_named(current.indexes, desired.indexes, phases, name)
+    _diff_named(current.triggers, desired.triggers, phases, name)
+
+
+def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) -> None:
+    if current.serial != desired.serial:
+        # An owned sequence cannot be attached or detached in place: rebuild the column.
+        phases.drop_columns.append(DropColumn(table, current))
+        phases.add_columns.append(AddColumn(table, desired))
+        return
+    alter = phases.alter_columns
+    type_changes = current.type != desired.type
+    default_changes = current.default != desired.default
+    if type_changes and default_changes and current.default is not None:
+        alter.append(SetDefault(table, current.name, current.default, None))
+    if type_changes:
+        alter.append(type_change(table, current.name, current.type, desired.type))
+    if default_changes:
+        before = None if type_changes and current.default is not None else current.default
+        if before != desired.default:
+            alter.append(SetDefault(table, current.name, before, desired.default))
+    if current.nullable and not desired.nullable:
+        alter.append(SetNotNull(table, current.name, desired.default))
+    elif not current.nullable and desired.nullable:
+        alter.append(DropNotNull(table, current.name))
+
+
+def _diff_named(
+    current: Sequence[Constraint] | Sequence[Index] | Sequence[Trigger],
+    desired: Sequence[Constraint] | Sequence[Index] | Sequence[Trigger],
+    phases: _Phases,
+    table: str,
+) -> None:
+    wanted = {item.name: item for item in desired}
+    existing = {item.name: item for item in current}
+    for name, item in existing.items():
+        if wanted.get(name) != item:
+            _drop_object(item, table, phases)
+    for name, item in wanted.items():
+        if existing.get(name) != item:
+            _add_object(item, table, phases)
+
+
+def _drop_object(item: Constraint | Index | Trigger, table: str, phases: _Phases) -> None:
+    match item:
+        case Constraint(kind="foreign_key"):
+            phases.drop_foreign_keys.append(DropConstraint(table, item))
+        case Constraint():
+            phases.drop_objects.append(DropConstraint(table, item))
+        case Index():
+            phases.drop_objects.append(DropIndex(item))
+        case Trigger():
+            phases.drop_objects.append(DropTrigger(item))
+
+
+def _add_object(item: Constraint | Index | Trigger, table: str, phases: _Phases) -> None:
+    match item:
+        case Constraint(kind="foreign_key"):
+            phases.add_foreign_keys.append(AddConstraint(table, item))
+        case Constraint():
+            phases.add_objects.append(AddConstraint(table, item))
+        case Index():
+            phases.add_objects.append(CreateIndex(item))
+        case Trigger():
+            phases.add_objects.append(CreateTrigger(item))
+
+
+def _diff_functions(current: Sequence[Function], desired: Sequence[Function], phases: _Phases) -> None:
+    wanted = {f.name: f for f in desired}
+    existing = {f.name: f for f in current}
+    for name, function in wanted.items():
+        before = existing.get(name)
+        if before is None:
+            phases.create_functions.append(CreateFunction(function))
+        elif before != function:
+            phases.create_functions.append(ReplaceFunction(before, function))
+    for name, function in existing.items():
+        if name not in wanted:
+            phases.drop_functions.append(DropFunction(function))
+
+
+# --- renames -----------------------------------------------------------------------------------------
+
+
+def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: list[Change]) -> Catalog:
+    """Emit the table and column renames that apply, and return `current` as it will be after them."""
+    table_map = {
+        old: new
+        for old, new in renames.tables
+        if old != new
+        and current.table(old) is not None
+        and current.table(new) is None
+        and desired.table(new) is not None
+    }
+    for old, new in sorted(table_map.items()):
+        out.append(RenameTable(old, new))
+    column_map: dict[str, dict[str, str]] = {}
+    for table_name, old, new in renames.columns:
+        source = current.table(_old_name(table_name, table_map))
+        wanted = desired.table(table_name)
+        if old == new or source is None or wanted is None:
+            continue
+        if source.column(old) is None or source.column(new) is not None or wanted.column(new) is None:
+            continue
+        column_map.setdefault(table_name, {})[old] = new
+    for table_name in sorted(column_map):
+        for old, new in sorted(column_map[table_name].items()):
+            out.append(RenameColumn(table_name, old, new))
+    if not table_map and not column_map:
+        return current
+    tables = tuple(_rename_in_table(t, table_map, column_map) for t in current.tables)
+    return Catalog(tables=tables, functions=current.functions)
+
+
+def _old_name(new: str, table_map: dict[str, str]) -> str:
+    return next((old for old, renamed in table_map.items() if renamed == new), new)
+
+
+def _rename_in_table(table: Table, table_map: dict[str, str], column_map: dict[str, dict[str, str]]) -> Table:
+    name = table_map.get(table.name, table.name)
+    own_columns = column_map.get(name, {})
+    return Table(
+        name=name,
+        columns=tuple(replace(c, name=own_columns.get(c.name, c.name)) for c in table.columns),
+        constraints=tuple(
+            _rename_in_constraint(c, own_columns, table_map, column_map) for c in table.constraints
+        ),
+        indexes=tuple(
+            replace(
+                i,
+                table=name,
+                keys=tuple(substitute_identifiers(k, own_columns) for k in i.keys),
+                predicate=substitute_identifiers(i.predicate, own_columns) if i.predicate else None,
+            )
+            for i in table.indexes
+        ),
+        triggers=tuple(replace(t, table=name) for t in table.triggers),
+    )
+
+
+_REFERENCES = re.compile(r"^(FOREIGN KEY \(.*?\)) REFERENCES (.+?)\((.*?)\)(.*)$", re.DOTALL)
+
+
+def _rename_in_constraint(
+    constraint: Constraint,
+    own_columns: dict[str, str],
+    table_map: dict[str, str],
+    column_map: dict[str, dict[str, str]],
+) -> Constraint:
+    columns = tuple(own_columns.get(c, c) for c in constraint.columns)
+    if constraint.kind != "foreign_key" or constraint.references is None:
+        definition = substitute_identifiers(constraint.definition, own_columns)
+        return replace(constraint, columns=columns, definition=definition)
+    referenced = table_map.get(constraint.references, constraint.references)
+    match = _REFERENCES.match(constraint.definition)
+    if match is None:
+        return replace(constraint, columns=columns, references=referenced)
+    local, target, target_columns, rest = match.groups()
+    definition = (
+        f"{substitute_identifiers(local, own_columns)} REFERENCES "
+        f"{substitute_identifiers(target, table_map, allow_calls=True)}"
+        f"({substitute_identifiers(target_columns, column_map.get(referenced, {}))}){rest}"
+    )
+    return replace(constraint, columns=columns, references=referenced, definition=definition)
+
+
+_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*|::|.""", re.DOTALL)
+
+
+def substitute_identifiers(text: str, names: dict[str, str], *, allow_calls: bool = False) -> str:
+    """Rename identifier tokens in deparsed SQL, leaving literals, type names after `::` and calls alone."""
+    if not names:
+        return text
+    from sovrium_tui.identifiers import quote_ident
+
+    tokens = _TOKENS.findall(text)
+    out: list[str] = []
+    for position, token in enumerate(tokens):
+        value = token[1:-1].replace('""', '"') if token.startswith('"') else token
+        follows_cast = position > 0 and tokens[position - 1] == "::"
+        is_call = position + 1 < len(tokens) and tokens[position + 1] == "(" and not allow_calls
+        if value in names and not token.startswith("'") and not follows_cast and not is_call:
+            out.append(quote_ident(names[value]))
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]) -> Catalog:
+    """Objects whose names derive from a renamed table or column: rename them instead of rebuilding."""
+    function_map = _pair_by(
+        [f for f in current.functions if desired_function(desired, f.name) is None],
+        [f for f in desired.functions if desired_function(current, f.name) is None],
+        key=lambda f: f.body,
+    )
+    for old, new in function_map:
+        out.append(RenameFunction(old, new))
+    renamed_functions = dict(function_map)
+    tables = []
+    for table in current.tables:
+        wanted = desired.table(table.name)
+        if wanted is None:
+            tables.append(table)
+            continue
+        constraint_map = _pair_by(
+            [c for c in table.constraints if wanted.constraint(c.name) is None],
+            [c for c in wanted.constraints if table.constraint(c.name) is None],
+            key=lambda c: (c.kind, c.definition),
+        )
+        index_map = _pair_by(
+            [i for i in table.indexes if wanted.index(i.name) is None],
+            [i for i in wanted.indexes if table.index(i.name) is None],
+            key=lambda i: (i.keys, i.unique, i.method, i.predicate),
+        )
+        triggers = tuple(
+            replace(t, function=renamed_functions.get(t.function, t.function)) for t in table.triggers
+        )
+        wanted_triggers = {t.name for t in wanted.triggers}
+        trigger_map = _pair_by(
+            [t for t in triggers if t.name not in wanted_triggers],
+            [t for t in wanted.triggers if t.name not in {x.name for x in triggers}],
+            key=lambda t: (t.timing, t.events, t.function),
+        )
+        out.extend(RenameConstraint(table.name, old, new) for old, new in constraint_map)
+        out.extend(RenameIndex(table.name, old, new) for old, new in index_map)
+        out.extend(RenameTrigger(table.name, old, new) for old, new in trigger_map)
+        constraints_renamed, indexes_renamed, triggers_renamed = (
+            dict(constraint_map),
+            dict(index_map),
+            dict(trigger_map),
+        )
+        tables.append(
+            Table(
+                name=table.name,
+                columns=table.columns,
+                constraints=tuple(
+                    replace(c, name=constraints_renamed.get(c.name, c.name)) for c in table.constraints
+                ),
+                indexes=tuple(replace(i, name=indexes_renamed.get(i.name, i.name)) for i in table.indexes),
+                triggers=tuple(replace(t, name=triggers_renamed.get(t.name, t.name)) for t in triggers),
+            )
+        )
+    functions = tuple(replace(f, name=renamed_functions.get(f.name, f.name)) for f in current.functions)
+    return Catalog(tables=tuple(tables), functions=functions)
+
+
+def desired_function(catalog: Catalog, name: str) -> Function | None:
+    return next((f for f in catalog.functions if f.name == name), None)
+
+
+def _pair_by(
+    olds: Sequence[_Named], news: Sequence[_Named], *, key: Callable[[Any], object]
+) -> list[tuple[str, str]]:
+    """Pair unmatched old and new objects that are identical but for their name (each used once)."""
+    remaining = list(news)
+    pairs: list[tuple[str, str]] = []
+    for old in sorted(olds, key=lambda o: o.name):
+        old_key = key(old)
+        match = next((new for new in remaining if key(new) == old_key), None)
+        if match is not None:
+            remaining.remove(match)
+            pairs.append((old.name, match.name))
+    return pairs

@@ -1,0 +1,386 @@
+"""Plan files: a typed Plan, written deterministically as reviewable YAML and read back strictly.
+
+The digest covers everything in the file above it (the schema snapshot below it is bound by `to.checksum`),
+so a hand edit is refused until `sovrium plan --rehash` accepts it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sovrium_tui.errors import PlanEdited, PlanInvalid, Problem
+
+FORMAT_VERSION = 1
+PLAN_FILE = re.compile(r"^(\d{4,})_([a-z0-9_]+)\.ya?ml$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CHECKSUM = re.compile(r"^[0-9a-f]{64}$")
+_TOP_KEYS = (
+    "sovrium_plan",
+    "version",
+    "app",
+    "from",
+    "to",
+    "created_at",
+    "summary",
+    "steps",
+    "digest",
+    "schema",
+)
+_STEP_KEYS = ("id", "op", "target", "summary", "hazards", "forward", "reverse")
+HAND_WRITTEN_OP = "sql"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: int
+    op: str
+    target: str
+    summary: str
+    hazards: tuple[str, ...]
+    forward: tuple[str, ...]
+    reverse: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "op": self.op,
+            "target": self.target,
+            "summary": self.summary,
+            "hazards": list(self.hazards),
+            "forward": list(self.forward),
+            "reverse": list(self.reverse),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    version: int  # the migration version this plan creates
+    app: str
+    from_version: int  # 0 before the first plan
+    from_checksum: str | None
+    to_checksum: str
+    created_at: str
+    summary: str
+    steps: tuple[Step, ...]
+    schema: str  # canonical JSON of the target app snapshot {"name": …, "tables": […]}
+    digest: str = ""
+
+    @property
+    def hazards(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for step in self.steps:
+            seen.update(dict.fromkeys(step.hazards))
+        return tuple(seen)
+
+    @property
+    def destructive_steps(self) -> tuple[Step, ...]:
+        from sovrium_tui.planning.changes import is_destructive
+
+        return tuple(step for step in self.steps if is_destructive(step.hazards))
+
+    def header_json(self) -> dict[str, Any]:
+        """Everything the digest covers, in file order."""
+        return {
+            "sovrium_plan": FORMAT_VERSION,
+            "version": self.version,
+            "app": self.app,
+            "from": {"version": self.from_version, "checksum": self.from_checksum},
+            "to": {"checksum": self.to_checksum},
+            "created_at": self.created_at,
+            "summary": self.summary,
+            "steps": [step.to_json() for step in self.steps],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.header_json(), "digest": self.digest, "schema": json.loads(self.schema)}
+
+    def with_digest(self) -> Plan:
+        return replace(self, digest=compute_digest(self))
+
+    @property
+    def digest_ok(self) -> bool:
+        return self.digest == compute_digest(self)
+
+
+def canonical_json(value: object) -> str:
+    """Compact JSON with keys sorted at every level: one text for one value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_digest(plan: Plan) -> str:
+    canonical = canonical_json(plan.header_json())
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def plan_file_name(version: int, slug: str) -> str:
+    return f"{version:04d}_{slug}.yaml"
+
+
+def slugify(text: str, *, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return slug[:limit].rstrip("_") or "change"
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+
+def dump_plan(plan: Plan, *, file_name: str | None = None) -> str:
+    """The plan as YAML text: same plan, same bytes; SQL with line breaks as block strings."""
+    import yaml
+
+    document = plan.to_json()
+    body = yaml.dump(
+        document,
+        Dumper=_plan_dumper(),
+        sort_keys=False,
+        allow_unicode=True,
+        width=100_000,
+        default_flow_style=False,
+    )
+    name = file_name or plan_file_name(plan.version, slugify(plan.summary))
+    header = (
+        f"# Sovrium migration plan {plan.version:04d} for app {plan.app!r}: {plan.summary}\n"
+        f"# Review the steps below, then apply with: sovrium apply plans/{name}\n"
+        "# Hand edits (e.g. an `op: sql` backfill step) are allowed; re-hash afterwards with\n"
+        f"#   sovrium plan --rehash plans/{name}\n"
+    )
+    return header + body
+
+
+@functools.cache
+def _plan_dumper() -> Any:
+    """A YAML dumper that writes text with line breaks as literal block strings."""
+    import yaml
+
+    class PlanDumper(yaml.SafeDumper):
+        pass
+
+    def represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    PlanDumper.add_representer(str, represent_text)
+    return PlanDumper
+
+
+def rewrite_digest(path: Path, digest: str) -> None:
+    """Replace only the `digest:` line, keeping a reviewer's formatting and comments."""
+    text = path.read_text(encoding="utf-8")
+    new_text, count = re.subn(r"(?m)^digest:.*$", f"digest: {digest}", text, count=1)
+    if count != 1:
+        raise PlanInvalid("plan file has no top-level `digest:` line to update", location=str(path))
+    path.write_text(new_text, encoding="utf-8")
+
+
+def write_plan(plan: Plan, directory: Path, slug: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / plan_file_name(plan.version, slug)
+    path.write_text(dump_plan(plan, file_name=path.name), encoding="utf-8")
+    return path
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def load_plan(path: Path, *, check_digest: bool = True) -> Plan:
+    """Read and check a plan file: shape, types, SQL that parses, schema bound to `to`, and the digest."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as failure:
+        raise PlanInvalid(f"cannot read plan file: {failure}", location=str(path)) from failure
+    return parse_plan(text, source=str(path), check_digest=check_digest)
+
+
+def parse_plan(text: str, *, source: str, check_digest: bool = True) -> Plan:
+    import yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as failure:
+        mark = getattr(failure, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise PlanInvalid(
+            f"not valid YAML: {getattr(failure, 'problem', failure)}", location=where
+        ) from failure
+    problems: list[Problem] = []
+    plan = _read_plan(document, problems)
+    if plan is not None and not problems:
+        problems.extend(_sql_problems(plan))
+        problems.extend(_schema_problems(plan))
+    if problems or plan is None:
+        rendered = "; ".join(p.render() for p in problems) or "not a plan"
+        raise PlanInvalid(f"invalid plan file: {rendered}", location=source)
+    if check_digest and not plan.digest_ok:
+        raise PlanEdited(
+            "plan file was edited after it was made (digest mismatch); review the change, then run "
+            f"`sovrium plan --rehash {source}` to accept it",
+            location=source,
+        )
+    return plan
+
+
+def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
+    if not isinstance(document, dict):
+        problems.append(Problem("a plan file must be a YAML mapping"))
+        return None
+    _unknown_keys(document, _TOP_KEYS, "", problems)
+    fmt = document.get("sovrium_plan")
+    if fmt != FORMAT_VERSION:
+        problems.append(
+            Problem(f"unsupported plan format {fmt!r} (expected {FORMAT_VERSION})", "sovrium_plan")
+        )
+    version = _int(document, "version", problems, minimum=1)
+    app = _text(document, "app", problems)
+    origin = document.get("from")
+    target = document.get("to")
+    if not isinstance(origin, dict):
+        problems.append(Problem("expected a mapping {version, checksum}", "from"))
+        origin = {}
+    else:
+        _unknown_keys(origin, ("version", "checksum"), "from", problems)
+    if not isinstance(target, dict):
+        problems.append(Problem("expected a mapping {checksum}", "to"))
+        target = {}
+    else:
+        _unknown_keys(target, ("checksum",), "to", problems)
+    from_version = _int(origin, "version", problems, minimum=0, path="from.version")
+    from_checksum = origin.get("checksum")
+    if from_checksum is not None and not (isinstance(from_checksum, str) and _CHECKSUM.match(from_checksum)):
+        problems.append(Problem("expected null or 64 lowercase hex characters", "from.checksum"))
+    to_checksum = target.get("checksum")
+    if not (isinstance(to_checksum, str) and _CHECKSUM.match(to_checksum)):
+        problems.append(Problem("expected 64 lowercase hex characters", "to.checksum"))
+    created_at = document.get("created_at")
+    if not isinstance(created_at, str):
+        created_at = str(created_at) if created_at is not None else ""
+        if not created_at:
+            problems.append(Problem("expected a timestamp", "created_at"))
+    summary = _text(document, "summary", problems)
+    digest = document.get("digest")
+    if not (isinstance(digest, str) and _DIGEST.match(digest)):
+        problems.append(Problem("expected sha256:<64 hex characters>", "digest"))
+    schema = document.get("schema")
+    if not isinstance(schema, dict) or not isinstance(schema.get("tables"), list):
+        problems.append(Problem("expected the app snapshot {name, tables}", "schema"))
+        schema = {"tables": []}
+    steps = _read_steps(document.get("steps"), problems)
+    if problems:
+        return None
+    return Plan(
+        version=version,
+        app=app,
+        from_version=from_version,
+        from_checksum=from_checksum,
+        to_checksum=str(to_checksum),
+        created_at=created_at,
+        summary=summary,
+        steps=steps,
+        schema=canonical_json(schema),
+        digest=str(digest),
+    )
+
+
+def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
+    from sovrium_tui.planning.changes import HAZARDS
+
+    if not isinstance(raw, list) or not raw:
+        problems.append(Problem("a plan needs at least one step", "steps"))
+        return ()
+    steps = []
+    for position, item in enumerate(raw):
+        path = f"steps[{position}]"
+        if not isinstance(item, dict):
+            problems.append(Problem("expected a mapping", path))
+            continue
+        _unknown_keys(item, _STEP_KEYS, path, problems)
+        step_id = _int(item, "id", problems, minimum=1, path=f"{path}.id")
+        if step_id != position + 1:
+            problems.append(Problem(f"step ids must run 1, 2, 3, …; expected {position + 1}", f"{path}.id"))
+        hazards = _text_list(item, "hazards", problems, path, allow_empty=True)
+        for hazard in hazards:
+            if hazard not in HAZARDS:
+                problems.append(Problem(f"unknown hazard {hazard!r} (one of {', '.join(HAZARDS)})", path))
+        steps.append(
+            Step(
+                id=step_id,
+                op=_text(item, "op", problems, path=f"{path}.op"),
+                target=_text(item, "target", problems, path=f"{path}.target", allow_empty=True),
+                summary=_text(item, "summary", problems, path=f"{path}.summary"),
+                hazards=hazards,
+                forward=_text_list(item, "forward", problems, path, allow_empty=False),
+                reverse=_text_list(item, "reverse", problems, path, allow_empty=True),
+            )
+        )
+    return tuple(steps)
+
+
+def _unknown_keys(
+    mapping: dict[Any, Any], allowed: tuple[str, ...], path: str, problems: list[Problem]
+) -> None:
+    for key in mapping:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            problems.append(Problem(f"unknown key {key!r} (allowed: {', '.join(allowed)})", where))
+
+
+def _int(mapping: dict[Any, Any], key: str, problems: list[Problem], *, minimum: int, path: str = "") -> int:
+    value = mapping.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        problems.append(Problem(f"expected a whole number ≥ {minimum}", path or key))
+        return minimum
+    return value
+
+
+def _text(
+    mapping: dict[Any, Any], key: str, problems: list[Problem], *, path: str = "", allow_empty: bool = False
+) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str) or (not value and not allow_empty):
+        problems.append(Problem("expected text", path or key))
+        return ""
+    return value
+
+
+def _text_list(
+    mapping: dict[Any, Any], key: str, problems: list[Problem], path: str, *, allow_empty: bool
+) -> tuple[str, ...]:
+    value = mapping.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(Problem("expected a list of SQL statements (text)", f"{path}.{key}"))
+        return ()
+    if not value and not allow_empty:
+        problems.append(Problem("expected at least one statement", f"{path}.{key}"))
+    return tuple(value)
+
+
+def _sql_problems(plan: Plan) -> list[Problem]:
+    from sovrium_tui.planning.sqlcheck import statement_problem
+
+    problems = []
+    for step in plan.steps:
+        for direction in ("forward", "reverse"):
+            for number, statement in enumerate(getattr(step, direction), start=1):
+                reason = statement_problem(statement)
+                if reason:
+                    problems.append(
+                        Problem(
+                            f"step {step.id} {direction} statement {number}: {reason}",
+                            f"steps[{step.id - 1}]",
+                        )
+                    )
+    return problems
+
+
+def _schema_problems(plan: Plan) -> list[Problem]:
+    from sovrium_tui.schema.checksum import checksum_of_tables
+
+    tables = json.loads(plan.schema).get("tables", [])
+    if checksum_of_tables(tables) != plan.to_checksum:
+        return [Problem("the schema snapshot does not match to.checksum", "schema")]
+    return []

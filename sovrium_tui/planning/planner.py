@@ -1,0 +1,111 @@
+"""From a target App and the state it starts from to a Plan: compile, diff, render, bind, hash."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.planning.changes import (
+    AddColumn,
+    Change,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    RenameColumn,
+    RenameTable,
+)
+from sovrium_tui.planning.diff import Renames, diff
+from sovrium_tui.planning.plan import Plan, Step, canonical_json
+from sovrium_tui.planning.renames import renames_between
+from sovrium_tui.planning.render import forward_sql, reverse_sql
+from sovrium_tui.schema.model import App
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The state a plan starts from: version and checksum recorded, the app then, the catalog now."""
+
+    version: int
+    checksum: str | None
+    app: App | None
+    catalog: Catalog
+
+
+def make_plan(
+    target: App, origin: Origin, *, next_version: int | None = None, summary: str | None = None
+) -> Plan | None:
+    """The plan that takes `origin` to `target`, or None when there is nothing to change."""
+    from sovrium_tui.catalog import compile_app
+    from sovrium_tui.schema import app_checksum, app_snapshot
+
+    renames = renames_between(origin.app, target) if origin.app is not None else Renames()
+    changes = diff(origin.catalog, compile_app(target), renames)
+    if not changes:
+        return None
+    return Plan(
+        version=next_version or origin.version + 1,
+        app=target.name,
+        from_version=origin.version,
+        from_checksum=origin.checksum,
+        to_checksum=app_checksum(target),
+        created_at=plan_timestamp(),
+        summary=summary or summarize(changes),
+        steps=steps_for(changes),
+        schema=canonical_json(app_snapshot(target)),
+    ).with_digest()
+
+
+def steps_for(changes: Sequence[Change]) -> tuple[Step, ...]:
+    return tuple(
+        Step(
+            id=number,
+            op=change.op,
+            target=change.target,
+            summary=change.summary(),
+            hazards=tuple(change.hazards()),
+            forward=forward_sql(change),
+            reverse=reverse_sql(change),
+        )
+        for number, change in enumerate(changes, start=1)
+    )
+
+
+def plan_timestamp() -> str:
+    """Now, in UTC to the second; SOURCE_DATE_EPOCH fixes it for reproducible plan files."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
+    """A one-line summary such as `customers: +phone -fax; new table invoices`."""
+    per_table: dict[str, list[str]] = {}
+    overall: list[str] = []
+    for change in changes:
+        match change:
+            case CreateTable(table):
+                overall.append(f"new table {table.name}")
+            case DropTable(table):
+                overall.append(f"drop table {table.name}")
+            case RenameTable(old, new):
+                overall.append(f"rename {old} → {new}")
+            case AddColumn(table, column):
+                per_table.setdefault(table, []).append(f"+{column.name}")
+            case DropColumn(table, column):
+                per_table.setdefault(table, []).append(f"-{column.name}")
+            case RenameColumn(table, old, new):
+                per_table.setdefault(table, []).append(f"{old}→{new}")
+            case _:
+                per_table.setdefault(change.target.split(".")[0].rstrip("()"), []).append("altered")
+    parts = overall + [f"{table}: {' '.join(_collapse(marks))}" for table, marks in sorted(per_table.items())]
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _collapse(marks: list[str]) -> list[str]:
+    """Keep named marks; fold the many unnamed alterations into one word."""
+    named = [m for m in marks if m != "altered"]
+    return named + (["altered"] if len(named) < len(marks) else [])

@@ -1,0 +1,111 @@
+"""SQL for each change kind, from one dispatch; a reverse is the forward of the reversed change."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.planning import ddl
+from sovrium_tui.planning.changes import (
+    AddColumn,
+    AddConstraint,
+    AlterColumnType,
+    Change,
+    CreateFunction,
+    CreateIndex,
+    CreateTable,
+    CreateTrigger,
+    DropColumn,
+    DropConstraint,
+    DropFunction,
+    DropIndex,
+    DropNotNull,
+    DropTable,
+    DropTrigger,
+    RenameColumn,
+    RenameConstraint,
+    RenameFunction,
+    RenameIndex,
+    RenameTable,
+    RenameTrigger,
+    ReplaceFunction,
+    SetDefault,
+    SetNotNull,
+)
+
+
+def forward_sql(change: Change) -> tuple[str, ...]:
+    """The statements that make this change, one per item, without trailing semicolons."""
+    match change:
+        case CreateTable(table):
+            return (
+                ddl.create_table_sql(table),
+                *(ddl.create_index_sql(index) for index in table.indexes),
+                *(ddl.create_trigger_sql(trigger) for trigger in table.triggers),
+            )
+        case DropTable(table):
+            return (f"DROP TABLE {_table(table.name)}",)
+        case RenameTable(old, new):
+            return (f"ALTER TABLE {_table(old)} RENAME TO {quote_ident(new)}",)
+        case AddColumn(table, column):
+            return (f"ALTER TABLE {_table(table)} ADD COLUMN {ddl.column_definition_sql(column)}",)
+        case DropColumn(table, column):
+            return (f"ALTER TABLE {_table(table)} DROP COLUMN {quote_ident(column.name)}",)
+        case RenameColumn(table, old, new):
+            return (f"ALTER TABLE {_table(table)} RENAME COLUMN {quote_ident(old)} TO {quote_ident(new)}",)
+        case AlterColumnType(table, column, _before, after, using):
+            using_sql = f" USING {using}" if using else ""
+            return (
+                f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} TYPE {after}{using_sql}",
+            )
+        case SetDefault(table, column, _before, after):
+            action = "DROP DEFAULT" if after is None else f"SET DEFAULT {after}"
+            return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} {action}",)
+        case SetNotNull(table, column, backfill):
+            fill = (
+                (
+                    f"UPDATE {_table(table)} SET {quote_ident(column)} = {backfill} "
+                    f"WHERE {quote_ident(column)} IS NULL",
+                )
+                if backfill
+                else ()
+            )
+            return (*fill, f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} SET NOT NULL")
+        case DropNotNull(table, column):
+            return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP NOT NULL",)
+        case AddConstraint(table, constraint):
+            return (ddl.add_constraint_sql(table, constraint),)
+        case DropConstraint(table, constraint):
+            return (f"ALTER TABLE {_table(table)} DROP CONSTRAINT {quote_ident(constraint.name)}",)
+        case RenameConstraint(table, old, new):
+            return (
+                f"ALTER TABLE {_table(table)} RENAME CONSTRAINT {quote_ident(old)} TO {quote_ident(new)}",
+            )
+        case CreateIndex(index):
+            return (ddl.create_index_sql(index),)
+        case DropIndex(index):
+            return (f"DROP INDEX {_table(index.name)}",)
+        case RenameIndex(_table_name, old, new):
+            return (f"ALTER INDEX {_table(old)} RENAME TO {quote_ident(new)}",)
+        case CreateTrigger(trigger):
+            return (ddl.create_trigger_sql(trigger),)
+        case DropTrigger(trigger):
+            return (f"DROP TRIGGER {quote_ident(trigger.name)} ON {_table(trigger.table)}",)
+        case RenameTrigger(table, old, new):
+            return (f"ALTER TRIGGER {quote_ident(old)} ON {_table(table)} RENAME TO {quote_ident(new)}",)
+        case CreateFunction(function) | ReplaceFunction(_, function):
+            return (ddl.create_function_sql(function),)
+        case DropFunction(function):
+            return (f"DROP FUNCTION {_table(function.name)}()",)
+        case RenameFunction(old, new):
+            return (f"ALTER FUNCTION {_table(old)}() RENAME TO {quote_ident(new)}",)
+        case _:
+            assert_never(change)
+
+
+def reverse_sql(change: Change) -> tuple[str, ...]:
+    return forward_sql(change.reverse())
+
+
+def _table(name: str) -> str:
+    return f"public.{quote_ident(name)}"

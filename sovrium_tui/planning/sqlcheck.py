@@ -1,0 +1,65 @@
+"""Checking plan SQL before anything touches the database: one statement per item, and it parses."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+
+_NAME = r"(?:[a-z_][a-z0-9_$]*|\"(?:[^\"]|\"\")+\")"
+_QUALIFIED = rf"(?:{_NAME}\.)?{_NAME}"
+
+# Valid PostgreSQL statements that sqlglot (postgres dialect) cannot parse, or only keeps as an opaque
+# Command. These shapes are accepted when they tokenize cleanly as one statement; any other statement
+# sqlglot does not understand is refused.
+_KNOWN_PARSER_GAPS = tuple(
+    re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    for pattern in (
+        rf"^ALTER TABLE {_QUALIFIED} ADD CONSTRAINT {_NAME} EXCLUDE USING \w+ \(.*\)$",
+        rf"^ALTER TABLE {_QUALIFIED} RENAME CONSTRAINT {_NAME} TO {_NAME}$",
+        rf"^ALTER TRIGGER {_NAME} ON {_QUALIFIED} RENAME TO {_NAME}$",
+        rf"^ALTER FUNCTION {_QUALIFIED}\(\) RENAME TO {_NAME}$",
+        rf"^CREATE (?:OR REPLACE )?FUNCTION {_QUALIFIED}\(\) RETURNS trigger LANGUAGE plpgsql AS (\$\w*\$).*\1$",
+        r"^DO (\$\w*\$).*\1$",
+        rf"^CREATE EXTENSION (?:IF NOT EXISTS )?{_NAME}$",
+        rf"^COMMENT ON (?:TABLE|COLUMN|INDEX|CONSTRAINT) .+ IS '.*'$",
+    )
+)
+
+
+@functools.cache
+def _quiet_sqlglot() -> None:
+    # sqlglot logs a warning when it falls back to an opaque Command; that is not a problem here.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def statement_problem(statement: str) -> str | None:
+    """Why this text is not one parseable PostgreSQL statement, or None when it is."""
+    import sqlglot
+    from sqlglot.errors import ParseError, TokenError
+
+    _quiet_sqlglot()
+    if not statement.strip():
+        return "empty statement"
+    try:
+        tokens = sqlglot.tokenize(statement, read="postgres")
+    except TokenError as failure:
+        return f"cannot be read as SQL: {_first_line(failure)}"
+    separators = [t for t in tokens if t.token_type.name == "SEMICOLON"]
+    if separators and separators[0] is not tokens[-1]:
+        return "more than one statement in one item (put each statement in its own list item)"
+    known_gap = any(gap.match(statement.strip().rstrip(";").strip()) for gap in _KNOWN_PARSER_GAPS)
+    try:
+        parsed = [e for e in sqlglot.parse(statement, read="postgres") if e is not None]
+    except ParseError as failure:
+        return None if known_gap else f"does not parse as PostgreSQL: {_first_line(failure)}"
+    if len(parsed) != 1:
+        return "expected exactly one statement"
+    if isinstance(parsed[0], sqlglot.exp.Command) and not known_gap:
+        words = " ".join(statement.split()[:3])
+        return f"does not parse as PostgreSQL: the parser does not understand '{words} …'"
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,288 @@
+"""The differ, case by case: (current, desired, renames) → the exact ordered changes. No database."""
+
+from __future__ import annotations
+
+import pytest
+
+from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.planning.changes import (
+    AddColumn,
+    AddConstraint,
+    AlterColumnType,
+    Change,
+    CreateFunction,
+    CreateIndex,
+    CreateTable,
+    DropColumn,
+    DropConstraint,
+    DropFunction,
+    DropIndex,
+    DropNotNull,
+    DropTable,
+    RenameColumn,
+    RenameConstraint,
+    RenameIndex,
+    RenameTable,
+    ReplaceFunction,
+    SetDefault,
+    SetNotNull,
+)
+from sovrium_tui.planning.diff import Renames, diff, substitute_identifiers
+
+ID = Column("id", "integer", nullable=False, serial=True)
+NAME = Column("name", "character varying(255)")
+EMAIL = Column("email", "character varying(255)")
+
+
+def pk(table: str) -> Constraint:
+    return Constraint(f"{table}_pkey", "primary_key", "PRIMARY KEY (id)", ("id",))
+
+
+def fk(table: str, column: str, target: str) -> Constraint:
+    return Constraint(
+        f"{table}_{column}_fkey",
+        "foreign_key",
+        f"FOREIGN KEY ({column}) REFERENCES {target}(id)",
+        (column,),
+        target,
+    )
+
+
+def table(name: str, *columns: Column, constraints: tuple[Constraint, ...] = (), **kw: object) -> Table:
+    return Table(name, (ID, *columns), (pk(name), *constraints), **kw)  # type: ignore[arg-type]
+
+
+def catalog(*tables: Table, functions: tuple[Function, ...] = ()) -> Catalog:
+    return Catalog(tables, functions)
+
+
+USERS = table("users", NAME)
+ADD_EMAIL_INDEX = Index("idx_users_email", "users", ("email",))
+
+CASES: list[tuple[str, Catalog, Catalog, Renames, list[Change]]] = [
+    ("nothing to do", catalog(USERS), catalog(USERS), Renames(), []),
+    ("create a table", catalog(), catalog(USERS), Renames(), [CreateTable(USERS)]),
+    ("drop a table", catalog(USERS), catalog(), Renames(), [DropTable(USERS)]),
+    (
+        "add a column",
+        catalog(USERS),
+        catalog(table("users", NAME, EMAIL)),
+        Renames(),
+        [AddColumn("users", EMAIL)],
+    ),
+    (
+        "drop a column keeps it whole for the reverse",
+        catalog(table("users", NAME, EMAIL)),
+        catalog(USERS),
+        Renames(),
+        [DropColumn("users", EMAIL)],
+    ),
+    (
+        "rename a column by id instead of drop and add",
+        catalog(table("users", NAME)),
+        catalog(table("users", Column("full_name", "character varying(255)"))),
+        Renames(columns=(("users", "name", "full_name"),)),
+        [RenameColumn("users", "name", "full_name")],
+    ),
+    (
+        "without the rename map a rename is a drop and an add",
+        catalog(table("users", NAME)),
+        catalog(table("users", Column("full_name", "character varying(255)"))),
+        Renames(),
+        [DropColumn("users", NAME), AddColumn("users", Column("full_name", "character varying(255)"))],
+    ),
+    (
+        "rename a table renames its derived constraint names too",
+        catalog(USERS),
+        catalog(table("people", NAME)),
+        Renames(tables=(("users", "people"),)),
+        [RenameTable("users", "people"), RenameConstraint("people", "users_pkey", "people_pkey")],
+    ),
+    (
+        "type change text to integer casts with USING",
+        catalog(table("users", Column("age", "text"))),
+        catalog(table("users", Column("age", "integer"))),
+        Renames(),
+        [
+            AlterColumnType(
+                "users",
+                "age",
+                "text",
+                "integer",
+                "age::integer",
+                "age::text",
+                ("narrowing", "fails-on-existing-rows", "table-rewrite", "exclusive-lock"),
+                ("table-rewrite", "exclusive-lock"),
+            )
+        ],
+    ),
+    (
+        "set a default",
+        catalog(table("users", Column("plan", "text"))),
+        catalog(table("users", Column("plan", "text", default="'free'::text"))),
+        Renames(),
+        [SetDefault("users", "plan", None, "'free'::text")],
+    ),
+    (
+        "make required backfills from the default",
+        catalog(table("users", Column("plan", "text", default="'free'::text"))),
+        catalog(table("users", Column("plan", "text", nullable=False, default="'free'::text"))),
+        Renames(),
+        [SetNotNull("users", "plan", "'free'::text")],
+    ),
+    (
+        "make optional",
+        catalog(table("users", Column("plan", "text", nullable=False))),
+        catalog(table("users", Column("plan", "text"))),
+        Renames(),
+        [DropNotNull("users", "plan")],
+    ),
+    (
+        "changed check is dropped then added",
+        catalog(table("users", NAME, constraints=(Constraint("check_x", "check", "CHECK ((id > 0))"),))),
+        catalog(table("users", NAME, constraints=(Constraint("check_x", "check", "CHECK ((id > 1))"),))),
+        Renames(),
+        [
+            DropConstraint("users", Constraint("check_x", "check", "CHECK ((id > 0))")),
+            AddConstraint("users", Constraint("check_x", "check", "CHECK ((id > 1))")),
+        ],
+    ),
+    (
+        "new column with its index: column first",
+        catalog(USERS),
+        catalog(table("users", NAME, EMAIL, indexes=(ADD_EMAIL_INDEX,))),
+        Renames(),
+        [AddColumn("users", EMAIL), CreateIndex(ADD_EMAIL_INDEX)],
+    ),
+    (
+        "dropped column with its index: index first, so the reverse restores it",
+        catalog(table("users", NAME, EMAIL, indexes=(ADD_EMAIL_INDEX,))),
+        catalog(USERS),
+        Renames(),
+        [DropIndex(ADD_EMAIL_INDEX), DropColumn("users", EMAIL)],
+    ),
+    (
+        "functions: created before tables, replaced in place, dropped last",
+        catalog(USERS, functions=(Function("f_old", "BEGIN RETURN NEW; END"), Function("f", "a"))),
+        catalog(USERS, functions=(Function("f", "b"), Function("f_new", "BEGIN RETURN OLD; END"))),
+        Renames(),
+        [
+            ReplaceFunction(Function("f", "a"), Function("f", "b")),
+            CreateFunction(Function("f_new", "BEGIN RETURN OLD; END")),
+            DropFunction(Function("f_old", "BEGIN RETURN NEW; END")),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "renames", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_diff(current: Catalog, desired: Catalog, renames: Renames, expected: list[Change]) -> None:
+    assert diff(current, desired, renames) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "renames", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_every_change_reverses_to_itself(
+    current: Catalog, desired: Catalog, renames: Renames, expected: list[Change]
+) -> None:
+    for change in diff(current, desired, renames):
+        assert change.reverse().reverse() == change
+
+
+def test_referenced_tables_are_created_first_even_when_declared_after() -> None:
+    posts = table("a_posts", Column("author", "integer"), constraints=(fk("a_posts", "author", "z_users"),))
+    users = table("z_users", NAME)
+    changes = diff(catalog(), catalog(posts, users))
+    assert [c.table.name for c in changes if isinstance(c, CreateTable)] == ["z_users", "a_posts"]
+
+
+def test_referencing_tables_are_dropped_first() -> None:
+    posts = table("a_posts", Column("author", "integer"), constraints=(fk("a_posts", "author", "z_users"),))
+    users = table("z_users", NAME)
+    changes = diff(catalog(posts, users), catalog())
+    assert [c.table.name for c in changes if isinstance(c, DropTable)] == ["a_posts", "z_users"]
+
+
+def test_a_foreign_key_cycle_is_closed_after_both_tables_exist() -> None:
+    a = table("a", Column("b_id", "integer"), constraints=(fk("a", "b_id", "b"),))
+    b = table("b", Column("a_id", "integer"), constraints=(fk("b", "a_id", "a"),))
+    changes = diff(catalog(), catalog(a, b))
+    kinds = [type(c).__name__ for c in changes]
+    assert kinds == ["CreateTable", "CreateTable", "AddConstraint"]
+    created = {c.table.name: c.table for c in changes if isinstance(c, CreateTable)}
+    deferred = next(c for c in changes if isinstance(c, AddConstraint))
+    assert deferred.constraint.name not in {x.name for x in created[deferred.table].constraints}
+    # and the reverse drops the deferred key before either table
+    reverse = [c.reverse() for c in reversed(changes)]
+    assert type(reverse[0]).__name__ == "DropConstraint"
+
+
+def test_renamed_column_keeps_its_derived_index_by_renaming_it() -> None:
+    before = table("users", NAME, indexes=(Index("idx_users_name", "users", ("name",)),))
+    after = table(
+        "users",
+        Column("title", "character varying(255)"),
+        indexes=(Index("idx_users_title", "users", ("title",)),),
+    )
+    changes = diff(catalog(before), catalog(after), Renames(columns=(("users", "name", "title"),)))
+    assert changes == [
+        RenameColumn("users", "name", "title"),
+        RenameIndex("users", "idx_users_name", "idx_users_title"),
+    ]
+
+
+def test_renamed_referenced_table_updates_foreign_keys_pointing_at_it() -> None:
+    users = table("users", NAME)
+    posts = table("posts", Column("author", "integer"), constraints=(fk("posts", "author", "users"),))
+    people = table("people", NAME)
+    posts_after = table("posts", Column("author", "integer"), constraints=(fk("posts", "author", "people"),))
+    changes = diff(
+        catalog(users, posts), catalog(people, posts_after), Renames(tables=(("users", "people"),))
+    )
+    assert changes == [
+        RenameTable("users", "people"),
+        RenameConstraint("people", "users_pkey", "people_pkey"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "expected"),
+    [
+        ("CHECK ((age >= 0))", {"age": "years"}, "CHECK ((years >= 0))"),
+        ("CHECK ((name <> 'age'::text))", {"age": "years"}, "CHECK ((name <> 'age'::text))"),
+        ("CHECK ((length(length) > 0))", {"length": "size"}, "CHECK ((length(size) > 0))"),
+        ("CHECK (((text)::text = 'a'::text))", {"text": "body"}, "CHECK (((body)::text = 'a'::text))"),
+        ('CHECK (("Odd" > 0))', {"Odd": "fine"}, "CHECK ((fine > 0))"),
+        ("CHECK ((a > 0))", {"a": "select"}, 'CHECK (("select" > 0))'),
+    ],
+)
+def test_identifier_substitution_leaves_literals_calls_and_types_alone(
+    text: str, names: dict[str, str], expected: str
+) -> None:
+    assert substitute_identifiers(text, names) == expected
+
+
+def test_trigger_on_renamed_table_follows_it() -> None:
+    trigger = Trigger(
+        "a_trigger_users_updated_at", "users", "BEFORE", ("INSERT", "UPDATE"), "update_users_updated_at"
+    )
+    renamed = Trigger(
+        "a_trigger_people_updated_at", "people", "BEFORE", ("INSERT", "UPDATE"), "update_people_updated_at"
+    )
+    body = "BEGIN NEW.updated_at := CURRENT_TIMESTAMP; RETURN NEW; END"
+    changes = diff(
+        catalog(table("users", triggers=(trigger,)), functions=(Function("update_users_updated_at", body),)),
+        catalog(
+            table("people", triggers=(renamed,)), functions=(Function("update_people_updated_at", body),)
+        ),
+        Renames(tables=(("users", "people"),)),
+    )
+    assert [type(c).__name__ for c in changes] == [
+        "RenameTable",
+        "RenameFunction",
+        "RenameConstraint",
+        "RenameTrigger",
+    ]

@@ -1,0 +1,135 @@
+"""Plan files: deterministic YAML, strict reading, digests that catch edits, SQL checked before use."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sovrium_tui.errors import PlanEdited, PlanInvalid
+from sovrium_tui.planning.plan import Plan, Step, dump_plan, load_plan, parse_plan, rewrite_digest, write_plan
+from sovrium_tui.schema.checksum import checksum_of_tables
+
+TABLES: list[object] = [{"id": 1, "name": "customers", "fields": [{"id": 1, "name": "phone", "type": "phone-number"}]}]
+
+CREATE = "CREATE TABLE public.customers (\n    id serial NOT NULL,\n    phone character varying(255)\n)"
+
+
+def sample_plan() -> Plan:
+    import json
+
+    return Plan(
+        version=1,
+        app="crm",
+        from_version=0,
+        from_checksum=None,
+        to_checksum=checksum_of_tables(TABLES),
+        created_at="2026-11-24T10:00:00Z",
+        summary="new table customers",
+        steps=(
+            Step(
+                1,
+                "create_table",
+                "customers",
+                "create table customers (2 columns)",
+                (),
+                (CREATE,),
+                ("DROP TABLE public.customers",),
+            ),
+            Step(
+                2,
+                "add_column",
+                "customers.note",
+                "add column customers.note (text)",
+                (),
+                ("ALTER TABLE public.customers ADD COLUMN note text",),
+                ("ALTER TABLE public.customers DROP COLUMN note",),
+            ),
+        ),
+        schema=json.dumps({"name": "crm", "tables": TABLES}, sort_keys=True, separators=(",", ":")),
+    ).with_digest()
+
+
+def test_a_plan_survives_a_round_trip_through_yaml() -> None:
+    plan = sample_plan()
+    assert parse_plan(dump_plan(plan), source="p.yaml") == plan
+
+
+def test_the_same_plan_is_written_as_the_same_bytes() -> None:
+    assert dump_plan(sample_plan()) == dump_plan(sample_plan())
+
+
+def test_multi_line_sql_is_a_block_string_and_the_header_says_how_to_apply() -> None:
+    text = dump_plan(sample_plan(), file_name="0001_new_table_customers.yaml")
+    assert "- |-\n" in text and "    id serial NOT NULL," in text
+    assert text.startswith("# Sovrium migration plan 0001 for app 'crm'")
+    assert "sovrium apply plans/0001_new_table_customers.yaml" in text
+
+
+def test_an_edited_step_is_refused_until_rehashed(tmp_path: Path) -> None:
+    path = write_plan(sample_plan(), tmp_path, "new_table_customers")
+    text = path.read_text()
+    path.write_text(text.replace("ADD COLUMN note text", "ADD COLUMN note varchar(10)") + "# reviewed\n")
+    with pytest.raises(PlanEdited, match=r"digest mismatch.*sovrium plan --rehash"):
+        load_plan(path)
+    edited = load_plan(path, check_digest=False)
+    rewrite_digest(path, edited.with_digest().digest)
+    assert load_plan(path).steps[1].forward == ("ALTER TABLE public.customers ADD COLUMN note varchar(10)",)
+    assert path.read_text().endswith("# reviewed\n"), "re-hashing keeps the reviewer's text"
+
+
+def test_a_hand_written_sql_step_is_accepted_after_rehash(tmp_path: Path) -> None:
+    plan = sample_plan()
+    backfill = Step(3, "sql", "customers.note", "backfill notes", (), ("UPDATE public.customers SET note = 'n/a'",), ())
+    path = write_plan(replace(plan, steps=(*plan.steps, backfill)), tmp_path, "x")
+    with pytest.raises(PlanEdited):
+        load_plan(path)
+    rewrite_digest(path, load_plan(path, check_digest=False).with_digest().digest)
+    assert load_plan(path).steps[2].op == "sql"
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        ("ALTER TABLE public.customers ADD COLUM note text", r"does not parse as PostgreSQL"),
+        ("SELEC * FROM customers", r"does not parse as PostgreSQL"),
+        ("DROP TABLE a; DROP TABLE b", r"more than one statement in one item"),
+        ("UPDATE customers SET note = 'unterminated", r"cannot be read as SQL"),
+    ],
+)
+def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -> None:
+    plan = sample_plan()
+    broken = replace(plan.steps[1], forward=(statement,))
+    text = dump_plan(replace(plan, steps=(plan.steps[0], broken)).with_digest())
+    with pytest.raises(PlanInvalid, match=rf"step 2 forward statement 1: {reason}"):
+        parse_plan(text, source="p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("sovrium_plan: 1", "sovrium_plan: 9"), r"unsupported plan format 9"),
+        (lambda t: t.replace("app: crm", "app: crm\nsurprise: true"), r"unknown key 'surprise'"),
+        (lambda t: t.replace("version: 1\n", "version: one\n", 1), r"version: expected a whole number"),
+        (lambda t: t.replace("  hazards: []", "  hazards: [spicy]", 1), r"unknown hazard 'spicy'"),
+        (lambda t: t.replace("name: phone", "name: fax"), r"schema snapshot does not match to.checksum"),
+        (lambda t: t.replace("- id: 2", "- id: 7"), r"step ids must run 1, 2, 3"),
+        (lambda t: "just a string\n", r"must be a YAML mapping"),
+    ],
+)
+def test_malformed_plans_are_refused_with_where(edit: object, message: str) -> None:
+    text = edit(dump_plan(sample_plan()))  # type: ignore[operator]
+    with pytest.raises(PlanInvalid, match=message):
+        parse_plan(text, source="p.yaml")
+
+
+def test_broken_yaml_names_the_line() -> None:
+    with pytest.raises(PlanInvalid) as caught:
+        parse_plan("version: 1\nsteps: [\n  - : :\n", source="p.yaml")
+    assert caught.value.location is not None and caught.value.location.startswith("p.yaml:")
+
+
+def test_unreadable_plan_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PlanInvalid, match="cannot read plan file"):
+        load_plan(tmp_path / "0001_missing.yaml")
