@@ -21,7 +21,11 @@ import pytest
 
 from sovrium_tui.execution.server import FAST_UNSAFE_SETTINGS, LocalServer, embedded_bin_dir
 
-DB_FIXTURES = frozenset({"db", "database_url", "pg_server"})
+DB_FIXTURES = frozenset({"db", "database_url", "pg_server", "password_roles"})
+
+# Roles that must log in with a password (the rest of the test cluster trusts local connections).
+PASSWORD_ROLES = {"sovrium_scram_user": "scram-sha-256", "sovrium_md5_user": "md5"}
+ROLE_PASSWORD = "correct horse"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,12 @@ def pg_server() -> Iterator[TestServer]:
         return
     bin_dir = Path(os.environ.get("SOVRIUM_TEST_PG_BIN") or embedded_bin_dir())
     workdir = Path(tempfile.mkdtemp(prefix="sovrium-test-pg-"))
-    server = LocalServer(data_dir=workdir / "data", bin_dir=bin_dir, settings=FAST_UNSAFE_SETTINGS)
+    server = LocalServer(
+        data_dir=workdir / "data",
+        bin_dir=bin_dir,
+        settings=FAST_UNSAFE_SETTINGS,
+        hba_rules=tuple(f"local all {role} {method}" for role, method in PASSWORD_ROLES.items()),
+    )
     try:
         url = server.ensure_running()
         yield TestServer(url, asyncio.run(_server_version(url)))
@@ -98,3 +107,26 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture(scope="session")
+def password_roles(pg_server: TestServer) -> dict[str, str]:
+    """Roles that authenticate with SCRAM-SHA-256 or MD5 (only on the test suite's own cluster)."""
+    import asyncio
+
+    if os.environ.get("SOVRIUM_TEST_DATABASE_URL"):
+        pytest.skip("password roles need the suite's own cluster (its pg_hba.conf)")
+
+    async def create() -> None:
+        admin = await asyncpg.connect(pg_server.admin_url)
+        try:
+            for role, method in PASSWORD_ROLES.items():
+                encryption = "md5" if method == "md5" else "scram-sha-256"
+                await admin.execute(f"SET password_encryption = '{encryption}'")
+                await admin.execute(f"DROP ROLE IF EXISTS {role}")
+                await admin.execute(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{ROLE_PASSWORD}'")
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    return dict(PASSWORD_ROLES)

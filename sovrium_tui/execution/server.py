@@ -43,6 +43,7 @@ class LocalServer:
     data_dir: Path
     bin_dir: Path
     settings: tuple[str, ...] = ()
+    hba_rules: tuple[str, ...] = ()  # pg_hba.conf lines placed before the default trust rules
 
     @property
     def socket_dir(self) -> Path:
@@ -98,6 +99,9 @@ class LocalServer:
             "--locale=C",
             "--no-instructions",
         )
+        if self.hba_rules:
+            hba = self.data_dir / "pg_hba.conf"
+            hba.write_text("\n".join(self.hba_rules) + "\n" + hba.read_text())
 
     def start(self) -> None:
         socket_dir = self.socket_dir
@@ -185,8 +189,7 @@ def _server_user() -> pwd.struct_passwd | None:
         )
     except (OSError, subprocess.CalledProcessError) as failure:
         raise ServerError(
-            f"Running as root, and the OS user {SERVER_OS_USER!r} for PostgreSQL "
-            f"could not be created: {failure}"
+            f"Running as root, and the OS user {SERVER_OS_USER!r} for PostgreSQL could not be created: {failure}"
         ) from failure
     return pwd.getpwnam(SERVER_OS_USER)
 

@@ -1,0 +1,89 @@
+"""Drift: every way the live database differs from the catalog it should have, in words, by table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.planning.changes import (
+    AddColumn,
+    AddConstraint,
+    AlterColumnType,
+    Change,
+    CreateFunction,
+    CreateIndex,
+    CreateTable,
+    CreateTrigger,
+    DropColumn,
+    DropConstraint,
+    DropFunction,
+    DropIndex,
+    DropNotNull,
+    DropTable,
+    DropTrigger,
+    RenameColumn,
+    RenameConstraint,
+    RenameFunction,
+    RenameIndex,
+    RenameTable,
+    RenameTrigger,
+    ReplaceFunction,
+    SetDefault,
+    SetNotNull,
+)
+from sovrium_tui.planning.diff import diff
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    table: str  # "" for database-wide objects (functions)
+    kind: str  # "extra", "missing" or "changed"
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"table": self.table, "kind": self.kind, "detail": self.detail}
+
+
+def find_drift(expected: Catalog, live: Catalog) -> tuple[Difference, ...]:
+    """What is extra, missing or changed in `live` compared with `expected` (empty when none)."""
+    return tuple(_describe(change) for change in diff(expected, live))
+
+
+def _describe(change: Change) -> Difference:
+    match change:
+        case CreateTable(table):
+            return Difference(table.name, "extra", f"table {table.name} exists but was not recorded")
+        case DropTable(table):
+            return Difference(table.name, "missing", f"table {table.name} is missing")
+        case AddColumn(table, column):
+            return Difference(table, "extra", f"column {table}.{column.name} ({column.type}) was added")
+        case DropColumn(table, column):
+            return Difference(table, "missing", f"column {table}.{column.name} ({column.type}) is missing")
+        case AlterColumnType(table, column, before, after):
+            return Difference(table, "changed", f"column {table}.{column} is {after}, recorded as {before}")
+        case SetDefault(table, column, before, after):
+            return Difference(table, "changed", f"default of {table}.{column} is {after}, recorded as {before}")
+        case SetNotNull(table, column):
+            return Difference(table, "changed", f"{table}.{column} is NOT NULL, recorded as nullable")
+        case DropNotNull(table, column):
+            return Difference(table, "changed", f"{table}.{column} is nullable, recorded as NOT NULL")
+        case AddConstraint(table, constraint):
+            return Difference(table, "extra", f"constraint {constraint.name}: {constraint.definition}")
+        case DropConstraint(table, constraint):
+            return Difference(table, "missing", f"constraint {constraint.name}: {constraint.definition}")
+        case CreateIndex(index):
+            return Difference(index.table, "extra", f"index {index.name} on ({', '.join(index.keys)})")
+        case DropIndex(index):
+            return Difference(index.table, "missing", f"index {index.name} on ({', '.join(index.keys)})")
+        case CreateTrigger(trigger):
+            return Difference(trigger.table, "extra", f"trigger {trigger.name}")
+        case DropTrigger(trigger):
+            return Difference(trigger.table, "missing", f"trigger {trigger.name}")
+        case CreateFunction(function):
+            return Difference("", "extra", f"function {function.name}()")
+        case DropFunction(function):
+            return Difference("", "missing", f"function {function.name}()")
+        case ReplaceFunction(_, after):
+            return Difference("", "changed", f"body of function {after.name}() was changed")
+        case RenameTable() | RenameColumn() | RenameConstraint() | RenameIndex() | RenameTrigger() | RenameFunction():
+            return Difference("", "changed", change.summary())

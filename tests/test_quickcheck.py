@@ -1,0 +1,76 @@
+"""The start-up fast path's own wire-protocol client reads the recorded checksum, or admits it cannot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+from sovrium_tui.execution import store
+from sovrium_tui.execution.quickcheck import recorded_checksum
+from tests.conftest import ROLE_PASSWORD
+
+CHECKSUM = "ab" * 32
+
+
+async def _record(db: asyncpg.Connection) -> None:
+    await store.ensure_store(db)
+    await store.write_state(db, version=4, checksum=CHECKSUM, schema='{"tables": []}', fingerprint="f")
+
+
+async def test_a_database_never_migrated_has_no_checksum(database_url: str) -> None:
+    found = recorded_checksum(database_url, "customers")
+    assert found is not None and found.checksum is None and found.version == 0
+
+
+async def test_reads_the_recorded_checksum_version_and_first_table(db: asyncpg.Connection, database_url: str) -> None:
+    await _record(db)
+    found = recorded_checksum(database_url, "customers")
+    assert found is not None
+    assert (found.checksum, found.version, found.first_table_exists) == (CHECKSUM, 4, False)
+    await db.execute("CREATE TABLE customers (id int)")
+    found = recorded_checksum(database_url, "customers")
+    assert found is not None and found.first_table_exists
+
+
+async def test_a_hostile_table_name_is_only_ever_a_literal(db: asyncpg.Connection, database_url: str) -> None:
+    await _record(db)
+    found = recorded_checksum(database_url, "x'); DROP TABLE system.schema_checksum; --")
+    assert found is not None and not found.first_table_exists
+    assert await db.fetchval("SELECT count(*) FROM system.schema_checksum") == 1
+
+
+@pytest.mark.parametrize("role", ["sovrium_scram_user", "sovrium_md5_user"])
+async def test_password_authentication(
+    db: asyncpg.Connection, database_url: str, password_roles: dict[str, str], role: str
+) -> None:
+    await _record(db)
+    with_password = database_url.replace("postgres@", f"{role}:{ROLE_PASSWORD.replace(' ', '%20')}@", 1)
+    found = recorded_checksum(with_password, None)
+    assert found is not None and found.checksum == CHECKSUM
+    wrong = database_url.replace("postgres@", f"{role}:wrong@", 1)
+    assert recorded_checksum(wrong, None) is None, "a refused login falls back to the full path"
+
+
+def test_an_unreachable_server_falls_back() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert recorded_checksum(f"postgresql://postgres@127.0.0.1:{port}/postgres", None) is None
+
+
+def test_tls_required_falls_back_to_the_full_client() -> None:
+    assert recorded_checksum("postgresql://postgres@127.0.0.1:1/postgres?sslmode=require", None) is None
+
+
+def test_the_fast_path_module_does_not_import_asyncio_or_asyncpg() -> None:
+    code = (
+        "import sys, sovrium_tui.execution.quickcheck as q; "
+        "print(sorted(m for m in ('asyncio', 'asyncpg', 'textual', 'sqlglot') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
