@@ -9,6 +9,7 @@ an unexpected message, any error — returns None, and the caller takes the full
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -104,10 +105,8 @@ class _Connection:
         return self
 
     def __exit__(self, *_: object) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.sendall(b"X" + struct.pack("!i", 4))
-        except OSError:
-            pass
         self.sock.close()
 
     # -- messages ------------------------------------------------------------------------------------
