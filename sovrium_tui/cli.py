@@ -144,9 +144,7 @@ def render_plan(plan: Any, *, color: bool) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     origin = f"version {plan.from_version}" if plan.from_version else "an empty database"
-    digest = (
-        "intact" if plan.digest_ok else paint("EDITED — run `sovrium plan --rehash` after review", "31;1")
-    )
+    digest = "intact" if plan.digest_ok else paint("EDITED — run `sovrium plan --rehash` after review", "31;1")
     lines = [
         paint(f"Plan {plan.version:04d} for app {plan.app!r}: {plan.summary}", "1"),
         f"  from {origin} to checksum {plan.to_checksum[:12]} · made {plan.created_at} · digest {digest}",
@@ -156,12 +154,9 @@ def render_plan(plan: Any, *, color: bool) -> str:
     for step in plan.steps:
         badges = " ".join(paint(f"[{h}]", _HAZARD_COLORS.get(h, "36")) for h in step.hazards)
         lines.append(paint(f"{step.id:>3}. {step.summary}", "1") + (f"  {badges}" if badges else ""))
-        lines.extend(
-            f"       {paint('forward', '32')} {line}" for s in step.forward for line in s.splitlines()
-        )
-        lines.extend(
-            f"       {paint('reverse', '35')} {line}" for s in step.reverse for line in s.splitlines()
-        )
+        for label, code, statements in (("forward", "32", step.forward), ("reverse", "35", step.reverse)):
+            lines.append(f"     {paint(label + ':', code)}" + ("" if statements else " (none)"))
+            lines.extend(f"       {line}" for statement in statements for line in f"{statement};".splitlines())
         lines.append("")
     return "\n".join(lines)
 
@@ -225,9 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("schema", metavar="SCHEMA", nargs="?", help="the app schema file")
     plan.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
     plan.add_argument("--offline", action="store_true", help="diff against the newest plan, not a database")
-    plan.add_argument(
-        "--name", metavar="SLUG", help="name the file NNNN_SLUG.yaml (default: from the summary)"
-    )
+    plan.add_argument("--name", metavar="SLUG", help="name the file NNNN_SLUG.yaml (default: from the summary)")
     plan.add_argument("--rehash", metavar="PLAN", help="re-hash a hand-edited plan file instead of planning")
     _add_database_url(plan)
     _add_json(plan)
@@ -291,9 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the edge: an unexpected failure is still one readable line
         if args.debug:
             raise
-        sys.stderr.write(
-            f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)\n"
-        )
+        sys.stderr.write(f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)\n")
         return EXIT_FAILED
 
 

@@ -175,9 +175,7 @@ def _origin_from_plans(directory: PlanDirectory) -> Origin:
     if head is None:
         return Origin(version=0, checksum=None, app=None, catalog=Catalog())
     app = app_from_document(json.loads(head.plan.schema), source=str(head.path))
-    return Origin(
-        version=head.plan.version, checksum=head.plan.to_checksum, app=app, catalog=compile_app(app)
-    )
+    return Origin(version=head.plan.version, checksum=head.plan.to_checksum, app=app, catalog=compile_app(app))
 
 
 async def _origin_from_database(url: str, directory: PlanDirectory) -> Origin:
@@ -274,15 +272,11 @@ class CheckResult:
 
     def describe(self) -> str:
         lines = [f"problem: {p}" for p in self.problems]
-        lines += [
-            f"note: {name} is not on the head's chain and will not be applied" for name in self.off_chain
-        ]
+        lines += [f"note: {name} is not on the head's chain and will not be applied" for name in self.off_chain]
         if self.problems:
             lines.append(f"plans are broken ({len(self.problems)} problems)")
         elif self.in_sync:
-            lines.append(
-                f"in sync: {self.plan_count} plans, head version {self.head_version} matches the schema"
-            )
+            lines.append(f"in sync: {self.plan_count} plans, head version {self.head_version} matches the schema")
         else:
             head = f"head version {self.head_version}" if self.head_version else "no plans yet"
             lines.append(f"the schema has unplanned changes ({head}); run `sovrium plan` to plan them")

@@ -12,7 +12,16 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.catalog.model import (
+    SOURCE_COMMENT_PREFIX,
+    Catalog,
+    Column,
+    Constraint,
+    Function,
+    Index,
+    Table,
+    Trigger,
+)
 
 if TYPE_CHECKING:
     import asyncpg
@@ -41,14 +50,15 @@ ORDER BY c.relname, a.attnum
 _CONSTRAINTS = """
 SELECT c.relname AS table_name,
        con.conname AS name,
-       con.contype AS kind,
+       con.contype::text AS kind,
        pg_get_constraintdef(con.oid) AS definition,
        ARRAY(
            SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
            JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
            ORDER BY k.position
        ) AS columns,
-       ref.relname AS referenced_table
+       ref.relname AS referenced_table,
+       obj_description(con.oid, 'pg_constraint') AS comment
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -65,7 +75,8 @@ SELECT t.relname AS table_name,
            SELECT pg_get_indexdef(i.indexrelid, k, false) FROM generate_series(1, i.indnkeyatts) AS k
            ORDER BY k
        ) AS keys,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate
+       pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       obj_description(i.indexrelid, 'pg_class') AS comment
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
@@ -118,17 +129,20 @@ def build_catalog(
         columns[row["table_name"]].append(_column(row))
     constraints: dict[str, list[Constraint]] = defaultdict(list)
     for row in constraint_rows:
+        source = _source_text(row["comment"])
         constraints[row["table_name"]].append(
             Constraint(
                 name=row["name"],
                 kind=_CONSTRAINT_KINDS[row["kind"]],  # type: ignore[arg-type]
-                definition=row["definition"],
+                definition=source if source is not None else row["definition"],
                 columns=tuple(row["columns"]),
                 references=row["referenced_table"],
+                verbatim=source is not None,
             )
         )
     indexes: dict[str, list[Index]] = defaultdict(list)
     for row in index_rows:
+        source = _source_text(row["comment"])
         indexes[row["table_name"]].append(
             Index(
                 name=row["name"],
@@ -136,7 +150,8 @@ def build_catalog(
                 keys=tuple(row["keys"]),
                 unique=row["is_unique"],
                 method=row["method"],
-                predicate=row["predicate"],
+                predicate=source if source is not None and row["predicate"] is not None else row["predicate"],
+                verbatim=source is not None and row["predicate"] is not None,
             )
         )
     triggers: dict[str, list[Trigger]] = defaultdict(list)
@@ -163,6 +178,13 @@ def build_catalog(
     )
     functions = tuple(Function(name=row["name"], body=row["body"]) for row in function_rows)
     return Catalog(tables=tables, functions=functions)
+
+
+def _source_text(comment: str | None) -> str | None:
+    """The user's own SQL we keep in an object's comment, when the comment is ours."""
+    if comment is None or not comment.startswith(SOURCE_COMMENT_PREFIX):
+        return None
+    return comment[len(SOURCE_COMMENT_PREFIX) :]
 
 
 def _column(row: Any) -> Column:

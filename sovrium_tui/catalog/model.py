@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+SOURCE_COMMENT_PREFIX = "sovrium-source: "
+
 ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check", "exclude"]
 
 
@@ -29,6 +31,9 @@ class Constraint:
     definition: str  # pg_get_constraintdef() text: "UNIQUE (email)", "CHECK ((age >= 0))", …
     columns: tuple[str, ...] = ()  # the constrained columns, in key order
     references: str | None = None  # foreign keys: the referenced table
+    # The definition is the user's own SQL, kept as written (PostgreSQL would reprint it differently); the
+    # database keeps that text in the constraint's comment, prefixed with SOURCE_COMMENT_PREFIX.
+    verbatim: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class Index:
     unique: bool = False
     method: str = "btree"
     predicate: str | None = None  # deparsed WHERE expression, without the WHERE
+    verbatim: bool = False  # the predicate is the user's own SQL, kept in the index's comment
 
 
 @dataclass(frozen=True, slots=True)

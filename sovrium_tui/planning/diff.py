@@ -296,15 +296,15 @@ def _rename_in_table(table: Table, table_map: dict[str, str], column_map: dict[s
     return Table(
         name=name,
         columns=tuple(replace(c, name=own_columns.get(c.name, c.name)) for c in table.columns),
-        constraints=tuple(
-            _rename_in_constraint(c, own_columns, table_map, column_map) for c in table.constraints
-        ),
+        constraints=tuple(_rename_in_constraint(c, own_columns, table_map, column_map) for c in table.constraints),
         indexes=tuple(
             replace(
                 i,
                 table=name,
                 keys=tuple(substitute_identifiers(k, own_columns) for k in i.keys),
-                predicate=substitute_identifiers(i.predicate, own_columns) if i.predicate else None,
+                predicate=(
+                    substitute_identifiers(i.predicate, own_columns) if i.predicate and not i.verbatim else i.predicate
+                ),
             )
             for i in table.indexes
         ),
@@ -322,6 +322,9 @@ def _rename_in_constraint(
     column_map: dict[str, dict[str, str]],
 ) -> Constraint:
     columns = tuple(own_columns.get(c, c) for c in constraint.columns)
+    if constraint.verbatim:
+        # The user's text is stored as written; keeping the old text makes a changed one re-added afresh.
+        return replace(constraint, columns=columns)
     if constraint.kind != "foreign_key" or constraint.references is None:
         definition = substitute_identifiers(constraint.definition, own_columns)
         return replace(constraint, columns=columns, definition=definition)
@@ -386,9 +389,7 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
             [i for i in wanted.indexes if table.index(i.name) is None],
             key=lambda i: (i.keys, i.unique, i.method, i.predicate),
         )
-        triggers = tuple(
-            replace(t, function=renamed_functions.get(t.function, t.function)) for t in table.triggers
-        )
+        triggers = tuple(replace(t, function=renamed_functions.get(t.function, t.function)) for t in table.triggers)
         wanted_triggers = {t.name for t in wanted.triggers}
         trigger_map = _pair_by(
             [t for t in triggers if t.name not in wanted_triggers],
@@ -407,9 +408,7 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
             Table(
                 name=table.name,
                 columns=table.columns,
-                constraints=tuple(
-                    replace(c, name=constraints_renamed.get(c.name, c.name)) for c in table.constraints
-                ),
+                constraints=tuple(replace(c, name=constraints_renamed.get(c.name, c.name)) for c in table.constraints),
                 indexes=tuple(replace(i, name=indexes_renamed.get(i.name, i.name)) for i in table.indexes),
                 triggers=tuple(replace(t, name=triggers_renamed.get(t.name, t.name)) for t in triggers),
             )
@@ -422,9 +421,7 @@ def desired_function(catalog: Catalog, name: str) -> Function | None:
     return next((f for f in catalog.functions if f.name == name), None)
 
 
-def _pair_by(
-    olds: Sequence[_Named], news: Sequence[_Named], *, key: Callable[[Any], object]
-) -> list[tuple[str, str]]:
+def _pair_by(olds: Sequence[_Named], news: Sequence[_Named], *, key: Callable[[Any], object]) -> list[tuple[str, str]]:
     """Pair unmatched old and new objects that are identical but for their name (each used once)."""
     remaining = list(news)
     pairs: list[tuple[str, str]] = []

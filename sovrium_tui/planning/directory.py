@@ -41,9 +41,7 @@ class PlanDirectory:
 
     def require_sound(self) -> None:
         if self.problems:
-            raise PlanInvalid(
-                "plans directory is broken: " + "; ".join(self.problems), location=str(self.path)
-            )
+            raise PlanInvalid("plans directory is broken: " + "; ".join(self.problems), location=str(self.path))
 
 
 def read_plan_directory(path: Path) -> PlanDirectory:
@@ -70,9 +68,7 @@ def read_plan_directory(path: Path) -> PlanDirectory:
             problems.append(f"{entry.name}: {failure.render()}")
             continue
         if int(match.group(1)) != plan.version:
-            problems.append(
-                f"{entry.name}: file name says version {int(match.group(1))}, plan says {plan.version}"
-            )
+            problems.append(f"{entry.name}: file name says version {int(match.group(1))}, plan says {plan.version}")
         files.append(PlanFile(entry, plan))
     files.sort(key=lambda f: f.plan.version)
     problems.extend(_duplicate_versions(files))
@@ -110,9 +106,7 @@ def _walk_chain(files: list[PlanFile]) -> tuple[list[PlanFile], list[str]]:
             break
         parent = by_version.get(plan.from_version)
         if parent is None:
-            problems.append(
-                f"{current.path.name}: starts from version {plan.from_version}, which has no plan file"
-            )
+            problems.append(f"{current.path.name}: starts from version {plan.from_version}, which has no plan file")
             break
         if parent.plan.to_checksum != plan.from_checksum:
             problems.append(

@@ -8,19 +8,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.errors import PlanInvalid
 from sovrium_tui.planning.changes import (
     AddColumn,
     Change,
+    CreateFunction,
     CreateTable,
     DropColumn,
+    DropFunction,
     DropTable,
     RenameColumn,
+    RenameFunction,
     RenameTable,
+    ReplaceFunction,
 )
 from sovrium_tui.planning.diff import Renames, diff
 from sovrium_tui.planning.plan import Plan, Step, canonical_json
 from sovrium_tui.planning.renames import renames_between
 from sovrium_tui.planning.render import forward_sql, reverse_sql
+from sovrium_tui.planning.sqlcheck import statement_problem
 from sovrium_tui.schema.model import App
 
 
@@ -59,7 +65,8 @@ def make_plan(
 
 
 def steps_for(changes: Sequence[Change]) -> tuple[Step, ...]:
-    return tuple(
+    """One step per change, its SQL checked as a plan file's SQL is checked, so no plan is written unreadable."""
+    steps = tuple(
         Step(
             id=number,
             op=change.op,
@@ -71,6 +78,12 @@ def steps_for(changes: Sequence[Change]) -> tuple[Step, ...]:
         )
         for number, change in enumerate(changes, start=1)
     )
+    for step in steps:
+        for statement in (*step.forward, *step.reverse):
+            reason = statement_problem(statement)
+            if reason:
+                raise PlanInvalid(f"internal error: step {step.id} ({step.summary}) renders SQL that {reason}")
+    return steps
 
 
 def plan_timestamp() -> str:
@@ -81,26 +94,39 @@ def plan_timestamp() -> str:
 
 
 def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
-    """A one-line summary such as `customers: +phone -fax; new table invoices`."""
+    """A one-line summary such as `new tables invoices, payments; customers: +phone -fax`."""
+    created: list[str] = []
+    dropped: list[str] = []
+    renamed: list[str] = []
     per_table: dict[str, list[str]] = {}
-    overall: list[str] = []
     for change in changes:
         match change:
             case CreateTable(table):
-                overall.append(f"new table {table.name}")
+                created.append(table.name)
             case DropTable(table):
-                overall.append(f"drop table {table.name}")
+                dropped.append(table.name)
             case RenameTable(old, new):
-                overall.append(f"rename {old} → {new}")
+                renamed.append(f"{old} → {new}")
             case AddColumn(table, column):
                 per_table.setdefault(table, []).append(f"+{column.name}")
             case DropColumn(table, column):
                 per_table.setdefault(table, []).append(f"-{column.name}")
             case RenameColumn(table, old, new):
-                per_table.setdefault(table, []).append(f"{old}→{new}")
+                per_table.setdefault(table, []).append(f"{old} → {new}")
+            case CreateFunction() | DropFunction() | ReplaceFunction() | RenameFunction():
+                continue  # trigger functions follow their tables; the tables tell the story
             case _:
-                per_table.setdefault(change.target.split(".")[0].rstrip("()"), []).append("altered")
-    parts = overall + [f"{table}: {' '.join(_collapse(marks))}" for table, marks in sorted(per_table.items())]
+                per_table.setdefault(change.target.split(".")[0], []).append("altered")
+    parts = [
+        *([f"new table{'s' if len(created) > 1 else ''} {', '.join(created)}"] if created else []),
+        *([f"drop table{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}"] if dropped else []),
+        *([f"rename {', '.join(renamed)}"] if renamed else []),
+        *(
+            f"{table}: {' '.join(_collapse(marks))}"
+            for table, marks in sorted(per_table.items())
+            if table not in created
+        ),
+    ]
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.catalog.model import SOURCE_COMMENT_PREFIX, Constraint, Index
+from sovrium_tui.identifiers import quote_ident, quote_literal
 from sovrium_tui.planning import ddl
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -40,7 +41,8 @@ def forward_sql(change: Change) -> tuple[str, ...]:
         case CreateTable(table):
             return (
                 ddl.create_table_sql(table),
-                *(ddl.create_index_sql(index) for index in table.indexes),
+                *(comment for c in table.constraints for comment in _source_comment(table.name, c)),
+                *(sql for index in table.indexes for sql in (ddl.create_index_sql(index), *_source_comment("", index))),
                 *(ddl.create_trigger_sql(trigger) for trigger in table.triggers),
             )
         case DropTable(table):
@@ -55,18 +57,13 @@ def forward_sql(change: Change) -> tuple[str, ...]:
             return (f"ALTER TABLE {_table(table)} RENAME COLUMN {quote_ident(old)} TO {quote_ident(new)}",)
         case AlterColumnType(table, column, _before, after, using):
             using_sql = f" USING {using}" if using else ""
-            return (
-                f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} TYPE {after}{using_sql}",
-            )
+            return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} TYPE {after}{using_sql}",)
         case SetDefault(table, column, _before, after):
             action = "DROP DEFAULT" if after is None else f"SET DEFAULT {after}"
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} {action}",)
         case SetNotNull(table, column, backfill):
             fill = (
-                (
-                    f"UPDATE {_table(table)} SET {quote_ident(column)} = {backfill} "
-                    f"WHERE {quote_ident(column)} IS NULL",
-                )
+                (f"UPDATE {_table(table)} SET {quote_ident(column)} = {backfill} WHERE {quote_ident(column)} IS NULL",)
                 if backfill
                 else ()
             )
@@ -74,15 +71,13 @@ def forward_sql(change: Change) -> tuple[str, ...]:
         case DropNotNull(table, column):
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP NOT NULL",)
         case AddConstraint(table, constraint):
-            return (ddl.add_constraint_sql(table, constraint),)
+            return (ddl.add_constraint_sql(table, constraint), *_source_comment(table, constraint))
         case DropConstraint(table, constraint):
             return (f"ALTER TABLE {_table(table)} DROP CONSTRAINT {quote_ident(constraint.name)}",)
         case RenameConstraint(table, old, new):
-            return (
-                f"ALTER TABLE {_table(table)} RENAME CONSTRAINT {quote_ident(old)} TO {quote_ident(new)}",
-            )
+            return (f"ALTER TABLE {_table(table)} RENAME CONSTRAINT {quote_ident(old)} TO {quote_ident(new)}",)
         case CreateIndex(index):
-            return (ddl.create_index_sql(index),)
+            return (ddl.create_index_sql(index), *_source_comment(index.table, index))
         case DropIndex(index):
             return (f"DROP INDEX {_table(index.name)}",)
         case RenameIndex(_table_name, old, new):
@@ -105,6 +100,17 @@ def forward_sql(change: Change) -> tuple[str, ...]:
 
 def reverse_sql(change: Change) -> tuple[str, ...]:
     return forward_sql(change.reverse())
+
+
+def _source_comment(table: str, item: Constraint | Index) -> tuple[str, ...]:
+    """Keep the user's own SQL text where introspection can read it back (see catalog.model)."""
+    if not item.verbatim:
+        return ()
+    if isinstance(item, Constraint):
+        text = SOURCE_COMMENT_PREFIX + item.definition
+        return (f"COMMENT ON CONSTRAINT {quote_ident(item.name)} ON {_table(table)} IS {quote_literal(text)}",)
+    text = SOURCE_COMMENT_PREFIX + (item.predicate or "")
+    return (f"COMMENT ON INDEX {_table(item.name)} IS {quote_literal(text)}",)
 
 
 def _table(name: str) -> str:

@@ -19,10 +19,11 @@ _KNOWN_PARSER_GAPS = tuple(
         rf"^ALTER TABLE {_QUALIFIED} RENAME CONSTRAINT {_NAME} TO {_NAME}$",
         rf"^ALTER TRIGGER {_NAME} ON {_QUALIFIED} RENAME TO {_NAME}$",
         rf"^ALTER FUNCTION {_QUALIFIED}\(\) RENAME TO {_NAME}$",
-        rf"^CREATE (?:OR REPLACE )?FUNCTION {_QUALIFIED}\(\) RETURNS trigger LANGUAGE plpgsql AS (\$\w*\$).*\1$",
+        rf"^CREATE (?:OR REPLACE )?FUNCTION {_QUALIFIED}\(\) RETURNS trigger LANGUAGE plpgsql "
+        r"AS (?:(\$\w*\$).*\1|'(?:[^']|'')*')$",
         r"^DO (\$\w*\$).*\1$",
         rf"^CREATE EXTENSION (?:IF NOT EXISTS )?{_NAME}$",
-        rf"^COMMENT ON (?:TABLE|COLUMN|INDEX|CONSTRAINT) .+ IS '.*'$",
+        r"^COMMENT ON (?:TABLE|COLUMN|INDEX|CONSTRAINT) .+ IS '.*'$",
     )
 )
 
