@@ -1,0 +1,304 @@
+"""Reading a schema file into plain data, plus the source line of every key and item for error messages.
+
+This runs on the start-up path of `sovrium migrate`, so it imports only yaml and json, uses libyaml when it is
+available, and builds the line index only when a problem has to be reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sovrium_tui.errors import Problem, SchemaInvalid
+
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# A document whose aliases expand to more nodes than this is refused (the "billion laughs" shape): the
+# validator and the checksum walk the expanded data.
+MAX_EXPANDED_NODES = 2_000_000
+
+
+class _SchemaLoader(_SafeLoader):
+    """Safe YAML that keeps dates as text and notes every duplicate mapping key with its line."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[str, int]] = []
+        self._checked_mappings: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Called on every mapping before merge keys are folded in, so only the keys written here are compared.
+        if id(node) not in self._checked_mappings:
+            self._checked_mappings.add(id(node))
+            self._note_duplicate_keys(node)
+        super().flatten_mapping(node)
+
+    def _note_duplicate_keys(self, node: yaml.MappingNode) -> None:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            identity = (key_node.tag, key_node.value)
+            if identity in seen:
+                self.duplicate_keys.append((key_node.value, key_node.start_mark.line + 1))
+            seen.add(identity)
+
+
+def _timestamp_as_text(loader: _SchemaLoader, node: yaml.Node) -> str:
+    """An explicit `!!timestamp` stays the text it was written as, like an unquoted date."""
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+# Unquoted dates stay text (Sovrium reads YAML as YAML 1.2 / JSON, where they are strings).
+_SchemaLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
+}
+_SchemaLoader.add_constructor(_TIMESTAMP_TAG, _timestamp_as_text)
+
+
+class PositionIndex(Mapping[str, int]):
+    """Path (`tables[1].fields[0].type`) → 1-based line, built from the YAML node tree on first lookup."""
+
+    def __init__(self, root: yaml.Node | None = None, *, text: str | None = None) -> None:
+        self._root = root
+        self._text = text
+        self._lines: dict[str, int] | None = None
+
+    def __getitem__(self, path: str) -> int:
+        return self._index()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index())
+
+    def __len__(self) -> int:
+        return len(self._index())
+
+    def _index(self) -> dict[str, int]:
+        if self._lines is None:
+            root = self._root if self._root is not None else _compose_quietly(self._text)
+            self._lines = _node_lines(root) if root is not None else {}
+            self._root = None
+        return self._lines
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """The decoded document, where each part of it came from, and the name to report it under."""
+
+    data: dict[str, object]
+    positions: PositionIndex
+    source: str
+
+
+def read_document(path: str | os.PathLike[str]) -> LoadedDocument:
+    """Read and parse a schema file; anything unreadable becomes SchemaInvalid with a clear message."""
+    source = os.fspath(path)
+    raw = _read_bytes(Path(source), source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = f"The schema file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        raise SchemaInvalid([Problem(message, line=line)], source=source) from None
+    return parse_document(text, source=source)
+
+
+def parse_document(text: str, *, source: str) -> LoadedDocument:
+    """Parse schema text: JSON with JSON's own errors when the source ends in .json, YAML otherwise."""
+    if not text.strip():
+        raise SchemaInvalid([Problem("The schema file is empty")], source=source)
+    if source.lower().endswith(".json"):
+        data, positions = _parse_json(text, source)
+    else:
+        data, positions = _parse_yaml(text, source)
+    if data is None:
+        raise SchemaInvalid([Problem("The schema file is empty")], source=source)
+    if not isinstance(data, dict):
+        message = f"The top level must be a mapping with 'name' and 'tables', got {value_kind(data)}"
+        raise SchemaInvalid([Problem(message, line=positions.get(""))], source=source)
+    return LoadedDocument(data=data, positions=positions, source=source)
+
+
+def _read_bytes(path: Path, source: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        message = "Schema file not found"
+    except IsADirectoryError:
+        message = "Is a directory, not a schema file"
+    except PermissionError:
+        message = "Permission denied: cannot read the schema file"
+    except OSError as exc:
+        message = f"Cannot read the schema file: {exc.strerror or exc}"
+    raise SchemaInvalid([Problem(message)], source=source)
+
+
+def _parse_yaml(text: str, source: str) -> tuple[object, PositionIndex]:
+    loader = _SchemaLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, PositionIndex()
+        if "*" in text:
+            _refuse_alias_bombs(root, source)
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        raise SchemaInvalid([_yaml_problem(exc)], source=source) from None
+    except yaml.YAMLError as exc:
+        raise SchemaInvalid([Problem(f"Invalid YAML: {exc}")], source=source) from None
+    except RecursionError:
+        raise SchemaInvalid([Problem("The document is nested too deeply")], source=source) from None
+    finally:
+        loader.dispose()
+    if loader.duplicate_keys:
+        raise SchemaInvalid(_duplicate_problems(loader.duplicate_keys), source=source)
+    return data, PositionIndex(root)
+
+
+def _parse_json(text: str, source: str) -> tuple[object, PositionIndex]:
+    duplicates: list[str] = []
+
+    def pairs_to_dict(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        result = dict(pairs)
+        if len(result) < len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    duplicates.append(key)
+                seen.add(key)
+        return result
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs_to_dict)
+    except json.JSONDecodeError as exc:
+        problem = Problem(f"Invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)
+        raise SchemaInvalid([problem], source=source) from None
+    except RecursionError:
+        raise SchemaInvalid([Problem("The document is nested too deeply")], source=source) from None
+    if duplicates:
+        raise SchemaInvalid(_json_duplicate_problems(text, duplicates), source=source)
+    return data, PositionIndex(text=text)
+
+
+def _json_duplicate_problems(text: str, duplicates: list[str]) -> list[Problem]:
+    """Duplicate JSON keys, with lines found by reading the same text as YAML (JSON is YAML-compatible)."""
+    loader = _SchemaLoader(text)
+    try:
+        loader.get_single_data()
+    except (yaml.YAMLError, RecursionError):
+        return [Problem(f"Duplicate key '{key}'") for key in duplicates]
+    finally:
+        loader.dispose()
+    return _duplicate_problems(loader.duplicate_keys) or [Problem(f"Duplicate key '{k}'") for k in duplicates]
+
+
+def _duplicate_problems(duplicates: list[tuple[str, int]]) -> list[Problem]:
+    return [Problem(f"Duplicate key '{key}'", line=line) for key, line in sorted(duplicates, key=lambda d: d[1])]
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    text = exc.problem or exc.context or "cannot be parsed"
+    if mark is None:
+        return Problem(f"Invalid YAML: {text}")
+    return Problem(f"Invalid YAML: {text} (column {mark.column + 1})", line=mark.line + 1)
+
+
+def _refuse_alias_bombs(root: yaml.Node, source: str) -> None:
+    """Refuse aliases that refer to themselves or expand the document beyond MAX_EXPANDED_NODES."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            in_progress.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_EXPANDED_NODES:
+                message = "Aliases expand the document to too many values"
+                raise SchemaInvalid([Problem(message, line=node.start_mark.line + 1)], source=source)
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:
+            message = "An alias refers to a value that contains it"
+            raise SchemaInvalid([Problem(message, line=node.start_mark.line + 1)], source=source)
+        in_progress.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _compose_quietly(text: str | None) -> yaml.Node | None:
+    if text is None:
+        return None
+    loader = _SchemaLoader(text)
+    try:
+        return loader.get_single_node()
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _node_lines(root: yaml.Node) -> dict[str, int]:
+    """Walk the node tree once (each aliased node only at its first place) recording each path's line."""
+    lines = {"": root.start_mark.line + 1}
+    walked: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in walked:
+            continue
+        walked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                    child = f"{path}.{key_node.value}" if path else str(key_node.value)
+                    lines[child] = key_node.start_mark.line + 1
+                    stack.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = f"{path}[{index}]"
+                lines[child] = item.start_mark.line + 1
+                stack.append((item, child))
+    return lines
+
+
+def value_kind(value: object) -> str:
+    """How a decoded value is named in messages ("Expected a boolean, got string")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
