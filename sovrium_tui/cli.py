@@ -126,6 +126,200 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if result.in_sync else EXIT_DIFFERENCES
 
 
+class _Progress:
+    """Prints the executor's events to stderr as they happen: one line per step, with timings."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = 0
+
+    def __call__(self, event: Any) -> None:
+        if not self.enabled:
+            return
+        from sovrium_tui.execution import events
+
+        match event:
+            case events.PlanStarted(version, step_count):
+                self.total = step_count
+                self._say(f"version {version}: {step_count} steps")
+            case events.StepStarted(step_id, summary):
+                self._say(f"  [{step_id}/{self.total}] {summary} …", end="")
+            case events.StepFinished(_, elapsed_ms):
+                self._say(f" done ({elapsed_ms} ms)")
+            case events.StepFailed(_, message):
+                self._say(f" FAILED: {message}")
+            case events.PlanRolledBack(version, reason):
+                self._say(f"version {version}: rolled back, nothing was changed ({reason})")
+            case events.LockWaiting(holder):
+                self._say(f"waiting for the migration lock held by {holder}")
+
+    @staticmethod
+    def _say(text: str, end: str = "\n") -> None:
+        sys.stderr.write(text + end)
+        sys.stderr.flush()
+
+
+def _confirm(question: str, args: argparse.Namespace) -> bool:
+    """Ask on a terminal; never wait when stdin is not one (scripts and CI), or with --yes."""
+    if getattr(args, "yes", False) or getattr(args, "json", False) or not sys.stdin.isatty():
+        return True
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _timeouts(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "lock_wait": args.lock_wait,
+        "lock_timeout": args.lock_timeout,
+        "statement_timeout": args.statement_timeout,
+    }
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    if not args.dry_run and not _confirm(f"Apply pending plans from {args.target or args.plans}?", args):
+        sys.stderr.write("cancelled: nothing was applied\n")
+        return EXIT_FAILED
+    outcome = _run(
+        services.apply(
+            args.target,
+            plans_dir=args.plans,
+            allow_destructive=args.allow_destructive,
+            dry_run=args.dry_run,
+            database_url=args.database_url,
+            reporter=_Progress(not args.json),
+            **_timeouts(args),
+        )
+    )
+    if args.json:
+        _emit_json(outcome.to_json())
+    else:
+        print(outcome.describe())
+    return EXIT_OK
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    outcome = services.migrate_fast(args.schema, database_url=args.database_url)
+    if outcome is None:
+        outcome = _run(
+            services.migrate(
+                args.schema,
+                allow_destructive=args.allow_destructive,
+                database_url=args.database_url,
+                reporter=_Progress(not args.json and not args.quiet),
+                **_timeouts(args),
+            )
+        )
+    if args.json:
+        _emit_json(outcome.to_json())
+    elif not args.quiet:
+        print(outcome.describe())
+    return EXIT_OK
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    target = f"version {args.to}" if args.to is not None else "the previous version"
+    if not args.dry_run and not _confirm(f"Roll the database back to {target}?", args):
+        sys.stderr.write("cancelled: nothing was rolled back\n")
+        return EXIT_FAILED
+    result = _run(
+        services.rollback(
+            to_version=args.to,
+            force=args.force,
+            reason=args.reason,
+            dry_run=args.dry_run,
+            database_url=args.database_url,
+            reporter=_Progress(not args.json),
+            **_timeouts(args),
+        )
+    )
+    if args.json:
+        _emit_json(result.to_json())
+    else:
+        verb = "would roll back" if result.status == "dry-run" else "rolled back"
+        versions = ", ".join(str(v) for v in result.reverted_versions)
+        print(f"{verb} version(s) {versions}: the database is at version {result.to_version}")
+        for loss in result.data_loss:
+            print(f"  data destroyed: {loss}")
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    report = _run(services.status(plans_dir=args.plans, database_url=args.database_url))
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        print(report.describe())
+    return EXIT_OK
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    report = _run(
+        services.history(
+            since=args.since,
+            until=args.until,
+            version=args.version,
+            limit=args.limit,
+            database_url=args.database_url,
+        )
+    )
+    if args.json:
+        _emit_json(report.to_json(with_snapshots=args.snapshots))
+    else:
+        print(report.describe())
+    return EXIT_OK
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    report = _run(services.drift(accept=args.accept, reason=args.reason, database_url=args.database_url))
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        print(report.describe())
+    return EXIT_DIFFERENCES if report.drifted else EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    result = _run(services.verify(args.plan, scratch_url=args.scratch_url, database_url=args.database_url))
+    if args.json:
+        _emit_json(result.to_json())
+    else:
+        print(result.describe())
+    return EXIT_OK if result.round_trips else EXIT_FAILED
+
+
+def _cmd_tui(args: argparse.Namespace) -> int:
+    from sovrium_tui.tui.app import run_tui
+
+    return run_tui(args.schema, args.plans, args.database_url)
+
+
+def _date(text: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as failure:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO timestamp)") from failure
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _use_color(args: argparse.Namespace) -> bool:
     import os
 
@@ -173,6 +367,18 @@ def _add_database_url(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         metavar="URL",
         help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server in .sovrium/pgdata)",
+    )
+
+
+def _add_execution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lock-wait", type=float, default=30.0, metavar="SECONDS", help="wait this long for another runner (30)"
+    )
+    parser.add_argument(
+        "--lock-timeout", default="10s", metavar="DURATION", help="give up on a table lock after this long (10s)"
+    )
+    parser.add_argument(
+        "--statement-timeout", default="0", metavar="DURATION", help="cancel any statement after this long (0: never)"
     )
 
 
@@ -248,6 +454,122 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
     _add_json(check)
     check.set_defaults(handler=_cmd_check)
+
+    apply = commands.add_parser(
+        "apply",
+        help="apply one plan, or every pending plan in a directory, each as one transaction",
+        description="Apply PLAN, or every plan of DIR (default: --plans) not yet applied, in order, each in one "
+        "transaction: checked against the recorded state (stale plans and drift are refused), destructive steps "
+        "refused unless allowed, verified against its target before commit, recorded in the audit trail. "
+        "Any failure rolls the plan back completely.",
+    )
+    apply.add_argument("target", metavar="PLAN|DIR", nargs="?", help="a plan file or a plans directory")
+    apply.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
+    apply.add_argument("--allow-destructive", action="store_true", help="allow steps that destroy data")
+    apply.add_argument("--dry-run", action="store_true", help="run everything, then roll back on purpose")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
+    _add_execution_options(apply)
+    _add_database_url(apply)
+    _add_json(apply)
+    apply.set_defaults(handler=_cmd_apply)
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="start-up path: do nothing if SCHEMA is already applied, else plan and apply it now",
+        description="For application start-up and scripts: when the recorded checksum equals SCHEMA's, exit 0 at "
+        "once (no introspection, no asyncio); otherwise plan in memory against the database and apply it as "
+        "one transaction, with the same checks as `apply`.",
+    )
+    migrate.add_argument("schema", metavar="SCHEMA", help="the app schema file")
+    migrate.add_argument("--allow-destructive", action="store_true", help="allow steps that destroy data")
+    migrate.add_argument("--quiet", action="store_true", help="print nothing on success")
+    _add_execution_options(migrate)
+    _add_database_url(migrate)
+    _add_json(migrate)
+    migrate.set_defaults(handler=_cmd_migrate)
+
+    for name in ("rollback", "migrate:rollback"):
+        rollback = commands.add_parser(
+            name,
+            help="reverse the latest version, or every version above --to"
+            if name == "rollback"
+            else "alias of rollback",
+            description="Reverse the latest applied version, or every applied version above --to N (newest first), "
+            "in one transaction, using the reverse steps stored in the database (no plan files needed). Refused "
+            "when values would be lost, with counts, unless --force.",
+        )
+        rollback.add_argument("--to", type=int, metavar="VERSION", help="roll back to this version (0: empty)")
+        rollback.add_argument("--force", action="store_true", help="allow a rollback that destroys data")
+        rollback.add_argument("--reason", metavar="TEXT", help="why, recorded in the history and the log")
+        rollback.add_argument("--dry-run", action="store_true", help="run everything, then roll back on purpose")
+        rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
+        _add_execution_options(rollback)
+        _add_database_url(rollback)
+        _add_json(rollback)
+        rollback.set_defaults(handler=_cmd_rollback)
+
+    status = commands.add_parser(
+        "status",
+        help="current version, checksum, drift, lock holder and the state of each plan",
+        description="Show the database's recorded version and checksum, whether the live schema drifted, who "
+        "holds the migration lock, and each plan in --plans: applied, pending, rolled back or edited.",
+    )
+    status.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
+    _add_database_url(status)
+    _add_json(status)
+    status.set_defaults(handler=_cmd_status)
+
+    history = commands.add_parser(
+        "history",
+        help="the audit trail: versions, checksums, who, when, rollbacks with reasons",
+        description="List applied versions (newest last) and the event log. Dates are ISO (2026-11-24 or "
+        "2026-11-24T10:00:00Z); --since is inclusive, --until exclusive.",
+    )
+    history.add_argument("--since", type=_date, metavar="DATE")
+    history.add_argument("--until", type=_date, metavar="DATE")
+    history.add_argument("--version", type=int, metavar="N", help="only this version")
+    history.add_argument("--limit", type=int, metavar="N", help="at most N rows")
+    history.add_argument("--snapshots", action="store_true", help="with --json: include schemas and plans")
+    _add_database_url(history)
+    _add_json(history)
+    history.set_defaults(handler=_cmd_history)
+
+    drift = commands.add_parser(
+        "drift",
+        help="compare the live database with the state recorded at the last migration",
+        description="Report every difference between the live schema and the one recorded at the last "
+        "migration (extra, missing or changed tables, columns, types, defaults, constraints, indexes). Exit 0 "
+        "when none, 3 when drifted. --accept --reason TEXT records the live schema as the new baseline (audited).",
+    )
+    drift.add_argument("--accept", action="store_true", help="accept the live schema as the new baseline")
+    drift.add_argument("--reason", metavar="TEXT", help="why (required with --accept)")
+    _add_database_url(drift)
+    _add_json(drift)
+    drift.set_defaults(handler=_cmd_drift)
+
+    verify = commands.add_parser(
+        "verify",
+        help="round-trip a plan on a scratch database: forward, compare, reverse, compare",
+        description="Create a scratch database (on the embedded server, or the server of --scratch-url), build "
+        "the state PLAN starts from with the plans before it, apply PLAN forward and compare with its target, "
+        "apply its reverse steps and compare with the start, then drop the scratch database. Exit 0 when it "
+        "round-trips, 1 when not.",
+    )
+    verify.add_argument("plan", metavar="PLAN", help="a plan file (the plans before it must be beside it)")
+    verify.add_argument("--scratch-url", metavar="URL", help="a server where a scratch database may be created")
+    _add_database_url(verify)
+    _add_json(verify)
+    verify.set_defaults(handler=_cmd_verify)
+
+    tui = commands.add_parser(
+        "tui",
+        help="the interactive terminal UI: review, apply and roll back plans",
+        description="Open the terminal UI (works over SSH, 80×24 and up, keyboard only). Press ? inside for keys.",
+    )
+    tui.add_argument("schema", metavar="SCHEMA", nargs="?", help="the app schema file (to make new plans)")
+    tui.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
+    _add_database_url(tui)
+    tui.set_defaults(handler=_cmd_tui)
 
     db = commands.add_parser(
         "db",

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sovrium_tui.planning.directory import PlanDirectory
+    import asyncpg
+
+    from sovrium_tui.catalog.model import Catalog
+    from sovrium_tui.execution.events import Reporter
+    from sovrium_tui.execution.executor import RollbackResult
+    from sovrium_tui.execution.store import HistoryEntry, LogEntry
+    from sovrium_tui.execution.verify import VerifyResult
+    from sovrium_tui.planning.directory import PlanDirectory, PlanFile
+    from sovrium_tui.planning.drift import Difference
     from sovrium_tui.planning.plan import Plan
     from sovrium_tui.planning.planner import Origin
 
@@ -265,10 +275,11 @@ class CheckResult:
     plan_count: int
     problems: tuple[str, ...]
     off_chain: tuple[str, ...]
+    settings_only: bool = False  # the schema differs from the head only where the database never looks
 
     @property
     def in_sync(self) -> bool:
-        return not self.problems and self.head_checksum == self.schema_checksum
+        return not self.problems and (self.head_checksum == self.schema_checksum or self.settings_only)
 
     def describe(self) -> str:
         lines = [f"problem: {p}" for p in self.problems]
@@ -276,7 +287,8 @@ class CheckResult:
         if self.problems:
             lines.append(f"plans are broken ({len(self.problems)} problems)")
         elif self.in_sync:
-            lines.append(f"in sync: {self.plan_count} plans, head version {self.head_version} matches the schema")
+            how = "needs no database change beyond" if self.settings_only else "matches"
+            lines.append(f"in sync: {self.plan_count} plans, the schema {how} head version {self.head_version}")
         else:
             head = f"head version {self.head_version}" if self.head_version else "no plans yet"
             lines.append(f"the schema has unplanned changes ({head}); run `sovrium plan` to plan them")
@@ -291,6 +303,7 @@ class CheckResult:
             "plans": self.plan_count,
             "problems": list(self.problems),
             "off_chain": list(self.off_chain),
+            "settings_only": self.settings_only,
         }
 
 
@@ -299,9 +312,16 @@ def check(schema_path: str | Path, plans_dir: str | Path = "plans") -> CheckResu
     from sovrium_tui.planning.directory import read_plan_directory
     from sovrium_tui.schema import app_checksum, load_app
 
-    checksum = app_checksum(load_app(Path(schema_path)))
+    app = load_app(Path(schema_path))
+    checksum = app_checksum(app)
     directory = read_plan_directory(Path(plans_dir))
     head = directory.head
+    settings_only = False
+    if head is not None and not directory.problems and head.plan.to_checksum != checksum:
+        from sovrium_tui.catalog import compile_app
+        from sovrium_tui.planning.diff import diff
+
+        settings_only = not diff(catalog_for_snapshot(json.loads(head.plan.schema)), compile_app(app))
     return CheckResult(
         schema_checksum=checksum,
         head_version=head.plan.version if head else None,
@@ -309,4 +329,612 @@ def check(schema_path: str | Path, plans_dir: str | Path = "plans") -> CheckResu
         plan_count=len(directory.files),
         problems=directory.problems,
         off_chain=tuple(f.path.name for f in directory.off_chain),
+        settings_only=settings_only,
+    )
+
+
+# --- database use cases (apply, migrate, rollback, status, history, drift, verify) -----------------------
+
+DEFAULT_LOCK_WAIT = 30.0
+
+
+def catalog_for_snapshot(snapshot: Mapping[str, Any]) -> Catalog:
+    """The catalog an app snapshot {name, tables} compiles to (an empty one for no tables)."""
+    from sovrium_tui.catalog import compile_app
+    from sovrium_tui.schema import app_from_document
+
+    return compile_app(app_from_document(dict(snapshot), source="recorded snapshot"))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRun:
+    path: str
+    version: int
+    status: str  # "applied", "already-applied", "dry-run", "skipped: …"
+    steps: int
+    elapsed_ms: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "version": self.version,
+            "status": self.status,
+            "steps": self.steps,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    database: str
+    runs: tuple[PlanRun, ...]
+    notes: tuple[str, ...]  # e.g. plan files edited after they were applied
+
+    @property
+    def applied(self) -> tuple[PlanRun, ...]:
+        return tuple(r for r in self.runs if r.status == "applied")
+
+    def describe(self) -> str:
+        lines = [f"note: {note}" for note in self.notes]
+        for run in self.runs:
+            lines.append(f"version {run.version} ({run.path}): {run.status}, {run.steps} steps, {run.elapsed_ms} ms")
+        if not self.runs:
+            lines.append("nothing pending: the database is up to date with the plans")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {"database": self.database, "runs": [r.to_json() for r in self.runs], "notes": list(self.notes)}
+
+
+async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[list[PlanFile], list[str]]:
+    """The plans of a file or directory not yet applied to this database, in order, and notes about the rest."""
+    from sovrium_tui.execution import store
+    from sovrium_tui.planning.directory import PlanFile, read_plan_directory
+    from sovrium_tui.planning.plan import load_plan
+
+    if target.is_dir() or not target.exists():
+        directory = read_plan_directory(target)
+        directory.require_sound()
+        candidates = list(directory.chain)
+        notes = [f"{f.path} is not on the newest plan's chain; it is not applied" for f in directory.off_chain]
+    else:
+        candidates, notes = [PlanFile(target, load_plan(target))], []
+    applied = {entry.version: entry for entry in await store.history(connection) if entry.rolled_back_at is None}
+    pending = []
+    for file in candidates:
+        entry = applied.get(file.plan.version)
+        if entry is None:
+            pending.append(file)
+        elif entry.plan.get("digest") not in (None, file.plan.digest):
+            notes.append(f"{file.path} was changed after version {file.plan.version} was applied")
+    return pending, notes
+
+
+async def apply(
+    target: str | Path | None = None,
+    *,
+    plans_dir: str | Path = "plans",
+    allow_destructive: bool = False,
+    dry_run: bool = False,
+    database_url: str | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    lock_timeout: str = "10s",
+    statement_timeout: str = "0",
+    reporter: Reporter | None = None,
+) -> ApplyOutcome:
+    """Apply one plan file, or every pending plan of a directory in order, each as one transaction."""
+    from sovrium_tui.execution import executor
+    from sovrium_tui.execution.connect import connect, resolve_database
+
+    database = resolve_database(database_url)
+    connection = await connect(database.url)
+    try:
+        pending, notes = await pending_plans(connection, Path(target or plans_dir))
+        runs = []
+        for file in pending:
+            result = await executor.apply_plan(
+                connection,
+                file.plan,
+                target_catalog=catalog_for_snapshot(json.loads(file.plan.schema)),
+                allow_destructive=allow_destructive,
+                applied_by=executor.applied_by(),
+                lock_wait=lock_wait,
+                lock_timeout=lock_timeout,
+                statement_timeout=statement_timeout,
+                reporter=reporter or _ignore,
+                dry_run=dry_run,
+                recorded_catalog_for=catalog_for_snapshot,
+            )
+            runs.append(PlanRun(str(file.path), result.version, result.status, len(result.steps), result.elapsed_ms))
+            if dry_run:
+                break  # later plans start from a state the dry run did not keep
+    finally:
+        await connection.close()
+    return ApplyOutcome(database.display_url, tuple(runs), tuple(notes))
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateOutcome:
+    status: str  # "up-to-date" or "migrated"
+    version: int
+    checksum: str
+    steps: int
+    elapsed_ms: int
+
+    def describe(self) -> str:
+        if self.status == "up-to-date":
+            return f"up to date: version {self.version}, checksum {self.checksum[:12]}"
+        return f"migrated to version {self.version} ({self.steps} steps, {self.elapsed_ms} ms)"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "version": self.version,
+            "checksum": self.checksum,
+            "steps": self.steps,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+async def migrate(
+    schema_path: str | Path,
+    *,
+    allow_destructive: bool = False,
+    database_url: str | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    lock_timeout: str = "10s",
+    statement_timeout: str = "0",
+    reporter: Reporter | None = None,
+) -> MigrateOutcome:
+    """The start-up path: nothing when the recorded checksum equals the schema's; else plan in memory and apply."""
+    from sovrium_tui.catalog.introspect import introspect
+    from sovrium_tui.execution import executor, store
+    from sovrium_tui.execution.connect import connect, resolve_database
+    from sovrium_tui.planning.planner import Origin, make_plan
+    from sovrium_tui.schema import app_checksum, app_from_document, load_app
+
+    app = load_app(Path(schema_path))
+    checksum = app_checksum(app)
+    connection = await connect(resolve_database(database_url).url)
+    try:
+        state = await store.read_state(connection)
+        if state is not None and state.checksum == checksum:
+            return MigrateOutcome("up-to-date", state.version, checksum, 0, 0)
+        origin = Origin(
+            version=state.version if state else 0,
+            checksum=state.checksum if state else None,
+            app=app_from_document(state.schema, source="recorded snapshot") if state else None,
+            catalog=await introspect(connection),
+        )
+        # A change that needs no DDL (a setting the database never sees) still records its new checksum.
+        made = make_plan(app, origin, allow_empty=True)
+        assert made is not None
+        result = await executor.apply_plan(
+            connection,
+            made,
+            target_catalog=catalog_for_snapshot(json.loads(made.schema)),
+            allow_destructive=allow_destructive,
+            applied_by=executor.applied_by(),
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            reporter=reporter or _ignore,
+            recorded_catalog_for=catalog_for_snapshot,
+        )
+    finally:
+        await connection.close()
+    status = "up-to-date" if result.status == "already-applied" else "migrated"
+    return MigrateOutcome(status, result.version, checksum, len(result.steps), result.elapsed_ms)
+
+
+async def rollback(
+    *,
+    to_version: int | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    dry_run: bool = False,
+    database_url: str | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    lock_timeout: str = "10s",
+    statement_timeout: str = "0",
+    reporter: Reporter | None = None,
+) -> RollbackResult:
+    """Reverse the latest version, or every version above `to_version`, in one transaction."""
+    from sovrium_tui.execution import executor
+    from sovrium_tui.execution.connect import connect, resolve_database
+
+    connection = await connect(resolve_database(database_url).url)
+    try:
+        return await executor.rollback(
+            connection,
+            to_version=to_version,
+            force=force,
+            reason=reason or "no reason given",
+            applied_by=executor.applied_by(),
+            lock_wait=lock_wait,
+            reporter=reporter or _ignore,
+            dry_run=dry_run,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            target_catalog_for=catalog_for_snapshot,
+        )
+    finally:
+        await connection.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanState:
+    path: str
+    version: int
+    summary: str
+    state: str  # "applied", "pending", "rolled back", "edited after apply", "off chain"
+    applied_at: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "version": self.version,
+            "summary": self.summary,
+            "state": self.state,
+            "applied_at": self.applied_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    database: str
+    server_version: str
+    version: int
+    checksum: str | None
+    updated_at: str | None
+    drift: bool | None  # None: nothing recorded yet to compare with
+    lock_holder: str | None
+    plans: tuple[PlanState, ...]
+    plan_problems: tuple[str, ...]
+    recent_log: tuple[LogEntry, ...]
+
+    @property
+    def pending(self) -> tuple[PlanState, ...]:
+        return tuple(p for p in self.plans if p.state == "pending")
+
+    def describe(self) -> str:
+        drift = {None: "nothing recorded yet", True: "DRIFTED (see `sovrium drift`)", False: "none"}[self.drift]
+        lines = [
+            f"database:  {self.database} (PostgreSQL {self.server_version})",
+            f"version:   {self.version}"
+            + (f" (checksum {self.checksum[:12]}, {self.updated_at})" if self.checksum else ""),
+            f"drift:     {drift}",
+            f"lock:      {self.lock_holder or 'free'}",
+            f"plans:     {len(self.plans)} ({len(self.pending)} pending)",
+        ]
+        lines += [f"  {p.version:>4}  {p.state:<18} {p.summary}" for p in self.plans]
+        lines += [f"problem: {problem}" for problem in self.plan_problems]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "database": self.database,
+            "server_version": self.server_version,
+            "version": self.version,
+            "checksum": self.checksum,
+            "updated_at": self.updated_at,
+            "drift": self.drift,
+            "lock_holder": self.lock_holder,
+            "plans": [p.to_json() for p in self.plans],
+            "pending": [p.version for p in self.pending],
+            "plan_problems": list(self.plan_problems),
+            "recent_log": [entry.to_json() for entry in self.recent_log],
+        }
+
+
+async def status(*, plans_dir: str | Path = "plans", database_url: str | None = None) -> StatusReport:
+    """Where the database stands: version, checksum, drift, lock holder, and each plan's state."""
+    from sovrium_tui.catalog.introspect import fingerprint, introspect
+    from sovrium_tui.execution import executor, store
+    from sovrium_tui.execution.connect import connect, resolve_database
+    from sovrium_tui.planning.directory import read_plan_directory
+
+    database = resolve_database(database_url)
+    connection = await connect(database.url)
+    try:
+        state = await store.read_state(connection)
+        drift = None
+        if state is not None and state.fingerprint:
+            drift = fingerprint(await introspect(connection)) != state.fingerprint
+        entries = await store.history(connection)
+        holder = await executor.lock_holder(connection)
+        log = await store.log_entries(connection, limit=10)
+        server_version = str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+    directory = read_plan_directory(Path(plans_dir))
+    return StatusReport(
+        database=database.display_url,
+        server_version=server_version,
+        version=state.version if state else 0,
+        checksum=state.checksum if state else None,
+        updated_at=state.updated_at.isoformat(timespec="seconds") if state else None,
+        drift=drift,
+        lock_holder=holder,
+        plans=_plan_states(directory, entries),
+        plan_problems=directory.problems,
+        recent_log=tuple(log),
+    )
+
+
+def _plan_states(directory: PlanDirectory, entries: list[HistoryEntry]) -> tuple[PlanState, ...]:
+    off_chain = {f.plan.version for f in directory.off_chain}
+    latest: dict[int, HistoryEntry] = {}
+    for row in entries:
+        latest[row.version] = row  # oldest first: the last row per version wins
+    states = []
+    for file in directory.files:
+        entry = latest.get(file.plan.version)
+        applied_at = entry.applied_at.isoformat(timespec="seconds") if entry else None
+        if file.plan.version in off_chain:
+            state = "off chain"
+        elif entry is None:
+            state = "pending"
+        elif entry.rolled_back_at is not None:
+            state = "rolled back"
+        elif entry.plan.get("digest") not in (None, file.plan.digest):
+            state = "edited after apply"
+        else:
+            state = "applied"
+        states.append(PlanState(str(file.path), file.plan.version, file.plan.summary, state, applied_at))
+    return tuple(states)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReport:
+    entries: tuple[HistoryEntry, ...]
+    log: tuple[LogEntry, ...]
+
+    def describe(self) -> str:
+        if not self.entries and not self.log:
+            return "no migrations recorded"
+        lines = ["version  applied at                 by                          state        checksum      summary"]
+        for e in self.entries:
+            state = "rolled back" if e.rolled_back_at else "applied"
+            lines.append(
+                f"{e.version:>7}  {e.applied_at.isoformat(timespec='seconds'):<25}  {e.applied_by[:26]:<26}  "
+                f"{state:<11}  {e.checksum[:12]}  {e.plan.get('summary', '')}"
+            )
+            if e.rolled_back_at:
+                lines.append(
+                    f"{'':>9}rolled back {e.rolled_back_at.isoformat(timespec='seconds')}: {e.rollback_reason}"
+                )
+        lines.append("")
+        lines.append("log:")
+        for entry in self.log:
+            versions = f"{entry.from_version}→{entry.to_version}"
+            reason = f": {entry.reason}" if entry.reason else ""
+            lines.append(
+                f"  {entry.created_at.isoformat(timespec='seconds')}  {entry.operation:<14} {entry.status:<9} "
+                f"{versions}{reason}"
+            )
+        return "\n".join(lines)
+
+    def to_json(self, *, with_snapshots: bool = False) -> dict[str, object]:
+        return {
+            "history": [e.to_json(with_snapshot=with_snapshots) for e in self.entries],
+            "log": [entry.to_json() for entry in self.log],
+        }
+
+
+async def history(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: int | None = None,
+    limit: int | None = None,
+    database_url: str | None = None,
+) -> HistoryReport:
+    """The audit trail: applied versions (with snapshots) and the event log, filtered."""
+    from sovrium_tui.execution import store
+    from sovrium_tui.execution.connect import connect, resolve_database
+
+    connection = await connect(resolve_database(database_url).url)
+    try:
+        entries = await store.history(connection, since=since, until=until, version=version, limit=limit)
+        log = await store.log_entries(connection, limit=limit)
+    finally:
+        await connection.close()
+    if since or until or version is not None:
+        log = [
+            e
+            for e in log
+            if (since is None or e.created_at >= since)
+            and (until is None or e.created_at < until)
+            and (version is None or version in (e.from_version, e.to_version))
+        ]
+    return HistoryReport(tuple(entries), tuple(log))
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    version: int
+    drifted: bool
+    differences: tuple[Difference, ...]
+    accepted: bool = False
+
+    def describe(self) -> str:
+        if self.accepted:
+            count = len(self.differences)
+            return f"accepted the live schema as the baseline of version {self.version} ({count} differences)"
+        if not self.drifted:
+            extra = f" ({len(self.differences)} accepted differences)" if self.differences else ""
+            return f"no drift: the database matches what version {self.version} recorded{extra}"
+        lines = [f"Schema drift detected since version {self.version}:"]
+        by_table: dict[str, list[Difference]] = {}
+        for difference in self.differences:
+            by_table.setdefault(difference.table or "(database)", []).append(difference)
+        for table, differences in sorted(by_table.items()):
+            lines.append(f"  {table}")
+            lines.extend(f"    {d.kind:<8} {d.detail}" for d in differences)
+        if not self.differences:
+            lines.append("  the catalog fingerprint differs (no difference the differ can name)")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "drift": self.drifted,
+            "accepted": self.accepted,
+            "differences": [d.to_json() for d in self.differences],
+        }
+
+
+async def drift(
+    *, accept: bool = False, reason: str | None = None, database_url: str | None = None, lock_wait: float = 10.0
+) -> DriftReport:
+    """Compare the live database with the state recorded at the last migration; optionally accept it."""
+    from sovrium_tui.catalog.introspect import fingerprint, introspect
+    from sovrium_tui.errors import UsageError
+    from sovrium_tui.execution import executor, store
+    from sovrium_tui.execution.connect import connect, resolve_database
+    from sovrium_tui.planning.drift import find_drift
+
+    if accept and not reason:
+        raise UsageError("drift --accept needs --reason TEXT (it is recorded in the audit log)")
+    connection = await connect(resolve_database(database_url).url)
+    try:
+        async with connection.transaction():
+            if accept:
+                await executor.acquire_migration_lock(connection, lock_wait=lock_wait, reporter=_ignore)
+            state = await store.read_state(connection)
+            if state is None:
+                raise UsageError("nothing recorded yet: this database was never migrated, so it cannot drift")
+            live = await introspect(connection)
+            differences = find_drift(catalog_for_snapshot(state.schema), live)
+            drifted = bool(state.fingerprint) and fingerprint(live) != state.fingerprint
+            if accept and drifted:
+                await store.write_state(
+                    connection,
+                    version=state.version,
+                    checksum=state.checksum,
+                    schema=json.dumps(state.schema, sort_keys=True, ensure_ascii=False),
+                    fingerprint=fingerprint(live),
+                )
+                await store.append_log(
+                    connection,
+                    operation="DRIFT_ACCEPTED",
+                    status="COMPLETED",
+                    from_version=state.version,
+                    to_version=state.version,
+                    reason=f"{reason} ({len(differences)} differences: "
+                    + "; ".join(d.detail for d in differences)[:2000]
+                    + ")",
+                    actor=executor.applied_by(),
+                )
+    finally:
+        await connection.close()
+    return DriftReport(state.version, drifted and not accept, differences, accepted=accept and drifted)
+
+
+def _ignore(event: object) -> None:
+    del event
+
+
+def migrate_fast(schema_path: str | Path, *, database_url: str | None = None) -> MigrateOutcome | None:
+    """The unchanged start-up in a few milliseconds: no asyncio, no asyncpg; None means take the full path."""
+    import hashlib
+
+    from sovrium_tui import __version__
+    from sovrium_tui.execution.connect import resolve_database
+    from sovrium_tui.execution.quickcheck import recorded_checksum
+
+    path = Path(schema_path)
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return None  # the full path reports it properly
+    key = hashlib.sha256(__version__.encode() + b"\0" + content).hexdigest()
+    known = _schema_cache_get(key)
+    if known is None:
+        from sovrium_tui.schema import app_checksum, parse_app
+
+        app = parse_app(content.decode("utf-8", errors="replace"), source=str(path))
+        known = (app_checksum(app), app.tables[0].physical_name if app.tables else None)
+        _schema_cache_put(key, known)
+    checksum, first_table = known
+    recorded = recorded_checksum(resolve_database(database_url).url, first_table)
+    if recorded is None or recorded.checksum != checksum:
+        return None
+    if first_table is not None and not recorded.first_table_exists:
+        return None
+    return MigrateOutcome("up-to-date", recorded.version, checksum, 0, 0)
+
+
+_SCHEMA_CACHE = Path(".sovrium") / "cache" / "schema-checksums.json"
+
+
+def _schema_cache_get(key: str) -> tuple[str, str | None] | None:
+    """A schema file's checksum from an earlier run, keyed by the file's exact bytes and our version."""
+    try:
+        entry = json.loads(_SCHEMA_CACHE.read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(entry, list) or len(entry) != 2:
+        return None
+    return str(entry[0]), entry[1]
+
+
+def _schema_cache_put(key: str, value: tuple[str, str | None]) -> None:
+    try:
+        entries = json.loads(_SCHEMA_CACHE.read_text())
+        if not isinstance(entries, dict):
+            entries = {}
+    except (OSError, ValueError):
+        entries = {}
+    entries = dict(list(entries.items())[-31:])  # a few recent schemas are plenty
+    entries[key] = list(value)
+    try:
+        _SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        temporary = _SCHEMA_CACHE.with_suffix(".tmp")
+        temporary.write_text(json.dumps(entries))
+        temporary.replace(_SCHEMA_CACHE)
+    except OSError:
+        return
+
+
+async def verify(
+    plan_path: str | Path, *, scratch_url: str | None = None, database_url: str | None = None
+) -> VerifyResult:
+    """Round-trip a plan on a scratch database (created and dropped on the embedded server or --scratch-url)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from sovrium_tui.errors import PlanInvalid
+    from sovrium_tui.execution.connect import resolve_database
+    from sovrium_tui.execution.verify import verify_plan
+    from sovrium_tui.planning.directory import read_plan_directory
+    from sovrium_tui.planning.plan import load_plan
+
+    path = Path(plan_path)
+    plan = load_plan(path)
+    directory = read_plan_directory(path.parent)
+    by_version = {f.plan.version: f.plan for f in directory.files}
+    ancestors: list[Plan] = []
+    version, checksum = plan.from_version, plan.from_checksum
+    while version:
+        parent = by_version.get(version)
+        if parent is None or parent.to_checksum != checksum:
+            raise PlanInvalid(
+                f"verify needs the plans this one builds on: version {version} is not in {path.parent}",
+                location=str(path),
+            )
+        ancestors.insert(0, parent)
+        version, checksum = parent.from_version, parent.from_checksum
+    server_url = scratch_url or resolve_database(database_url).url
+
+    def url_for(database: str) -> str:
+        parts = urlsplit(server_url)
+        return urlunsplit(parts._replace(path="/" + database))
+
+    return await verify_plan(
+        plan,
+        ancestors,
+        server_url=server_url,
+        target_catalog=catalog_for_snapshot(json.loads(plan.schema)),
+        url_for=url_for,
     )

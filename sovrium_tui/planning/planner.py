@@ -41,7 +41,12 @@ class Origin:
 
 
 def make_plan(
-    target: App, origin: Origin, *, next_version: int | None = None, summary: str | None = None
+    target: App,
+    origin: Origin,
+    *,
+    next_version: int | None = None,
+    summary: str | None = None,
+    allow_empty: bool = False,
 ) -> Plan | None:
     """The plan that takes `origin` to `target`, or None when there is nothing to change."""
     from sovrium_tui.catalog import compile_app
@@ -49,7 +54,7 @@ def make_plan(
 
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
     changes = diff(origin.catalog, compile_app(target), renames)
-    if not changes:
+    if not changes and not allow_empty:
         return None
     return Plan(
         version=next_version or origin.version + 1,
@@ -58,7 +63,7 @@ def make_plan(
         from_checksum=origin.checksum,
         to_checksum=app_checksum(target),
         created_at=plan_timestamp(),
-        summary=summary or summarize(changes),
+        summary=summary or summarize(changes) or "settings only: no database change",
         steps=steps_for(changes),
         schema=canonical_json(app_snapshot(target)),
     ).with_digest()
