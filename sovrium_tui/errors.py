@@ -100,6 +100,14 @@ class LockNotAcquired(SovriumError):
     """Another runner holds the migration lock for longer than we may wait."""
 
 
+class PlanTooLarge(SovriumError):
+    """A plan would need more locks in one transaction than the server can hold."""
+
+
+class VerificationFailed(SovriumError):
+    """After its steps the database differs from the catalog the plan promised; it was rolled back."""
+
+
 class ServerError(SovriumError):
     """The local (embedded) PostgreSQL server cannot be initialised, started or stopped."""
 

@@ -170,6 +170,11 @@ async def write_state(
     )
 
 
+async def clear_state(connection: asyncpg.Connection) -> None:
+    """Forget the current state: a database rolled back to version 0 is as if never migrated."""
+    await connection.execute("DELETE FROM system.schema_checksum WHERE id = 'singleton'")
+
+
 async def record_applied(
     connection: asyncpg.Connection,
     *,

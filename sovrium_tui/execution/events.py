@@ -1,0 +1,74 @@
+"""What the executor reports while it works, as typed values; the CLI prints them, the TUI posts them.
+
+The executor never prints: it hands each event to a `Reporter`, so one code path serves a terminal, a
+Textual screen and a test that collects events in a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStarted:
+    """The lock is held and every check passed; `step_count` steps are about to run."""
+
+    version: int
+    step_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """One step is being sent to the database (as one round trip)."""
+
+    step_id: int
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    """One step ran without error; the transaction is still open."""
+
+    step_id: int
+    elapsed_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailed:
+    """One step failed with `message` (PostgreSQL's own text); the transaction will be rolled back."""
+
+    step_id: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFinished:
+    """The transaction committed; the database is at `version`."""
+
+    version: int
+    elapsed_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRolledBack:
+    """The transaction was rolled back (on failure, refusal or a dry run); nothing was changed."""
+
+    version: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockWaiting:
+    """Another runner holds the migration lock; we wait for it (bounded by the lock wait)."""
+
+    holder: str
+
+
+Event = PlanStarted | StepStarted | StepFinished | StepFailed | PlanFinished | PlanRolledBack | LockWaiting
+Reporter = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """A reporter that drops every event, for callers that only want the result."""
+    del event
