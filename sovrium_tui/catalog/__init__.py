@@ -1,0 +1,28 @@
+"""The relational model (Catalog) and the compiler from an App to it."""
+
+from __future__ import annotations
+
+from sovrium_tui.catalog.compile import compile_app, junction_table_name
+from sovrium_tui.catalog.model import (
+    Catalog,
+    Column,
+    Constraint,
+    ConstraintKind,
+    Function,
+    Index,
+    Table,
+    Trigger,
+)
+
+__all__ = [
+    "Catalog",
+    "Column",
+    "Constraint",
+    "ConstraintKind",
+    "Function",
+    "Index",
+    "Table",
+    "Trigger",
+    "compile_app",
+    "junction_table_name",
+]

@@ -113,6 +113,27 @@ _TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (
 
 async def introspect(connection: asyncpg.Connection, schema: str = SCHEMA) -> Catalog:
     """The catalog of one schema as the database has it now (five queries, whatever the table count)."""
+    if not connection.is_in_transaction():
+        async with connection.transaction(readonly=True):
+            return await introspect(connection, schema)
+    saved = await connection.fetchrow(_CURRENT_SETTINGS)
+    await connection.execute(_SET_SETTINGS, *_PRINT_SETTINGS.values())
+    try:
+        return await _read(connection, schema)
+    finally:
+        await connection.execute(_SET_SETTINGS, *saved)
+
+
+# Defaults print in the session's style (time zone, date and interval style): read them in one fixed style,
+# and put the caller's settings back afterwards (introspection may run inside a migration's transaction).
+_PRINT_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO, MDY", "IntervalStyle": "postgres"}
+_CURRENT_SETTINGS = "SELECT " + ", ".join(f"current_setting('{name}')" for name in _PRINT_SETTINGS)
+_SET_SETTINGS = "SELECT " + ", ".join(
+    f"set_config('{name}', ${number}, true)" for number, name in enumerate(_PRINT_SETTINGS, start=1)
+)
+
+
+async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     column_rows = await connection.fetch(_COLUMNS, schema)
     constraint_rows = await connection.fetch(_CONSTRAINTS, schema)
     index_rows = await connection.fetch(_INDEXES, schema)

@@ -7,7 +7,7 @@ and the same text is valid DDL to create the object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 SOURCE_COMMENT_PREFIX = "sovrium-source: "
@@ -29,8 +29,9 @@ class Constraint:
     name: str
     kind: ConstraintKind
     definition: str  # pg_get_constraintdef() text: "UNIQUE (email)", "CHECK ((age >= 0))", …
-    columns: tuple[str, ...] = ()  # the constrained columns, in key order
-    references: str | None = None  # foreign keys: the referenced table
+    # Both follow from the definition, so they do not take part in comparisons.
+    columns: tuple[str, ...] = field(default=(), compare=False)  # the constrained columns, in key order
+    references: str | None = field(default=None, compare=False)  # foreign keys: the referenced table
     # The definition is the user's own SQL, kept as written (PostgreSQL would reprint it differently); the
     # database keeps that text in the constraint's comment, prefixed with SOURCE_COMMENT_PREFIX.
     verbatim: bool = False

@@ -205,9 +205,7 @@ def parse_plan(text: str, *, source: str, check_digest: bool = True) -> Plan:
     except yaml.YAMLError as failure:
         mark = getattr(failure, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise PlanInvalid(
-            f"not valid YAML: {getattr(failure, 'problem', failure)}", location=where
-        ) from failure
+        raise PlanInvalid(f"not valid YAML: {getattr(failure, 'problem', failure)}", location=where) from failure
     problems: list[Problem] = []
     plan = _read_plan(document, problems)
     if plan is not None and not problems:
@@ -232,9 +230,7 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
     _unknown_keys(document, _TOP_KEYS, "", problems)
     fmt = document.get("sovrium_plan")
     if fmt != FORMAT_VERSION:
-        problems.append(
-            Problem(f"unsupported plan format {fmt!r} (expected {FORMAT_VERSION})", "sovrium_plan")
-        )
+        problems.append(Problem(f"unsupported plan format {fmt!r} (expected {FORMAT_VERSION})", "sovrium_plan"))
     version = _int(document, "version", problems, minimum=1)
     app = _text(document, "app", problems)
     origin = document.get("from")
@@ -320,9 +316,7 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def _unknown_keys(
-    mapping: dict[Any, Any], allowed: tuple[str, ...], path: str, problems: list[Problem]
-) -> None:
+def _unknown_keys(mapping: dict[Any, Any], allowed: tuple[str, ...], path: str, problems: list[Problem]) -> None:
     for key in mapping:
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from sovrium_tui.catalog.model import SOURCE_COMMENT_PREFIX, Constraint, Index
-from sovrium_tui.identifiers import quote_ident, quote_literal
+from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning import ddl
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -41,8 +40,12 @@ def forward_sql(change: Change) -> tuple[str, ...]:
         case CreateTable(table):
             return (
                 ddl.create_table_sql(table),
-                *(comment for c in table.constraints for comment in _source_comment(table.name, c)),
-                *(sql for index in table.indexes for sql in (ddl.create_index_sql(index), *_source_comment("", index))),
+                *(comment for c in table.constraints for comment in ddl.source_comment_sql(table.name, c)),
+                *(
+                    sql
+                    for index in table.indexes
+                    for sql in (ddl.create_index_sql(index), *ddl.source_comment_sql("", index))
+                ),
                 *(ddl.create_trigger_sql(trigger) for trigger in table.triggers),
             )
         case DropTable(table):
@@ -71,13 +74,13 @@ def forward_sql(change: Change) -> tuple[str, ...]:
         case DropNotNull(table, column):
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP NOT NULL",)
         case AddConstraint(table, constraint):
-            return (ddl.add_constraint_sql(table, constraint), *_source_comment(table, constraint))
+            return (ddl.add_constraint_sql(table, constraint), *ddl.source_comment_sql(table, constraint))
         case DropConstraint(table, constraint):
             return (f"ALTER TABLE {_table(table)} DROP CONSTRAINT {quote_ident(constraint.name)}",)
         case RenameConstraint(table, old, new):
             return (f"ALTER TABLE {_table(table)} RENAME CONSTRAINT {quote_ident(old)} TO {quote_ident(new)}",)
         case CreateIndex(index):
-            return (ddl.create_index_sql(index), *_source_comment(index.table, index))
+            return (ddl.create_index_sql(index), *ddl.source_comment_sql(index.table, index))
         case DropIndex(index):
             return (f"DROP INDEX {_table(index.name)}",)
         case RenameIndex(_table_name, old, new):
@@ -100,17 +103,6 @@ def forward_sql(change: Change) -> tuple[str, ...]:
 
 def reverse_sql(change: Change) -> tuple[str, ...]:
     return forward_sql(change.reverse())
-
-
-def _source_comment(table: str, item: Constraint | Index) -> tuple[str, ...]:
-    """Keep the user's own SQL text where introspection can read it back (see catalog.model)."""
-    if not item.verbatim:
-        return ()
-    if isinstance(item, Constraint):
-        text = SOURCE_COMMENT_PREFIX + item.definition
-        return (f"COMMENT ON CONSTRAINT {quote_ident(item.name)} ON {_table(table)} IS {quote_literal(text)}",)
-    text = SOURCE_COMMENT_PREFIX + (item.predicate or "")
-    return (f"COMMENT ON INDEX {_table(item.name)} IS {quote_literal(text)}",)
 
 
 def _table(name: str) -> str:

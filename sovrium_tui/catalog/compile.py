@@ -1,0 +1,1127 @@
+"""Compile a validated App into the Catalog PostgreSQL prints back for it: pure, deterministic, no I/O.
+
+Every text is written in PostgreSQL's own deparsed form (`format_type`, `pg_get_expr`,
+`pg_get_constraintdef`, `pg_get_indexdef` keys, `prosrc`), chosen so that PostgreSQL 15 and 18 print the
+same text back when it is used as DDL. Temporal literals assume the sessions that create and introspect run
+with `TimeZone = 'UTC'`, `DateStyle = 'ISO, MDY'` and `IntervalStyle = 'postgres'` (the server defaults).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Literal, TypeVar
+
+from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.errors import Problem, SchemaInvalid
+from sovrium_tui.identifiers import quote_ident, quote_literal, truncate_identifier
+from sovrium_tui.schema.field_types import (
+    FOREIGN_KEY_RELATIONS,
+    NO_COLUMN_TYPES,
+    UNSUPPORTED_TYPES,
+    canonical_type,
+    creates_column,
+)
+from sovrium_tui.schema.model import App, DefaultValue, Field
+from sovrium_tui.schema.model import Table as SchemaTable
+
+VARCHAR_255 = "character varying(255)"
+TIMESTAMP = "timestamp without time zone"
+TIMESTAMPTZ = "timestamp with time zone"
+
+# The only table outside `public` the compiler points at: Better Auth's users (when `app.auth` is set).
+AUTH_USER_REFERENCE = 'auth."user"(id)'
+AUTH_USER_TABLE = "user"  # pg_constraint's referenced relname, as introspection reports it
+
+BARCODE_PATTERNS = {
+    "EAN-13": r"^[0-9]{13}$",
+    "EAN-8": r"^[0-9]{8}$",
+    "UPC-A": r"^[0-9]{12}$",
+    "UPC-E": r"^[0-9]{6,8}$",
+    "CODE-128": r"^[\x00-\x7F]+$",
+    "CODE-39": r"^[A-Z0-9\-\.\$\/\+\%\ ]+$",
+}
+COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+
+# `array.itemType` spellings and the element type format_type() prints for them.
+ARRAY_ITEM_TYPES = {
+    **dict.fromkeys(("text", "string"), "text"),
+    **dict.fromkeys(("varchar", "character varying"), "character varying"),
+    **dict.fromkeys(("integer", "int", "int4"), "integer"),
+    **dict.fromkeys(("bigint", "int8"), "bigint"),
+    **dict.fromkeys(("smallint", "int2"), "smallint"),
+    **dict.fromkeys(("number", "decimal", "numeric"), "numeric"),
+    **dict.fromkeys(("double precision", "float", "float8"), "double precision"),
+    **dict.fromkeys(("boolean", "bool"), "boolean"),
+    "date": "date",
+    **dict.fromkeys(("datetime", "timestamptz", "timestamp with time zone"), TIMESTAMPTZ),
+    **dict.fromkeys(("timestamp", "timestamp without time zone"), TIMESTAMP),
+    **dict.fromkeys(("time", "time without time zone"), "time without time zone"),
+    "interval": "interval",
+    "uuid": "uuid",
+    "jsonb": "jsonb",
+}
+
+_REFERENTIAL_ACTIONS = {
+    "cascade": "CASCADE",
+    "set-null": "SET NULL",
+    "set-default": "SET DEFAULT",
+    "restrict": "RESTRICT",
+    "no-action": None,
+}
+
+# Plural table names Sovrium singularises by hand for junction columns; any other word loses one final "s".
+IRREGULAR_SINGULARS = {
+    "people": "person",
+    "children": "child",
+    "men": "man",
+    "women": "woman",
+    "mice": "mouse",
+    "geese": "goose",
+    "feet": "foot",
+    "teeth": "tooth",
+    "data": "datum",
+    "media": "medium",
+    "criteria": "criterion",
+    "phenomena": "phenomenon",
+}
+
+
+_T = TypeVar("_T")
+
+
+class _FieldError(ValueError):
+    """A field (or table rule) the compiler cannot turn into DDL; becomes one Problem."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Constants in PostgreSQL's printed form
+# ---------------------------------------------------------------------------------------------------------
+
+_INT4 = range(-(2**31), 2**31)
+_INT8 = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberLiteral:
+    """A numeric constant as ruleutils prints it, with the type the parser gives it."""
+
+    text: str
+    kind: str  # "integer", "bigint" or "numeric"
+
+    def as_numeric(self) -> str:
+        """The constant coerced to numeric, as printed inside expressions (the cast shows there)."""
+        return self.text if self.kind == "numeric" else f"({self.text})::numeric"
+
+
+def number_literal(value: int | float | Decimal | str) -> NumberLiteral:
+    """Print a number the way PostgreSQL deparses the constant: negatives and big values quoted and cast."""
+    if isinstance(value, bool):
+        raise _FieldError(f"expected a number, got {value!r}")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _FieldError(f"expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise _FieldError(f"expected a finite number, got {value!r}")
+    if number.is_zero():
+        number = abs(number)
+    digits = format(number, "f")
+    if "." in digits:
+        kind, plain = "numeric", not number.is_signed()
+    else:
+        whole = int(digits)
+        kind = "integer" if whole in _INT4 else "bigint" if whole in _INT8 else "numeric"
+        plain = kind == "integer" and whole >= 0
+    return NumberLiteral(digits if plain else f"{quote_literal(digits)}::{kind}", kind)
+
+
+def _base_type(pg_type: str) -> str:
+    """A format_type() text without its modifier: `character varying(255)` → `character varying`."""
+    return re.sub(r"\(\d+(?:,\d+)?\)", "", pg_type)
+
+
+def _text_of(value: DefaultValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        raise _FieldError("a list default needs a list column (multi-select or array)")
+    return value if isinstance(value, str) else str(value)
+
+
+def _string_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    return f"{quote_literal(_text_of(value))}::{_base_type(pg_type)}"
+
+
+def _whole_number(value: DefaultValue) -> int:
+    number = _number_of(value)
+    try:
+        decimal = Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number).strip())
+    except InvalidOperation:
+        raise _FieldError(f"expected a whole number, got {value!r}") from None
+    if not decimal.is_finite() or decimal != decimal.to_integral_value():
+        raise _FieldError(f"expected a whole number, got {value!r}")
+    return int(decimal)
+
+
+def _integer_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    whole = _whole_number(value)
+    if nested and pg_type != "integer":  # array elements of bigint/smallint keep their cast when printed
+        return f"{quote_literal(str(whole))}::{pg_type}"
+    return number_literal(whole).text
+
+
+def float_text(value: float) -> str:
+    """A double as float8out prints it: shortest round-trip digits, exponent form outside 1e-4 .. 1e15."""
+    number = Decimal(repr(value))
+    if number.is_zero():
+        return "0"
+    sign, digits, exponent = number.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    mantissa = "".join(map(str, digits))
+    power = len(mantissa) + exponent - 1
+    prefix = "-" if sign else ""
+    if -4 <= power < 15:
+        return prefix + format(abs(number).normalize(), "f")
+    fraction = f".{mantissa[1:]}" if len(mantissa) > 1 else ""
+    return f"{prefix}{mantissa[0]}{fraction}e{'-' if power < 0 else '+'}{abs(power):02d}"
+
+
+def _float_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    number = _number_of(value)
+    try:
+        double = float(number)
+    except ValueError:
+        raise _FieldError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(double):
+        raise _FieldError(f"expected a finite number, got {value!r}")
+    return f"{quote_literal(float_text(double))}::{pg_type}"
+
+
+def _numeric_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    literal = number_literal(_number_of(value))
+    return literal.as_numeric() if nested else literal.text
+
+
+def _number_of(value: DefaultValue) -> int | float | str:
+    if isinstance(value, bool | tuple):
+        raise _FieldError(f"expected a number, got {value!r}")
+    return value
+
+
+_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1"})
+_FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0"})
+
+
+def _boolean_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    word = _text_of(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return "true"
+    if word in _FALSE_WORDS:
+        return "false"
+    raise _FieldError(f"expected a boolean, got {value!r}")
+
+
+# Date/time keywords PostgreSQL keeps as expressions (the implicit cast to the column type is not printed).
+_TEMPORAL_KEYWORDS = {
+    "NOW()": "now()",
+    "CURRENT_DATE": "CURRENT_DATE",
+    "CURRENT_TIMESTAMP": "CURRENT_TIMESTAMP",
+    "CURRENT_TIME": "CURRENT_TIME",
+    "LOCALTIME": "LOCALTIME",
+    "LOCALTIMESTAMP": "LOCALTIMESTAMP",
+}
+
+
+def _fraction(microseconds: int) -> str:
+    return f".{microseconds:06d}".rstrip("0") if microseconds else ""
+
+
+def _clock(moment: time | datetime) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}{_fraction(moment.microsecond)}"
+
+
+def _day(moment: date | datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+
+
+def _canonical_date(text: str) -> str:
+    return _day(date.fromisoformat(text))
+
+
+def _canonical_time(text: str) -> str:
+    return _clock(time.fromisoformat(text))
+
+
+def _canonical_timestamp(text: str) -> str:
+    moment = datetime.fromisoformat(text)  # an offset is ignored by `timestamp without time zone`
+    return f"{_day(moment)} {_clock(moment)}"
+
+
+def _canonical_timestamptz(text: str) -> str:
+    moment = datetime.fromisoformat(text)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return f"{_day(moment)} {_clock(moment)}+00"
+
+
+_CANONICAL_TEMPORAL: dict[str, Callable[[str], str]] = {
+    "date": _canonical_date,
+    "time without time zone": _canonical_time,
+    TIMESTAMP: _canonical_timestamp,
+    TIMESTAMPTZ: _canonical_timestamptz,
+}
+
+
+def _temporal_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    text = _text_of(value).strip()
+    keyword = _TEMPORAL_KEYWORDS.get(text.upper().replace(" ", ""))
+    if keyword is not None:
+        return keyword
+    with contextlib.suppress(ValueError):  # not ISO 8601: left as written; PostgreSQL may reprint it
+        text = _CANONICAL_TEMPORAL[pg_type](text)
+    return f"{quote_literal(text)}::{pg_type}"
+
+
+def interval_text(seconds: Decimal) -> str:
+    """A number of seconds as IntervalStyle `postgres` prints it: `[-]HH:MM:SS[.ffffff]`, hours unbounded."""
+    micro = int((seconds * 1_000_000).to_integral_value(ROUND_HALF_EVEN))
+    sign = "-" if micro < 0 else ""
+    hours, rest = divmod(abs(micro), 3_600_000_000)
+    minutes, rest = divmod(rest, 60_000_000)
+    whole, fraction = divmod(rest, 1_000_000)
+    return f"{sign}{hours:02d}:{minutes:02d}:{whole:02d}{_fraction(fraction)}"
+
+
+def _interval_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    text = _text_of(value).strip()
+    try:
+        seconds = Decimal(text)
+    except InvalidOperation:
+        return f"{quote_literal(text)}::interval"  # free-form interval text: left as written
+    if not seconds.is_finite():
+        raise _FieldError(f"expected a number of seconds, got {value!r}")
+    return f"{quote_literal(interval_text(seconds))}::interval"
+
+
+def _json_string(text: str) -> str:
+    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return '"' + "".join(escapes.get(ch, f"\\u{ord(ch):04x}" if ch < " " else ch) for ch in text) + '"'
+
+
+def jsonb_text(value: object) -> str:
+    """A parsed JSON value printed the way jsonb_out does (keys by length then bytes, `, ` and `: `)."""
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "true" if value else "false"
+        case Decimal():
+            return format(abs(value) if value.is_zero() else value, "f")
+        case str():
+            return _json_string(value)
+        case list():
+            return "[" + ", ".join(jsonb_text(item) for item in value) + "]"
+        case dict():
+            keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+            return "{" + ", ".join(f"{_json_string(k)}: {jsonb_text(value[k])}" for k in keys) + "}"
+    raise _FieldError(f"not a JSON value: {value!r}")
+
+
+def _reject_constant(name: str) -> object:
+    raise _FieldError(f"{name} is not valid in jsonb")
+
+
+def _json_value(value: DefaultValue) -> object:
+    """A default as a JSON value: text is parsed as JSON; numbers become Decimal as jsonb stores them."""
+    match value:
+        case str():
+            try:
+                return json.loads(value, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+            except json.JSONDecodeError as error:
+                raise _FieldError(f"default is not valid JSON: {error.msg}") from None
+        case bool():
+            return value
+        case tuple():
+            return list(value)
+        case float():
+            return Decimal(repr(value))
+        case _:
+            return Decimal(value)
+
+
+def _jsonb_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    return f"{quote_literal(jsonb_text(_json_value(value)))}::jsonb"
+
+
+def _uuid_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    text = _text_of(value).strip()
+    if text.lower() == "gen_random_uuid()":
+        return "gen_random_uuid()"
+    try:
+        return f"{quote_literal(str(uuid.UUID(text)))}::uuid"
+    except ValueError:
+        raise _FieldError(f"expected a UUID, got {value!r}") from None
+
+
+_LiteralRenderer = Callable[[DefaultValue, str, bool], str]
+
+_LITERALS: dict[str, _LiteralRenderer] = {
+    "character varying": _string_literal,
+    "text": _string_literal,
+    "integer": _integer_literal,
+    "bigint": _integer_literal,
+    "smallint": _integer_literal,
+    "numeric": _numeric_literal,
+    "double precision": _float_literal,
+    "boolean": _boolean_literal,
+    "date": _temporal_literal,
+    "time without time zone": _temporal_literal,
+    TIMESTAMP: _temporal_literal,
+    TIMESTAMPTZ: _temporal_literal,
+    "interval": _interval_literal,
+    "jsonb": _jsonb_literal,
+    "uuid": _uuid_literal,
+}
+
+
+def _scalar_literal(value: DefaultValue, pg_type: str, *, nested: bool) -> str:
+    render = _LITERALS.get(_base_type(pg_type))
+    if render is None:  # point and the like: left as written
+        return f"{quote_literal(_text_of(value))}::{pg_type}"
+    return render(value, pg_type, nested)
+
+
+def _array_literal(items: Sequence[DefaultValue], item_type: str) -> str:
+    if not items:
+        return f"ARRAY[]::{item_type}[]"
+    element_type = "text" if _base_type(item_type) == "character varying" else item_type
+    return "ARRAY[" + ", ".join(_scalar_literal(i, element_type, nested=True) for i in items) + "]"
+
+
+def default_sql(value: DefaultValue, pg_type: str) -> str:
+    """A field default as pg_get_expr() prints it for a column of `pg_type`."""
+    if pg_type.endswith("[]"):
+        items = value if isinstance(value, tuple) else (value,)
+        return _array_literal(items, pg_type[:-2])
+    return _scalar_literal(value, pg_type, nested=False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------------------------------------
+
+
+def object_name(*parts: str) -> str:
+    """`parts` joined by `_`, cut to the 63 bytes PostgreSQL keeps."""
+    return truncate_identifier("_".join(parts))
+
+
+def singular(word: str) -> str:
+    """Sovrium's singular of a table name's last word: a few irregular plurals, else one final `s` dropped."""
+    head, _, last = word.rpartition("_")
+    last = IRREGULAR_SINGULARS.get(last, last[:-1] if last.endswith("s") and len(last) > 1 else last)
+    return f"{head}_{last}" if head else last
+
+
+def junction_table_name(source: SchemaTable, related: SchemaTable) -> str:
+    """The many-to-many junction table between two tables: `<source>_<related>`."""
+    return object_name(source.physical_name, related.physical_name)
+
+
+def _idents(names: Iterable[str]) -> str:
+    return ", ".join(quote_ident(name) for name in names)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Constraint and index texts
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check(name: str, expression: str, columns: tuple[str, ...]) -> Constraint:
+    return Constraint(truncate_identifier(name), "check", f"CHECK ({expression})", columns)
+
+
+def _conjunction(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+
+def _range_check(column: Column, low: int | float | None, high: int | float | None) -> tuple[Constraint, ...]:
+    numeric_column = _base_type(column.type) == "numeric"
+    parts = []
+    for operator, bound in ((">=", low), ("<=", high)):
+        if bound is None:
+            continue
+        literal = number_literal(bound)
+        subject = quote_ident(column.name)
+        if numeric_column:
+            value = literal.as_numeric()
+        else:
+            value = literal.text
+            subject = f"({subject})::numeric" if literal.kind == "numeric" else subject
+        parts.append(f"({subject} {operator} {value})")
+    if not parts:
+        return ()
+    return (_check(f"check_{column.name}_range", _conjunction(parts), (column.name,)),)
+
+
+def _text_array(values: Iterable[str]) -> str:
+    return "ARRAY[" + ", ".join(f"{quote_literal(v)}::text" for v in values) + "]"
+
+
+def _enum_check(column: Column, options: tuple[str, ...]) -> tuple[Constraint, ...]:
+    if not options:
+        return ()
+    expression = f"(({quote_ident(column.name)})::text = ANY ({_text_array(options)}))"
+    return (_check(f"check_{column.name}_enum", expression, (column.name,)),)
+
+
+def _options_check(column: Column, options: tuple[str, ...]) -> tuple[Constraint, ...]:
+    if not options:
+        return ()
+    expression = f"({quote_ident(column.name)} <@ {_text_array(options)})"
+    return (_check(f"check_{column.name}_options", expression, (column.name,)),)
+
+
+def _count_check(column: Column, suffix: str, measure: str, limit: int | None) -> tuple[Constraint, ...]:
+    if limit is None:
+        return ()
+    bound = number_literal(limit).text
+    expression = f"(({measure} IS NULL) OR ({measure} <= {bound}))"
+    return (_check(f"check_{column.name}_{suffix}", expression, (column.name,)),)
+
+
+def _format_check(column: Column, pattern: str | None) -> tuple[Constraint, ...]:
+    if pattern is None:
+        return ()
+    expression = f"(({quote_ident(column.name)})::text ~ {quote_literal(pattern)}::text)"
+    return (_check(f"check_{column.name}_format", expression, (column.name,)),)
+
+
+def _referential_clause(event: str, action: str | None) -> str:
+    if action is None:
+        return ""
+    keyword = _REFERENTIAL_ACTIONS.get(re.sub(r"[\s_]+", "-", action.strip().lower()))
+    return f" ON {event} {keyword}" if keyword else ""
+
+
+def foreign_key_definition(
+    columns: Sequence[str], target: str, on_delete: str | None = None, on_update: str | None = None
+) -> str:
+    """`FOREIGN KEY (…) REFERENCES target` with the actions pg_get_constraintdef prints (UPDATE first)."""
+    actions = _referential_clause("UPDATE", on_update) + _referential_clause("DELETE", on_delete)
+    return f"FOREIGN KEY ({_idents(columns)}) REFERENCES {target}{actions}"
+
+
+def _references(table: str, columns: Sequence[str]) -> str:
+    return f"{quote_ident(table)}({_idents(columns)})"
+
+
+def _index(name: str, table: str, columns: Sequence[str], *, unique: bool = False, method: str = "btree") -> Index:
+    return Index(truncate_identifier(name), table, tuple(quote_ident(c) for c in columns), unique, method)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fields
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolver:
+    """Finds related tables and the type of the column a foreign key points at."""
+
+    app: App
+    seen: frozenset[tuple[str, str]] = frozenset()
+
+    def table(self, name: str | None) -> SchemaTable:
+        found = self.app.table_named(name or "") or next((t for t in self.app.tables if t.physical_name == name), None)
+        if found is None:
+            raise _FieldError(f'relatedTable "{name}" does not exist')
+        return found
+
+    def column_type(self, table: SchemaTable, column: str) -> str:
+        key = (table.name, column)
+        if key in self.seen:
+            raise _FieldError(f'foreign keys form a loop through "{table.name}.{column}"')
+        target = table.field_named(column)
+        if target is None:
+            automatic = _automatic_id(table) if column == "id" else None
+            if automatic is None:
+                raise _FieldError(f'relatedField "{column}" not found in related table "{table.name}"')
+            return automatic.type
+        if not creates_column(target.type, target.relation_type):
+            raise _FieldError(f'relatedField "{column}" of table "{table.name}" has no column')
+        inner = _Resolver(self.app, self.seen | {key})
+        return _compile_field(_context(self.app, table, inner), target).column.type
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    app: App
+    table: SchemaTable
+    name: str  # the table's physical name
+    resolver: _Resolver
+    serial_fields: frozenset[str]  # integer fields that become SERIAL as a single-field primary key
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldParts:
+    column: Column
+    constraints: tuple[Constraint, ...] = ()
+    indexes: tuple[Index, ...] = ()
+
+
+def _column(
+    field: Field, pg_type: str, *, not_null: bool = False, default: str | None = None, serial: bool = False
+) -> Column:
+    if default is None and field.default is not None and not serial:
+        default = default_sql(field.default, pg_type)
+    return Column(field.name, pg_type, not (field.required or not_null), None if serial else default, serial)
+
+
+def _typed(pg_type: str) -> Callable[[_Context, Field], _FieldParts]:
+    def build(ctx: _Context, field: Field) -> _FieldParts:
+        return _FieldParts(_column(field, pg_type))
+
+    return build
+
+
+def _integer(ctx: _Context, field: Field) -> _FieldParts:
+    serial = field.name in ctx.serial_fields
+    column = _column(field, "integer", not_null=serial, serial=serial)
+    return _FieldParts(column, _range_check(column, field.min, field.max))
+
+
+def _decimal(ctx: _Context, field: Field) -> _FieldParts:
+    precision = field.precision
+    column = _column(field, "numeric" if precision is None else f"numeric({18 + precision},{precision})")
+    return _FieldParts(column, _range_check(column, field.min, field.max))
+
+
+def _rating(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "integer")
+    if field.min is None and field.max is None:
+        return _FieldParts(column)
+    return _FieldParts(column, _range_check(column, 1 if field.min is None else field.min, field.max))
+
+
+def _progress(ctx: _Context, field: Field) -> _FieldParts:
+    fallback = "0" if field.required and field.default is None else None
+    column = _column(field, "integer", default=fallback)
+    return _FieldParts(column, _range_check(column, 0, 100))
+
+
+def _autonumber(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "integer", not_null=True, serial=True)
+    unique = _index(f"idx_{ctx.name}_{field.name}_unique", ctx.name, (field.name,), unique=True)
+    return _FieldParts(column, indexes=(unique,))
+
+
+def _select(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, VARCHAR_255)
+    return _FieldParts(column, _enum_check(column, field.options))
+
+
+def _multi_select(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "text[]")
+    return _FieldParts(column, _options_check(column, field.options))
+
+
+def _array(ctx: _Context, field: Field) -> _FieldParts:
+    item = (field.item_type or "text").strip().lower()
+    element = ARRAY_ITEM_TYPES.get(item)
+    if element is None:
+        raise _FieldError(f"Unsupported array itemType: {field.item_type}")
+    column = _column(field, f"{element}[]")
+    measure = f"array_length({quote_ident(column.name)}, 1)"
+    return _FieldParts(column, _count_check(column, "max_items", measure, field.max_items))
+
+
+def _single_attachment(ctx: _Context, field: Field) -> _FieldParts:
+    return _FieldParts(_column(field, "jsonb" if field.store_metadata else VARCHAR_255))
+
+
+def _multiple_attachments(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "jsonb")
+    measure = f"jsonb_array_length({quote_ident(column.name)})"
+    return _FieldParts(column, _count_check(column, "max_files", measure, field.max_files))
+
+
+def _rich_text(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "text")
+    checks: tuple[Constraint, ...] = ()
+    if field.max_length is not None:
+        length = number_literal(field.max_length).text
+        expression = f"(length({quote_ident(column.name)}) <= {length})"
+        checks = (_check(f"check_{column.name}_max_length", expression, (column.name,)),)
+    indexes: tuple[Index, ...] = ()
+    if field.full_text_search:
+        key = f"to_tsvector('english'::regconfig, {quote_ident(column.name)})"
+        name = object_name("idx", ctx.name, field.name, "fulltext")
+        indexes = (Index(name, ctx.name, (key,), method="gin"),)
+    return _FieldParts(column, checks, indexes)
+
+
+def _barcode(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, VARCHAR_255)
+    return _FieldParts(column, _format_check(column, BARCODE_PATTERNS.get(field.format or "")))
+
+
+def _color(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "character varying(7)")
+    return _FieldParts(column, _format_check(column, COLOR_PATTERN))
+
+
+def _fk_index(ctx: _Context, field: Field) -> Index:
+    return _index(f"idx_{ctx.name}_{field.name}_fk", ctx.name, (field.name,))
+
+
+def _user(ctx: _Context, field: Field) -> _FieldParts:
+    column = _column(field, "text")
+    if not ctx.app.auth:  # no auth.user table to point at
+        return _FieldParts(column, indexes=(_fk_index(ctx, field),))
+    definition = foreign_key_definition((field.name,), AUTH_USER_REFERENCE)
+    fk = Constraint(
+        object_name(ctx.name, field.name, "fkey"), "foreign_key", definition, (field.name,), AUTH_USER_TABLE
+    )
+    return _FieldParts(column, (fk,), (_fk_index(ctx, field),))
+
+
+def _created_by(ctx: _Context, field: Field) -> _FieldParts:
+    return _FieldParts(_column(field, "text", not_null=ctx.app.auth))
+
+
+def _automatic_timestamp(ctx: _Context, field: Field) -> _FieldParts:
+    return _FieldParts(Column(field.name, TIMESTAMP, nullable=False, default="CURRENT_TIMESTAMP"))
+
+
+def _relationship(ctx: _Context, field: Field) -> _FieldParts:
+    related = ctx.resolver.table(field.related_table)
+    target_column = field.related_field or "id"
+    column = _column(field, ctx.resolver.column_type(related, target_column))
+    target = _references(related.physical_name, (target_column,))
+    definition = foreign_key_definition((field.name,), target, field.on_delete, field.on_update)
+    fk = Constraint(
+        object_name(ctx.name, field.name, "fkey"), "foreign_key", definition, (field.name,), related.physical_name
+    )
+    return _FieldParts(column, (fk,), (_fk_index(ctx, field),))
+
+
+_BUILDERS: dict[str, Callable[[_Context, Field], _FieldParts]] = {
+    "single-line-text": _typed(VARCHAR_255),
+    "email": _typed(VARCHAR_255),
+    "url": _typed(VARCHAR_255),
+    "phone-number": _typed(VARCHAR_255),
+    "long-text": _typed("text"),
+    "code": _typed("text"),
+    "rich-text": _rich_text,
+    "integer": _integer,
+    "decimal": _decimal,
+    "currency": _decimal,
+    "percentage": _decimal,
+    "rating": _rating,
+    "progress": _progress,
+    "autonumber": _autonumber,
+    "checkbox": _typed("boolean"),
+    "date": _typed("date"),
+    "datetime": _typed(TIMESTAMPTZ),
+    "time": _typed("time without time zone"),
+    "duration": _typed("interval"),
+    "single-select": _select,
+    "status": _select,
+    "multi-select": _multi_select,
+    "array": _array,
+    "json": _typed("jsonb"),
+    "geolocation": _typed("point"),
+    "single-attachment": _single_attachment,
+    "multiple-attachments": _multiple_attachments,
+    "barcode": _barcode,
+    "color": _color,
+    "user": _user,
+    "created-by": _created_by,
+    "updated-by": _typed("text"),
+    "deleted-by": _typed("text"),
+    "created-at": _automatic_timestamp,
+    "updated-at": _automatic_timestamp,
+    "deleted-at": _typed(TIMESTAMP),
+    "relationship": _relationship,
+}
+
+_INDEX_METHODS = {"array": "gin", "json": "gin", "geolocation": "gist"}
+
+
+def _unique_rule(ctx: _Context, field: Field, kind: str) -> tuple[Constraint, ...]:
+    one_to_one = kind == "relationship" and field.relation_type == "one-to-one"
+    if not (field.unique or one_to_one):
+        return ()
+    name = object_name(ctx.name, field.name, "key")
+    if kind == "geolocation":  # points have no btree equality: an exclusion constraint does the job
+        definition = f"EXCLUDE USING gist ({quote_ident(field.name)} WITH ~=)"
+        return (Constraint(name, "exclude", definition, (field.name,)),)
+    return (Constraint(name, "unique", f"UNIQUE ({quote_ident(field.name)})", (field.name,)),)
+
+
+def _declared_index(ctx: _Context, field: Field, kind: str) -> tuple[Index, ...]:
+    if not field.indexed:
+        return ()
+    suffix = "status" if kind == "status" else field.name  # Sovrium's fixed name for status fields
+    method = _INDEX_METHODS.get(kind, "btree")
+    return (_index(f"idx_{ctx.name}_{suffix}", ctx.name, (field.name,), method=method),)
+
+
+def _compile_field(ctx: _Context, field: Field) -> _FieldParts:
+    kind = canonical_type(field.type)
+    build = _BUILDERS.get(kind)
+    if build is None:
+        if kind in UNSUPPORTED_TYPES:
+            raise _FieldError(f"Field type {field.type} is not supported yet")
+        raise _FieldError(f"Unknown field type: {field.type}")
+    parts = build(ctx, field)
+    return _FieldParts(
+        parts.column,
+        parts.constraints + _unique_rule(ctx, field, kind),
+        parts.indexes + _declared_index(ctx, field, kind),
+    )
+
+
+def _stores_column(field: Field) -> bool:
+    kind = canonical_type(field.type)
+    if kind in NO_COLUMN_TYPES:
+        return False
+    if kind == "relationship":
+        return (field.relation_type or "many-to-one") in FOREIGN_KEY_RELATIONS
+    return True  # unknown and unsupported types reach the builder table and are reported there
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _automatic_id(table: SchemaTable) -> Column | None:
+    """The `id` column the compiler adds, or None when a field takes the name or the key is other fields."""
+    key = table.primary_key
+    if table.field_named("id") is not None:
+        return None
+    if key is not None and key.type == "composite":
+        return Column("id", "integer", nullable=False, serial=True) if "id" in key.fields else None
+    match key.type if key else None:
+        case "uuid":
+            return Column("id", "uuid", nullable=False, default="gen_random_uuid()")
+        case "text":
+            return Column("id", "text", nullable=False, default="(gen_random_uuid())::text")
+        case "bigserial":
+            return Column("id", "bigint", nullable=False, serial=True)
+        case _:
+            return Column("id", "integer", nullable=False, serial=True)
+
+
+_SYSTEM_TIMESTAMPS = (
+    Column("created_at", TIMESTAMPTZ, nullable=False, default="CURRENT_TIMESTAMP"),
+    Column("updated_at", TIMESTAMPTZ, nullable=False, default="CURRENT_TIMESTAMP"),
+    Column("deleted_at", TIMESTAMPTZ),
+)
+
+
+def _system_columns(table: SchemaTable) -> list[Column]:
+    """`id`, `created_at`, `updated_at`, `deleted_at`, in that order, less those a field replaces."""
+    automatic = [c for c in (_automatic_id(table),) if c is not None]
+    return automatic + [c for c in _SYSTEM_TIMESTAMPS if table.field_named(c.name) is None]
+
+
+def _serial_fields(table: SchemaTable) -> frozenset[str]:
+    key = table.primary_key
+    if key is None or key.type != "composite" or len(key.fields) != 1:
+        return frozenset()
+    target = table.field_named(key.fields[0])
+    return frozenset({target.name}) if target and canonical_type(target.type) == "integer" else frozenset()
+
+
+def _context(app: App, table: SchemaTable, resolver: _Resolver) -> _Context:
+    return _Context(app, table, table.physical_name, resolver, _serial_fields(table))
+
+
+def _primary_key(ctx: _Context, column_names: set[str]) -> Constraint | None:
+    key = ctx.table.primary_key
+    if key is None or key.type != "composite":
+        columns: tuple[str, ...] = ("id",) if _automatic_id(ctx.table) is not None else ()
+    else:
+        columns = key.fields
+    if not columns:
+        return None
+    missing = [c for c in columns if c not in column_names]
+    if missing:
+        raise _FieldError(f'primaryKey column "{missing[0]}" does not exist')
+    return Constraint(object_name(ctx.name, "pkey"), "primary_key", f"PRIMARY KEY ({_idents(columns)})", columns)
+
+
+def _table_rules(ctx: _Context) -> tuple[list[Constraint], list[Index]]:
+    """The table-level `indexes`, unique groups, composite foreign keys and raw CHECKs."""
+    table, constraints, indexes = ctx.table, [], []
+    for spec in table.indexes:
+        # User SQL, kept as written (PostgreSQL would reprint it): the index's comment stores the text.
+        predicate = f"({spec.where})" if spec.where else None
+        index = _index(spec.name, ctx.name, spec.fields, unique=spec.unique)
+        indexes.append(replace(index, predicate=predicate, verbatim=predicate is not None))
+    for number, group in enumerate(table.unique_constraints):
+        if group.name is not None or len(group.fields) == 1:
+            name = group.name or object_name(ctx.name, group.fields[0], "key")
+            definition = f"UNIQUE ({_idents(group.fields)})"
+            constraints.append(Constraint(truncate_identifier(name), "unique", definition, group.fields))
+        else:
+            name = "_".join(("uq", ctx.name, *group.fields, f"_{number}"))[:60]
+            indexes.append(_index(name, ctx.name, group.fields, unique=True))
+    for fk in table.foreign_keys:
+        referenced = ctx.app.table_named(fk.referenced_table)
+        target_name = referenced.physical_name if referenced else fk.referenced_table
+        definition = foreign_key_definition(
+            fk.fields, _references(target_name, fk.referenced_fields), fk.on_delete, fk.on_update
+        )
+        constraints.append(Constraint(truncate_identifier(fk.name), "foreign_key", definition, fk.fields, target_name))
+    for check in table.checks:
+        # The user's expression as written (PostgreSQL would reprint it): the constraint's comment stores it.
+        constraints.append(
+            Constraint(truncate_identifier(check.name), "check", f"CHECK ({check.check})", verbatim=True)
+        )
+    return constraints, indexes
+
+
+_TRIGGER_BODY_END = ("  RETURN NEW;", "END;")
+
+
+def _body(lines: Iterable[str]) -> str:
+    return "\n".join(("BEGIN", *lines, *_TRIGGER_BODY_END))
+
+
+def _set_on_insert_body(columns: Sequence[str]) -> str:
+    lines: list[str] = []
+    for name in columns:
+        column = f"NEW.{quote_ident(name)}"
+        lines += [f"  IF {column} IS NULL THEN", f"    {column} := CURRENT_TIMESTAMP;", "  END IF;"]
+    return _body(lines)
+
+
+def _keep_old_body(columns: Sequence[str]) -> str:
+    return _body(f"  NEW.{quote_ident(name)} := OLD.{quote_ident(name)};" for name in columns)
+
+
+def _touch_body(columns: Sequence[str]) -> str:
+    return _body(f"  NEW.{quote_ident(name)} := CURRENT_TIMESTAMP;" for name in columns)
+
+
+@dataclass(frozen=True, slots=True)
+class _TriggerPlan:
+    function: str
+    body: str
+    trigger: str
+    timing: Literal["BEFORE", "AFTER"]
+    events: tuple[str, ...]
+
+
+def _trigger_plans(ctx: _Context) -> list[_TriggerPlan]:
+    t, fields = ctx.name, ctx.table.fields
+
+    def of_kind(kind: str, system: str | None) -> list[str]:
+        own = [system] if system and ctx.table.field_named(system) is None else []
+        return own + [f.name for f in fields if canonical_type(f.type) == kind]
+
+    created, updated = of_kind("created-at", "created_at"), of_kind("updated-at", "updated_at")
+    autonumbers = of_kind("autonumber", None)
+    plans = []
+    if created:
+        plans += [
+            _TriggerPlan(
+                f"set_{t}_created_at",
+                _set_on_insert_body(created),
+                f"a_trigger_{t}_set_created_at",
+                "BEFORE",
+                ("INSERT",),
+            ),
+            _TriggerPlan(
+                f"prevent_{t}_created_at_update",
+                _keep_old_body(created),
+                f"a_trigger_{t}_created_at_immutable",
+                "BEFORE",
+                ("UPDATE",),
+            ),
+        ]
+    if updated:
+        plans.append(
+            _TriggerPlan(
+                f"update_{t}_updated_at",
+                _touch_body(updated),
+                f"a_trigger_{t}_updated_at",
+                "BEFORE",
+                ("INSERT", "UPDATE"),
+            )
+        )
+    if autonumbers:
+        plans.append(
+            _TriggerPlan(
+                f"prevent_{t}_autonumber_update",
+                _keep_old_body(autonumbers),
+                f"trigger_{t}_autonumber_immutable",
+                "BEFORE",
+                ("UPDATE",),
+            )
+        )
+    return plans
+
+
+def _triggers(ctx: _Context) -> tuple[list[Function], list[Trigger]]:
+    functions, triggers = [], []
+    for plan in _trigger_plans(ctx):
+        function_name = truncate_identifier(plan.function)
+        functions.append(Function(function_name, plan.body))
+        trigger_name = truncate_identifier(plan.trigger)
+        triggers.append(Trigger(trigger_name, ctx.name, plan.timing, plan.events, function_name))
+    return functions, triggers
+
+
+@dataclass(slots=True)
+class _TableBuild:
+    columns: list[Column] = dataclasses.field(default_factory=list)
+    constraints: list[Constraint] = dataclasses.field(default_factory=list)
+    indexes: list[Index] = dataclasses.field(default_factory=list)
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+
+
+def _add_fields(ctx: _Context, position: int, build: _TableBuild) -> None:
+    for number, spec in enumerate(ctx.table.fields):
+        if not _stores_column(spec):
+            continue
+        try:
+            parts = _compile_field(ctx, spec)
+        except _FieldError as error:
+            build.problems.append(Problem(str(error), f"tables[{position}].fields[{number}]"))
+            continue
+        build.columns.append(parts.column)
+        build.constraints.extend(parts.constraints)
+        build.indexes.extend(parts.indexes)
+
+
+def _add_primary_key(ctx: _Context, position: int, build: _TableBuild) -> None:
+    try:
+        primary = _primary_key(ctx, {c.name for c in build.columns})
+    except _FieldError as error:
+        build.problems.append(Problem(str(error), f"tables[{position}].primaryKey"))
+        return
+    if primary is not None:
+        build.constraints.append(primary)
+        build.columns = [replace(c, nullable=False) if c.name in primary.columns else c for c in build.columns]
+
+
+def _compile_table(app: App, position: int, table: SchemaTable) -> tuple[Table, list[Function], list[Problem]]:
+    ctx = _context(app, table, _Resolver(app))
+    build = _TableBuild(columns=_system_columns(table))
+    _add_fields(ctx, position, build)
+    if any(c.name == "deleted_at" for c in build.columns):
+        build.indexes.append(_index(f"idx_{ctx.name}_deleted_at", ctx.name, ("deleted_at",)))
+    rules, rule_indexes = _table_rules(ctx)
+    build.constraints.extend(rules)
+    build.indexes.extend(rule_indexes)
+    _add_primary_key(ctx, position, build)
+    functions, triggers = _triggers(ctx)
+    constraints, indexes = tuple(_distinct(build.constraints)), tuple(_distinct(build.indexes))
+    return Table(ctx.name, tuple(build.columns), constraints, indexes, tuple(triggers)), functions, build.problems
+
+
+def _distinct(items: Iterable[_T]) -> list[_T]:
+    """Items in order without exact repeats (a field `unique` and a one-field unique group agree)."""
+    return list(dict.fromkeys(items))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Junction tables
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _junction(resolver: _Resolver, source: SchemaTable, related: SchemaTable) -> Table:
+    name = junction_table_name(source, related)
+    source_column = object_name(singular(source.physical_name), "id")
+    related_column = object_name(singular(related.physical_name), "id")
+    if source_column == related_column:
+        raise _FieldError(f'many-to-many junction "{name}" would have two columns named "{source_column}"')
+    columns = (
+        Column(source_column, resolver.column_type(source, "id"), nullable=False),
+        Column(related_column, resolver.column_type(related, "id"), nullable=False),
+    )
+    key = (source_column, related_column)
+    constraints = [Constraint(object_name(name, "pkey"), "primary_key", f"PRIMARY KEY ({_idents(key)})", key)]
+    for column, target in ((source_column, source), (related_column, related)):
+        definition = foreign_key_definition((column,), _references(target.physical_name, ("id",)))
+        constraints.append(
+            Constraint(object_name(name, column, "fkey"), "foreign_key", definition, (column,), target.physical_name)
+        )
+    return Table(name, columns, tuple(constraints))
+
+
+def _junction_tables(app: App) -> tuple[list[Table], list[Problem]]:
+    resolver, junctions, problems = _Resolver(app), dict[str, Table](), list[Problem]()
+    for position, table in enumerate(app.tables):
+        for number, spec in enumerate(table.fields):
+            if canonical_type(spec.type) != "relationship" or spec.relation_type != "many-to-many":
+                continue
+            path = f"tables[{position}].fields[{number}]"
+            try:
+                junction = _junction(resolver, table, resolver.table(spec.related_table))
+            except _FieldError as error:
+                problems.append(Problem(str(error), path))
+                continue
+            earlier = junctions.setdefault(junction.name, junction)
+            if earlier != junction:
+                problems.append(Problem(f'junction table "{junction.name}" is declared twice differently', path))
+    return list(junctions.values()), problems
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Whole app
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _name_problems(tables: Sequence[Table], functions: Sequence[Function]) -> list[Problem]:
+    """Names PostgreSQL would refuse as duplicates (often two long names truncated alike)."""
+    problems: list[Problem] = []
+
+    def report(kind: str, names: Iterable[str]) -> None:
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                problems.append(Problem(f'Two {kind} would both be named "{name}"'))
+            seen.add(name)
+
+    relations = [t.name for t in tables]
+    for table in tables:
+        relations += [i.name for i in table.indexes]
+        relations += [c.name for c in table.constraints if c.kind in ("primary_key", "unique", "exclude")]
+        report(f'columns of table "{table.name}"', (c.name for c in table.columns))
+        report(f'constraints of table "{table.name}"', (c.name for c in table.constraints))
+    report("tables or indexes", relations)
+    report("functions", (f.name for f in functions))
+    return problems
+
+
+def compile_app(app: App) -> Catalog:
+    """The catalog an App needs, in the exact texts PostgreSQL prints; every problem raised at once."""
+    tables: list[Table] = []
+    functions: list[Function] = []
+    problems: list[Problem] = []
+    for position, table in enumerate(app.tables):
+        compiled, table_functions, table_problems = _compile_table(app, position, table)
+        tables.append(compiled)
+        functions.extend(table_functions)
+        problems.extend(table_problems)
+    junctions, junction_problems = _junction_tables(app)
+    tables.extend(junctions)
+    problems.extend(junction_problems)
+    problems.extend(_name_problems(tables, functions))
+    if problems:
+        raise SchemaInvalid(problems)
+    return Catalog(tuple(tables), tuple(functions))

@@ -1,0 +1,274 @@
+"""Every change kind on a real database: forward reaches the target, reverse restores the original exactly,
+and data survives wherever the change does not destroy it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from tests.roundtrip import app, build, differences, plan_change, run_steps
+
+
+def schema(*tables: str) -> str:
+    return "name: shop\ntables:\n" + "".join(tables)
+
+
+CUSTOMERS = """
+  - id: 1
+    name: customers
+    fields:
+      - {id: 1, name: email, type: email, required: true, unique: true}
+      - {id: 2, name: nickname, type: single-line-text}
+      - {id: 3, name: age, type: integer}
+"""
+
+
+def customers(*extra_fields: str, replace: dict[str, str] | None = None, table_extra: str = "") -> str:
+    text = CUSTOMERS
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text + "".join(f"      - {field}\n" for field in extra_fields) + table_extra
+
+
+ORDERS = """
+  - id: 2
+    name: orders
+    fields:
+      - {id: 1, name: total, type: decimal, precision: 2}
+      - {id: 2, name: customer, type: relationship, relatedTable: customers, onDelete: cascade}
+"""
+
+SEED = "INSERT INTO customers (email, nickname, age) VALUES ('a@x.io', 'ann', 31), ('b@x.io', NULL, NULL)"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    before: str
+    after: str
+    expected_ops: tuple[str, ...]
+    after_forward: tuple[tuple[str, object], ...] = ()  # (query, expected value) once forward ran
+    kept_after_reverse: str = "SELECT count(*) FROM customers"  # data that must survive the round trip
+
+
+CASES = [
+    Case(
+        "add column",
+        schema(customers()),
+        schema(customers("{id: 4, name: phone, type: phone-number}")),
+        ("add_column",),
+        (("SELECT count(*) FROM customers WHERE phone IS NULL", 2),),
+    ),
+    Case(
+        "add required column with default fills existing rows",
+        schema(customers()),
+        schema(customers("{id: 4, name: tier, type: single-line-text, required: true, default: basic}")),
+        ("add_column",),
+        (("SELECT count(*) FROM customers WHERE tier = 'basic'", 2),),
+    ),
+    Case(
+        "drop column (allowed by the table)",
+        schema(customers()),
+        schema(
+            customers(
+                replace={"      - {id: 3, name: age, type: integer}\n": ""}, table_extra="    allowDestructive: true\n"
+            )
+        ),
+        ("drop_column",),
+        (
+            (
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'customers' AND column_name = 'age'",
+                0,
+            ),
+        ),
+    ),
+    Case(
+        "rename column keeps values, index and constraint",
+        schema(customers()),
+        schema(customers(replace={"name: email, type: email": "name: contact_email, type: email"})),
+        ("rename_column", "rename_constraint"),
+        (("SELECT contact_email FROM customers ORDER BY id LIMIT 1", "a@x.io"),),
+    ),
+    Case(
+        "rename table keeps rows and derived names",
+        schema(customers()),
+        schema(customers(replace={"name: customers": "name: clients"})),
+        ("rename_table", "rename_function", "rename_constraint", "rename_index", "rename_trigger"),
+        (("SELECT count(*) FROM clients", 2),),
+        kept_after_reverse="SELECT count(*) FROM customers",
+    ),
+    Case(
+        "widen text type keeps values",
+        schema(customers()),
+        schema(customers(replace={"name: nickname, type: single-line-text": "name: nickname, type: long-text"})),
+        ("alter_column_type",),
+        (("SELECT nickname FROM customers WHERE email = 'a@x.io'", "ann"),),
+    ),
+    Case(
+        "integer to decimal keeps values",
+        schema(customers()),
+        schema(customers(replace={"name: age, type: integer": "name: age, type: decimal"})),
+        ("alter_column_type",),
+        (("SELECT age::text FROM customers WHERE email = 'a@x.io'", "31"),),
+    ),
+    Case(
+        "set a default leaves existing rows alone",
+        schema(customers()),
+        schema(customers(replace={"name: age, type: integer": "name: age, type: integer, default: 18"})),
+        ("set_default",),
+        (("SELECT count(*) FROM customers WHERE age IS NULL", 1),),
+    ),
+    Case(
+        "required with a default backfills NULLs",
+        schema(customers()),
+        schema(
+            customers(replace={"name: age, type: integer": "name: age, type: integer, required: true, default: 18"})
+        ),
+        ("set_default", "set_not_null"),
+        (("SELECT age FROM customers WHERE email = 'b@x.io'", 18),),
+    ),
+    Case(
+        "add unique",
+        schema(customers()),
+        schema(
+            customers(
+                replace={
+                    "name: nickname, type: single-line-text": "name: nickname, type: single-line-text, unique: true"
+                }
+            )
+        ),
+        ("add_constraint",),
+    ),
+    Case(
+        "add index",
+        schema(customers()),
+        schema(customers(replace={"name: age, type: integer": "name: age, type: integer, indexed: true"})),
+        ("create_index",),
+    ),
+    Case(
+        "add a range check",
+        schema(customers()),
+        schema(customers(replace={"name: age, type: integer": "name: age, type: integer, min: 0, max: 150"})),
+        ("add_constraint",),
+    ),
+    Case(
+        "add a select with options, then its check follows the options",
+        schema(customers("{id: 4, name: plan, type: single-select, options: [free, pro]}")),
+        schema(customers("{id: 4, name: plan, type: single-select, options: [free, pro, team]}")),
+        ("drop_constraint", "add_constraint"),
+    ),
+    Case(
+        "new table referencing an existing one",
+        schema(customers()),
+        schema(customers(), ORDERS),
+        ("create_table",),
+        (("SELECT count(*) FROM orders", 0),),
+    ),
+    Case(
+        "drop a table (and its trigger functions)",
+        schema(customers(), ORDERS),
+        schema(customers()),
+        ("drop_table",),
+        (("SELECT to_regclass('public.orders') IS NULL", True),),
+    ),
+    Case(
+        "many-to-many adds a junction table",
+        schema(customers(), ORDERS),
+        schema(
+            customers(
+                "{id: 4, name: favourites, type: relationship, relatedTable: orders, relationType: many-to-many}"
+            ),
+            ORDERS,
+        ),
+        ("create_table",),
+        (("SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers_orders'", 1),),
+    ),
+    Case(
+        "a custom check and a partial index are kept as written",
+        schema(customers()),
+        schema(
+            customers(
+                table_extra=(
+                    '    constraints:\n      - {name: adult_nickname, check: "age IS NULL OR age >= 18"}\n'
+                    '    indexes:\n      - {name: idx_adults, fields: [age], where: "age >= 18"}\n'
+                )
+            )
+        ),
+        ("add_constraint", "create_index"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_change_round_trips(db: asyncpg.Connection, case: Case) -> None:
+    before, after = app(case.before), app(case.after)
+    await build(db, before)
+    await db.execute(SEED)
+    kept = await db.fetchval(case.kept_after_reverse)
+
+    plan = await plan_change(db, before, after)
+    assert plan is not None
+    ops = tuple(dict.fromkeys(step.op for step in plan.steps))
+    assert set(case.expected_ops) <= set(ops), f"got {ops}"
+    await run_steps(db, plan.steps)
+    assert await differences(db, after) == []
+    for query, expected in case.after_forward:
+        assert await db.fetchval(query) == expected, query
+
+    await run_steps(db, plan.steps, forward=False)
+    assert await differences(db, before) == []
+    assert await db.fetchval(case.kept_after_reverse) == kept
+
+
+async def test_required_without_default_fails_on_existing_nulls_and_changes_nothing(db: asyncpg.Connection) -> None:
+    before = app(schema(customers()))
+    after = app(schema(customers(replace={"name: age, type: integer": "name: age, type: integer, required: true"})))
+    await build(db, before)
+    await db.execute(SEED)
+    plan = await plan_change(db, before, after)
+    assert plan is not None and "fails-on-existing-rows" in plan.hazards
+    with pytest.raises(
+        asyncpg.NotNullViolationError, match=r'column "age" of relation "customers" contains null values'
+    ):
+        await run_steps(db, plan.steps)
+    assert await differences(db, before) == []
+
+
+async def test_narrowing_a_type_is_marked_destructive(db: asyncpg.Connection) -> None:
+    before = app(
+        schema(customers(replace={"name: nickname, type: single-line-text": "name: nickname, type: long-text"}))
+    )
+    after = app(schema(customers()))
+    await build(db, before)
+    plan = await plan_change(db, before, after)
+    assert plan is not None
+    step = next(s for s in plan.steps if s.op == "alter_column_type")
+    assert {"data-loss", "narrowing"} <= set(step.hazards)
+    assert "USING left(nickname, 255)" in step.forward[0]
+
+
+async def test_a_foreign_key_cycle_is_created_and_removed(db: asyncpg.Connection) -> None:
+    cyclic = schema(
+        "\n  - id: 1\n    name: teams\n    fields:\n"
+        "      - {id: 1, name: captain, type: relationship, relatedTable: players}\n",
+        "\n  - id: 2\n    name: players\n    fields:\n"
+        "      - {id: 1, name: team, type: relationship, relatedTable: teams}\n",
+    )
+    target = app(cyclic)
+    plan = await build(db, target)
+    assert [s.op for s in plan.steps].count("add_constraint") == 1, "one key of the cycle is added afterwards"
+    assert await differences(db, target) == []
+    await run_steps(db, plan.steps, forward=False)
+    assert await db.fetchval("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == 0
+
+
+async def test_tables_declared_before_the_tables_they_reference(db: asyncpg.Connection) -> None:
+    target = app(schema(ORDERS, customers()))
+    plan = await build(db, target)
+    created = [s.target for s in plan.steps if s.op == "create_table"]
+    assert created.index("customers") < created.index("orders")
+    assert await differences(db, target) == []
