@@ -60,9 +60,7 @@ class SchemaInvalid(SovriumError):
             "error": "SchemaInvalid",
             "message": self.message,
             "location": self.location,
-            "problems": [
-                {"path": p.path, "line": p.line, "message": p.message} for p in self.problems
-            ],
+            "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in self.problems],
         }
 
 

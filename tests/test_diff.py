@@ -239,9 +239,7 @@ def test_renamed_referenced_table_updates_foreign_keys_pointing_at_it() -> None:
     posts = table("posts", Column("author", "integer"), constraints=(fk("posts", "author", "users"),))
     people = table("people", NAME)
     posts_after = table("posts", Column("author", "integer"), constraints=(fk("posts", "author", "people"),))
-    changes = diff(
-        catalog(users, posts), catalog(people, posts_after), Renames(tables=(("users", "people"),))
-    )
+    changes = diff(catalog(users, posts), catalog(people, posts_after), Renames(tables=(("users", "people"),)))
     assert changes == [
         RenameTable("users", "people"),
         RenameConstraint("people", "users_pkey", "people_pkey"),
@@ -266,18 +264,14 @@ def test_identifier_substitution_leaves_literals_calls_and_types_alone(
 
 
 def test_trigger_on_renamed_table_follows_it() -> None:
-    trigger = Trigger(
-        "a_trigger_users_updated_at", "users", "BEFORE", ("INSERT", "UPDATE"), "update_users_updated_at"
-    )
+    trigger = Trigger("a_trigger_users_updated_at", "users", "BEFORE", ("INSERT", "UPDATE"), "update_users_updated_at")
     renamed = Trigger(
         "a_trigger_people_updated_at", "people", "BEFORE", ("INSERT", "UPDATE"), "update_people_updated_at"
     )
     body = "BEGIN NEW.updated_at := CURRENT_TIMESTAMP; RETURN NEW; END"
     changes = diff(
         catalog(table("users", triggers=(trigger,)), functions=(Function("update_users_updated_at", body),)),
-        catalog(
-            table("people", triggers=(renamed,)), functions=(Function("update_people_updated_at", body),)
-        ),
+        catalog(table("people", triggers=(renamed,)), functions=(Function("update_people_updated_at", body),)),
         Renames(tables=(("users", "people"),)),
     )
     assert [type(c).__name__ for c in changes] == [

@@ -7,8 +7,7 @@ import asyncpg
 
 async def test_each_test_gets_an_empty_database(db: asyncpg.Connection) -> None:
     tables = await db.fetchval(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public'"
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
     )
     assert tables == 0
     await db.execute("CREATE TABLE scratch (id int)")
