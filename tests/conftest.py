@@ -29,7 +29,7 @@ ROLE_PASSWORD = "correct horse"
 
 
 @dataclass(frozen=True)
-class TestServer:
+class PgTestServer:
     admin_url: str
     version_num: int
 
@@ -54,12 +54,12 @@ async def _server_version(url: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[TestServer]:
+def pg_server() -> Iterator[PgTestServer]:
     import asyncio
 
     given_url = os.environ.get("SOVRIUM_TEST_DATABASE_URL")
     if given_url:
-        yield TestServer(given_url, asyncio.run(_server_version(given_url)))
+        yield PgTestServer(given_url, asyncio.run(_server_version(given_url)))
         return
     bin_dir = Path(os.environ.get("SOVRIUM_TEST_PG_BIN") or embedded_bin_dir())
     workdir = Path(tempfile.mkdtemp(prefix="sovrium-test-pg-"))
@@ -71,7 +71,7 @@ def pg_server() -> Iterator[TestServer]:
     )
     try:
         url = server.ensure_running()
-        yield TestServer(url, asyncio.run(_server_version(url)))
+        yield PgTestServer(url, asyncio.run(_server_version(url)))
     finally:
         server.destroy()
         workdir.rmdir() if workdir.exists() and not any(workdir.iterdir()) else None
@@ -81,7 +81,7 @@ _database_numbers = itertools.count(1)
 
 
 @pytest.fixture
-async def database_url(pg_server: TestServer) -> AsyncIterator[str]:
+async def database_url(pg_server: PgTestServer) -> AsyncIterator[str]:
     """The URL of a new, empty database that is dropped after the test."""
     name = f"sovrium_test_{os.getpid()}_{next(_database_numbers)}"
     admin = await asyncpg.connect(pg_server.admin_url)
@@ -110,7 +110,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def password_roles(pg_server: TestServer) -> dict[str, str]:
+def password_roles(pg_server: PgTestServer) -> dict[str, str]:
     """Roles that authenticate with SCRAM-SHA-256 or MD5 (only on the test suite's own cluster)."""
     import asyncio
 

@@ -31,8 +31,8 @@ async def run_steps(db: asyncpg.Connection, steps: Sequence[Step], *, forward: b
 
 
 async def build(db: asyncpg.Connection, target: App) -> Plan:
-    """Create `target` in an empty database through a first plan."""
-    plan = make_plan(target, Origin(version=0, checksum=None, app=None, catalog=Catalog()))
+    """Create `target` in an empty database through a first plan (with no steps when it has no tables)."""
+    plan = make_plan(target, Origin(version=0, checksum=None, app=None, catalog=Catalog()), allow_empty=True)
     assert plan is not None
     await run_steps(db, plan.steps)
     return plan

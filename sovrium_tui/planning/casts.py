@@ -17,11 +17,39 @@ _NUMERIC = re.compile(r"numeric(?:\((\d+),(\d+)\))?")
 _STRINGS = ("text", "character varying")
 
 
-def type_change(table: str, column: str, before: str, after: str) -> AlterColumnType:
-    """The change from `before` to `after`, with USING expressions and hazards for both directions."""
+def type_change(table: str, column: str, before: str, after: str) -> AlterColumnType | None:
+    """The change from `before` to `after` with USING expressions and hazards both ways; None: no conversion."""
+    if not (_convertible(before, after) and _convertible(after, before)):
+        return None
     using, hazards = _direction(column, before, after)
     reverse_using, reverse_hazards = _direction(column, after, before)
     return AlterColumnType(table, column, before, after, using, reverse_using, hazards, reverse_hazards)
+
+
+def _convertible(before: str, after: str) -> bool:
+    """Whether PostgreSQL can convert values of `before` to `after` at all (directly or through text)."""
+    if _is_array(after):
+        return _is_array(before)
+    if _is_array(before) or "point" in (before, after):
+        return _is_string(after) or _is_string(before)
+    return True
+
+
+def _is_array(type_text: str) -> bool:
+    return type_text.endswith("[]")
+
+
+# Casts PostgreSQL has between these (other non-text sources go through text).
+_DIRECT_CASTS = frozenset(
+    {
+        ("boolean", "integer"),
+        ("integer", "boolean"),
+        ("json", "jsonb"),
+        ("jsonb", "json"),
+        ("time without time zone", "interval"),
+        ("interval", "time without time zone"),
+    }
+)
 
 
 def _direction(column: str, before: str, after: str) -> tuple[str | None, tuple[Hazard, ...]]:
@@ -47,7 +75,9 @@ def _direction(column: str, before: str, after: str) -> tuple[str | None, tuple[
         return None, _REWRITE
     if before.startswith("timestamp") and after == "date":
         return None, _LOSSY
-    return f"{name}::{after}", _MAY_FAIL
+    if _is_string(before) or _is_array(before) or (before, after) in _DIRECT_CASTS:
+        return f"{name}::{after}", _MAY_FAIL
+    return f"{name}::text::{after}", _MAY_FAIL
 
 
 def _string_to_string(name: str, before: str, after: str) -> tuple[str | None, tuple[Hazard, ...]]:

@@ -1,7 +1,8 @@
 """The differ: current catalog + desired catalog + renames → ordered changes. Pure: no I/O.
 
 Order (each phase's mirror is the reverse plan's order, so reverses are valid too):
-drop foreign keys → drop other constraints, indexes, triggers → renames → drop tables → drop columns →
+renames (everything after speaks the new names) → drop foreign keys → drop other constraints, indexes,
+triggers → drop tables → drop columns →
 create functions → create tables → add columns → alter columns → add constraints, indexes, triggers →
 add foreign keys → drop functions.
 """
@@ -72,9 +73,9 @@ class _Phases:
 
     def ordered(self) -> list[Change]:
         return [
+            *self.renames,
             *self.drop_foreign_keys,
             *self.drop_objects,
-            *self.renames,
             *self.drop_tables,
             *self.drop_columns,
             *self.create_functions,
@@ -177,18 +178,20 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
 
 
 def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) -> None:
-    if current.serial != desired.serial:
-        # An owned sequence cannot be attached or detached in place: rebuild the column.
+    type_changes = current.type != desired.type
+    conversion = type_change(table, current.name, current.type, desired.type) if type_changes else None
+    if current.serial != desired.serial or (type_changes and conversion is None):
+        # An owned sequence cannot be attached or detached in place, and some types have no conversion
+        # between them: the column is rebuilt, and its values are lost (the steps say so).
         phases.drop_columns.append(DropColumn(table, current))
         phases.add_columns.append(AddColumn(table, desired))
         return
     alter = phases.alter_columns
-    type_changes = current.type != desired.type
     default_changes = current.default != desired.default
     if type_changes and default_changes and current.default is not None:
         alter.append(SetDefault(table, current.name, current.default, None))
-    if type_changes:
-        alter.append(type_change(table, current.name, current.type, desired.type))
+    if conversion is not None:
+        alter.append(conversion)
     if default_changes:
         before = None if type_changes and current.default is not None else current.default
         if before != desired.default:
@@ -365,10 +368,13 @@ def substitute_identifiers(text: str, names: dict[str, str], *, allow_calls: boo
 
 def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]) -> Catalog:
     """Objects whose names derive from a renamed table or column: rename them instead of rebuilding."""
+    # A trigger function is renamed only along with the table that uses it (same body, same table after
+    # the renames), never paired with a look-alike of another table that is dropped while this one is made.
+    current_users, desired_users = _function_users(current), _function_users(desired)
     function_map = _pair_by(
         [f for f in current.functions if desired_function(desired, f.name) is None],
         [f for f in desired.functions if desired_function(current, f.name) is None],
-        key=lambda f: f.body,
+        key=lambda f: (f.body, current_users.get(f.name) or desired_users.get(f.name) or frozenset({f.name})),
     )
     for old, new in function_map:
         out.append(RenameFunction(old, new))
@@ -415,6 +421,15 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
         )
     functions = tuple(replace(f, name=renamed_functions.get(f.name, f.name)) for f in current.functions)
     return Catalog(tables=tuple(tables), functions=functions)
+
+
+def _function_users(catalog: Catalog) -> dict[str, frozenset[str]]:
+    """For each trigger function, the tables whose triggers call it."""
+    users: dict[str, set[str]] = {}
+    for table in catalog.tables:
+        for trigger in table.triggers:
+            users.setdefault(trigger.function, set()).add(table.name)
+    return {name: frozenset(tables) for name, tables in users.items()}
 
 
 def desired_function(catalog: Catalog, name: str) -> Function | None:
