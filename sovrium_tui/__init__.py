@@ -1,3 +1,49 @@
-"""sovrium-tui: schema migrations for Sovrium apps on PostgreSQL."""
+"""sovrium-tui: schema migrations for Sovrium apps on PostgreSQL.
+
+For an application's start-up, in-process::
+
+    import sovrium_tui
+    outcome = sovrium_tui.migrate("app.yaml", "postgresql://app@db/app")   # or await migrate_async(...)
+    print(outcome.status, outcome.version)   # "up-to-date" or "migrated"
+
+Both raise a `sovrium_tui.errors.SovriumError` (with `.render()` for the message) when the schema is invalid,
+the database cannot be reached, or the migration is refused or fails (it is then rolled back completely).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from sovrium_tui.services import MigrateOutcome
+
+__all__ = ["__version__", "migrate", "migrate_async"]
+
+
+def migrate(
+    schema: str | Path, database_url: str | None = None, *, allow_destructive: bool = False
+) -> MigrateOutcome:
+    """Bring the database to `schema`: instant when it is already there, else one planned transaction."""
+    from sovrium_tui import services
+
+    quick = services.migrate_fast(schema, database_url=database_url)
+    if quick is not None:
+        return quick
+    import asyncio
+
+    return asyncio.run(services.migrate(schema, database_url=database_url, allow_destructive=allow_destructive))
+
+
+async def migrate_async(
+    schema: str | Path, database_url: str | None = None, *, allow_destructive: bool = False
+) -> MigrateOutcome:
+    """The same as `migrate`, for code already running an asyncio event loop."""
+    from sovrium_tui import services
+
+    quick = services.migrate_fast(schema, database_url=database_url)
+    if quick is not None:
+        return quick
+    return await services.migrate(schema, database_url=database_url, allow_destructive=allow_destructive)

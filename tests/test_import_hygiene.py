@@ -1,0 +1,71 @@
+"""Dependencies point one way, and the start-up path stays light: no textual in the core, and no asyncio,
+asyncpg, sqlglot or textual for an unchanged `sovrium migrate`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import sovrium_tui
+from sovrium_tui import services
+
+PACKAGE = Path(sovrium_tui.__file__).parent
+HEAVY = ("asyncio", "asyncpg", "sqlglot", "textual")
+SCHEMA = "name: shop\ntables:\n  - id: 1\n    name: items\n    fields:\n      - {id: 1, name: title, type: single-line-text}\n"
+
+
+def _loaded_after(code: str, cwd: Path) -> list[str]:
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_only_the_tui_package_imports_textual() -> None:
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "tui" not in path.relative_to(PACKAGE).parts[:1]
+        and re.search(r"^\s*(from|import) textual", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []
+
+
+def test_importing_the_cli_loads_nothing_heavy(tmp_path: Path) -> None:
+    assert _loaded_after("import sovrium_tui.cli", tmp_path) == []
+
+
+async def test_an_unchanged_migrate_never_loads_asyncio_or_the_database_driver(
+    database_url: str, tmp_path: Path
+) -> None:
+    schema = tmp_path / "app.yaml"
+    schema.write_text(SCHEMA)
+    first = await services.migrate(schema, database_url=database_url)
+    assert first.status == "migrated"
+    code = (
+        "from sovrium_tui.cli import main\n"
+        f"assert main(['migrate', {str(schema)!r}, '--database-url', {database_url!r}, '--quiet']) == 0"
+    )
+    assert _loaded_after(code, tmp_path) == [], "the first run fills the checksum cache; the fast path needs none"
+    assert _loaded_after(code, tmp_path) == []
+
+
+async def test_the_python_api_migrates_then_returns_at_once(database_url: str, tmp_path: Path) -> None:
+    schema = tmp_path / "app.yaml"
+    schema.write_text(SCHEMA)
+    code = (
+        "import sovrium_tui\n"
+        f"outcome = sovrium_tui.migrate({str(schema)!r}, {database_url!r})\n"
+        "print(outcome.status, outcome.version)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+        for _ in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["migrated", "1"], ["up-to-date", "1"]], [r.stderr for r in runs]
