@@ -15,13 +15,18 @@ from sovrium_tui import services
 
 PACKAGE = Path(sovrium_tui.__file__).parent
 HEAVY = ("asyncio", "asyncpg", "sqlglot", "textual")
-SCHEMA = "name: shop\ntables:\n  - id: 1\n    name: items\n    fields:\n      - {id: 1, name: title, type: single-line-text}\n"
+SCHEMA = (
+    "name: shop\ntables:\n  - id: 1\n    name: items\n    fields:\n"
+    "      - {id: 1, name: title, type: single-line-text}\n"
+)
 
 
 def _loaded_after(code: str, cwd: Path) -> list[str]:
     probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return list(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -65,7 +70,9 @@ async def test_the_python_api_migrates_then_returns_at_once(database_url: str, t
     )
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+        )
         for _ in range(2)
     ]
     assert [r.stdout.split() for r in runs] == [["migrated", "1"], ["up-to-date", "1"]], [r.stderr for r in runs]
