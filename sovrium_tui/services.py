@@ -393,12 +393,12 @@ async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[l
     from sovrium_tui.planning.plan import load_plan
 
     if target.is_dir() or not target.exists():
-        directory = read_plan_directory(target)
+        directory = read_plan_directory(target, check_sql="forward")
         directory.require_sound()
         candidates = list(directory.chain)
         notes = [f"{f.path} is not on the newest plan's chain; it is not applied" for f in directory.off_chain]
     else:
-        candidates, notes = [PlanFile(target, load_plan(target))], []
+        candidates, notes = [PlanFile(target, load_plan(target, check_sql="forward"))], []
     applied = {entry.version: entry for entry in await store.history(connection) if entry.rolled_back_at is None}
     pending = []
     for file in candidates:
@@ -507,7 +507,9 @@ async def migrate(
             catalog=await introspect(connection),
         )
         # A change that needs no DDL (a setting the database never sees) still records its new checksum.
-        made = make_plan(app, origin, allow_empty=True)
+        # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same
+        # renderer whose output every plan file check parses (and the test suite checks for every field type).
+        made = make_plan(app, origin, allow_empty=True, check_reverse=False)
         assert made is not None
         result = await executor.apply_plan(
             connection,

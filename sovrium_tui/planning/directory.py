@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid, SovriumError
-from sovrium_tui.planning.plan import PLAN_FILE, Plan, load_plan
+from sovrium_tui.planning.plan import PLAN_FILE, Plan, SqlCheck, load_plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class PlanDirectory:
             raise PlanInvalid("plans directory is broken: " + "; ".join(self.problems), location=str(self.path))
 
 
-def read_plan_directory(path: Path) -> PlanDirectory:
+def read_plan_directory(path: Path, *, check_sql: SqlCheck = "all") -> PlanDirectory:
     """Every plan file in `path` (a missing directory is an empty one), with what is wrong with them."""
     if not path.exists():
         return PlanDirectory(path, (), ())
@@ -60,7 +60,7 @@ def read_plan_directory(path: Path) -> PlanDirectory:
             problems.append(f"{entry.name}: plan files are named NNNN_slug.yaml")
             continue
         try:
-            plan = load_plan(entry)
+            plan = load_plan(entry, check_sql=check_sql)
         except (PlanInvalid, PlanEdited) as failure:
             problems.append(failure.render())
             continue

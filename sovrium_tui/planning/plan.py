@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid, Problem
 
@@ -158,7 +158,7 @@ def _plan_dumper() -> Any:
     """A YAML dumper that writes text with line breaks as literal block strings."""
     import yaml
 
-    class PlanDumper(yaml.SafeDumper):
+    class PlanDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
         pass
 
     def represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -188,20 +188,25 @@ def write_plan(plan: Plan, directory: Path, slug: str) -> Path:
 # --- reading -----------------------------------------------------------------------------------------
 
 
-def load_plan(path: Path, *, check_digest: bool = True) -> Plan:
+SqlCheck = Literal["all", "forward"]
+
+
+def load_plan(path: Path, *, check_digest: bool = True, check_sql: SqlCheck = "all") -> Plan:
     """Read and check a plan file: shape, types, SQL that parses, schema bound to `to`, and the digest."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as failure:
         raise PlanInvalid(f"cannot read plan file: {failure}", location=str(path)) from failure
-    return parse_plan(text, source=str(path), check_digest=check_digest)
+    return parse_plan(text, source=str(path), check_digest=check_digest, check_sql=check_sql)
 
 
-def parse_plan(text: str, *, source: str, check_digest: bool = True) -> Plan:
+def parse_plan(text: str, *, source: str, check_digest: bool = True, check_sql: SqlCheck = "all") -> Plan:
+    """Read a plan; its SQL is parsed, all of it or (about to be applied) the forward statements only."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=loader)
     except yaml.YAMLError as failure:
         mark = getattr(failure, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -209,7 +214,7 @@ def parse_plan(text: str, *, source: str, check_digest: bool = True) -> Plan:
     problems: list[Problem] = []
     plan = _read_plan(document, problems)
     if plan is not None and not problems:
-        problems.extend(_sql_problems(plan))
+        problems.extend(_sql_problems(plan, ("forward", "reverse") if check_sql == "all" else ("forward",)))
         problems.extend(_schema_problems(plan))
     if problems or plan is None:
         rendered = "; ".join(p.render() for p in problems) or "not a plan"
@@ -353,12 +358,12 @@ def _text_list(
     return tuple(value)
 
 
-def _sql_problems(plan: Plan) -> list[Problem]:
+def _sql_problems(plan: Plan, directions: tuple[str, ...]) -> list[Problem]:
     from sovrium_tui.planning.sqlcheck import statement_problem
 
     problems = []
     for step in plan.steps:
-        for direction in ("forward", "reverse"):
+        for direction in directions:
             for number, statement in enumerate(getattr(step, direction), start=1):
                 reason = statement_problem(statement)
                 if reason:

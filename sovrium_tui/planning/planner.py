@@ -47,6 +47,7 @@ def make_plan(
     next_version: int | None = None,
     summary: str | None = None,
     allow_empty: bool = False,
+    check_reverse: bool = True,
 ) -> Plan | None:
     """The plan that takes `origin` to `target`, or None when there is nothing to change."""
     from sovrium_tui.catalog import compile_app
@@ -64,12 +65,12 @@ def make_plan(
         to_checksum=app_checksum(target),
         created_at=plan_timestamp(),
         summary=summary or summarize(changes) or "settings only: no database change",
-        steps=steps_for(changes),
+        steps=steps_for(changes, check_reverse=check_reverse),
         schema=canonical_json(app_snapshot(target)),
     ).with_digest()
 
 
-def steps_for(changes: Sequence[Change]) -> tuple[Step, ...]:
+def steps_for(changes: Sequence[Change], *, check_reverse: bool = True) -> tuple[Step, ...]:
     """One step per change, its SQL checked as a plan file's SQL is checked, so no plan is written unreadable."""
     steps = tuple(
         Step(
@@ -84,7 +85,7 @@ def steps_for(changes: Sequence[Change]) -> tuple[Step, ...]:
         for number, change in enumerate(changes, start=1)
     )
     for step in steps:
-        for statement in (*step.forward, *step.reverse):
+        for statement in (*step.forward, *(step.reverse if check_reverse else ())):
             reason = statement_problem(statement)
             if reason:
                 raise PlanInvalid(f"internal error: step {step.id} ({step.summary}) renders SQL that {reason}")

@@ -42,24 +42,33 @@ def statement_problem(statement: str) -> str | None:
     _quiet_sqlglot()
     if not statement.strip():
         return "empty statement"
-    try:
-        tokens = sqlglot.tokenize(statement, read="postgres")
-    except TokenError as failure:
-        return f"cannot be read as SQL: {_first_line(failure)}"
-    separators = [t for t in tokens if t.token_type.name == "SEMICOLON"]
-    if separators and separators[0] is not tokens[-1]:
-        return "more than one statement in one item (put each statement in its own list item)"
     known_gap = any(gap.match(statement.strip().rstrip(";").strip()) for gap in _KNOWN_PARSER_GAPS)
     try:
         parsed = [e for e in sqlglot.parse(statement, read="postgres") if e is not None]
+    except TokenError as failure:
+        return f"cannot be read as SQL: {_first_line(failure)}"
     except ParseError as failure:
-        return None if known_gap else f"does not parse as PostgreSQL: {_first_line(failure)}"
-    if len(parsed) != 1:
+        if not known_gap:
+            return f"does not parse as PostgreSQL: {_first_line(failure)}"
+        try:
+            tokens = sqlglot.tokenize(statement, read="postgres")
+        except TokenError as token_failure:
+            return f"cannot be read as SQL: {_first_line(token_failure)}"
+        separators = [t for t in tokens if t.token_type.name == "SEMICOLON"]
+        if separators and separators[0] is not tokens[-1]:
+            return _SEVERAL
+        return None
+    if len(parsed) > 1:
+        return _SEVERAL
+    if not parsed:
         return "expected exactly one statement"
     if isinstance(parsed[0], sqlglot.exp.Command) and not known_gap:
         words = " ".join(statement.split()[:3])
         return f"does not parse as PostgreSQL: the parser does not understand '{words} …'"
     return None
+
+
+_SEVERAL = "more than one statement in one item (put each statement in its own list item)"
 
 
 def _first_line(error: Exception) -> str:
