@@ -18,21 +18,21 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from sovrium_tui.services import MigrateOutcome
+    from sovrium_tui.startup import MigrateOutcome
 
 __all__ = ["__version__", "migrate", "migrate_async"]
 
 
-def migrate(
-    schema: str | Path, database_url: str | None = None, *, allow_destructive: bool = False
-) -> MigrateOutcome:
+def migrate(schema: str | Path, database_url: str | None = None, *, allow_destructive: bool = False) -> MigrateOutcome:
     """Bring the database to `schema`: instant when it is already there, else one planned transaction."""
-    from sovrium_tui import services
+    from sovrium_tui.startup import migrate_fast
 
-    quick = services.migrate_fast(schema, database_url=database_url)
+    quick = migrate_fast(schema, database_url=database_url)
     if quick is not None:
         return quick
     import asyncio
+
+    from sovrium_tui import services
 
     return asyncio.run(services.migrate(schema, database_url=database_url, allow_destructive=allow_destructive))
 
@@ -42,8 +42,9 @@ async def migrate_async(
 ) -> MigrateOutcome:
     """The same as `migrate`, for code already running an asyncio event loop."""
     from sovrium_tui import services
+    from sovrium_tui.startup import migrate_fast
 
-    quick = services.migrate_fast(schema, database_url=database_url)
+    quick = migrate_fast(schema, database_url=database_url)
     if quick is not None:
         return quick
     return await services.migrate(schema, database_url=database_url, allow_destructive=allow_destructive)

@@ -203,10 +203,12 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from sovrium_tui import services
+    from sovrium_tui.startup import migrate_fast
 
-    outcome = services.migrate_fast(args.schema, database_url=args.database_url)
+    outcome = migrate_fast(args.schema, database_url=args.database_url)
     if outcome is None:
+        from sovrium_tui import services
+
         outcome = _run(
             services.migrate(
                 args.schema,
