@@ -8,10 +8,20 @@ install:
     test -x {{python}} || python3 -m venv .venv
     {{python}} -m pip install -q -e '.[dev]'
 
-# The main job on the example schema: validate it and print the SQL that creates it.
-demo schema="examples/crm.yaml":
-    {{python}} -m sovrium_tui validate {{schema}}
-    {{python}} -m sovrium_tui sql {{schema}}
+sovrium := ".venv/bin/sovrium"
+
+# The main job on the embedded PostgreSQL: validate the example, apply its plans, then status, start-up and history.
+demo:
+    {{sovrium}} validate examples/crm.yaml
+    {{sovrium}} check examples/crm.yaml --plans plans
+    {{sovrium}} apply plans --yes
+    {{sovrium}} status
+    {{sovrium}} migrate examples/crm.yaml
+    {{sovrium}} history
+
+# The committed plans are an intact chain whose head is the example schema.
+check-plans:
+    {{sovrium}} check examples/crm.yaml --plans plans
 
 # Every test on PostgreSQL 18 (embedded), then the database tests on the machine's PostgreSQL 15 if present.
 test *args:
@@ -34,9 +44,9 @@ fmt:
     {{python}} -m ruff format sovrium_tui tests bench
     {{python}} -m ruff check --fix sovrium_tui tests bench
 
-# Everything CI runs: lint, types, then the tests on both PostgreSQL versions.
-check: lint test
+# Everything CI runs: lint, types, the committed plans, then the tests on both PostgreSQL versions.
+check: lint check-plans test
 
 # Benchmarks (figures and ratios against the raw baseline); not part of the tests.
-bench:
-    {{python}} bench/run.py
+bench *args:
+    {{python}} bench/run.py {{args}}

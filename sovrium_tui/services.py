@@ -52,9 +52,11 @@ class ValidationResult:
 
 def validate(schema_path: str | Path) -> ValidationResult:
     """Load and validate a schema file; raises SchemaInvalid listing every problem."""
+    from sovrium_tui.catalog import compile_app
     from sovrium_tui.schema import app_checksum, load_app
 
     app = load_app(Path(schema_path))
+    compile_app(app)  # some problems (names colliding after truncation) only show when compiling
     return ValidationResult(
         source=str(schema_path),
         app_name=app.name,
