@@ -431,7 +431,7 @@ async def apply(
     from sovrium_tui.execution.connect import connect, resolve_database
 
     database = resolve_database(database_url)
-    connection = await connect(database.url)
+    connection = await connect(database.url, lock_timeout=lock_timeout)
     try:
         pending, notes = await pending_plans(connection, Path(target or plans_dir))
         runs = []
@@ -476,7 +476,7 @@ async def migrate(
 
     app = load_app(Path(schema_path))
     checksum = app_checksum(app)
-    connection = await connect(resolve_database(database_url).url)
+    connection = await connect(resolve_database(database_url).url, lock_timeout=lock_timeout)
     try:
         state = await store.read_state(connection)
         if state is not None and state.checksum == checksum:
@@ -526,7 +526,7 @@ async def rollback(
     from sovrium_tui.execution import executor
     from sovrium_tui.execution.connect import connect, resolve_database
 
-    connection = await connect(resolve_database(database_url).url)
+    connection = await connect(resolve_database(database_url).url, lock_timeout=lock_timeout)
     try:
         return await executor.rollback(
             connection,
@@ -740,8 +740,13 @@ class DriftReport:
     drifted: bool
     differences: tuple[Difference, ...]
     accepted: bool = False
+    recorded: bool = True  # False: never migrated, so there is no baseline to compare with
 
     def describe(self) -> str:
+        if not self.recorded:
+            return (
+                "nothing recorded yet: this database was never migrated by sovrium, so it has no baseline to drift from"
+            )
         if self.accepted:
             count = len(self.differences)
             return f"accepted the live schema as the baseline of version {self.version} ({count} differences)"
@@ -765,6 +770,7 @@ class DriftReport:
             "drift": self.drifted,
             "accepted": self.accepted,
             "differences": [d.to_json() for d in self.differences],
+            "recorded": self.recorded,
         }
 
 
@@ -773,7 +779,7 @@ async def drift(
 ) -> DriftReport:
     """Compare the live database with the state recorded at the last migration; optionally accept it."""
     from sovrium_tui.catalog.introspect import fingerprint, introspect
-    from sovrium_tui.errors import UsageError
+    from sovrium_tui.errors import SovriumError, UsageError
     from sovrium_tui.execution import executor, store
     from sovrium_tui.execution.connect import connect, resolve_database
     from sovrium_tui.planning.drift import find_drift
@@ -787,7 +793,9 @@ async def drift(
                 await executor.acquire_migration_lock(connection, lock_wait=lock_wait, reporter=_ignore)
             state = await store.read_state(connection)
             if state is None:
-                raise UsageError("nothing recorded yet: this database was never migrated, so it cannot drift")
+                if accept:
+                    raise SovriumError("nothing recorded yet: this database was never migrated; there is no baseline")
+                return DriftReport(version=0, drifted=False, differences=(), recorded=False)
             live = await introspect(connection)
             differences = find_drift(catalog_for_snapshot(state.schema), live)
             drifted = bool(state.fingerprint) and fingerprint(live) != state.fingerprint

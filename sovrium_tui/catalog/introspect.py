@@ -22,6 +22,7 @@ from sovrium_tui.catalog.model import (
     Table,
     Trigger,
 )
+from sovrium_tui.errors import SovriumError
 
 if TYPE_CHECKING:
     import asyncpg
@@ -113,15 +114,22 @@ _TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (
 
 async def introspect(connection: asyncpg.Connection, schema: str = SCHEMA) -> Catalog:
     """The catalog of one schema as the database has it now (five queries, whatever the table count)."""
+    import asyncpg
+
     if not connection.is_in_transaction():
-        async with connection.transaction(readonly=True):
-            return await introspect(connection, schema)
+        try:
+            async with connection.transaction(readonly=True):
+                return await introspect(connection, schema)
+        except asyncpg.LockNotAvailableError as failure:
+            raise SovriumError(
+                f"cannot read the database schema: another session holds a lock on one of its tables ({failure})"
+            ) from failure
     saved = await connection.fetchrow(_CURRENT_SETTINGS)
     await connection.execute(_SET_SETTINGS, *_PRINT_SETTINGS.values())
-    try:
-        return await _read(connection, schema)
-    finally:
-        await connection.execute(_SET_SETTINGS, *saved)
+    catalog = await _read(connection, schema)
+    # Not in a `finally`: after a failure the transaction is aborted, and its rollback resets them anyway.
+    await connection.execute(_SET_SETTINGS, *saved)
+    return catalog
 
 
 # Defaults print in the session's style (time zone, date and interval style): read them in one fixed style,

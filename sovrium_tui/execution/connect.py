@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from sovrium_tui.errors import ConnectionFailed
+from sovrium_tui.errors import ConnectionFailed, UsageError
 
 if TYPE_CHECKING:
     import asyncpg
@@ -63,12 +63,24 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{netloc[1]}"))
 
 
-async def connect(url: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> asyncpg.Connection:
-    """Open one connection, or raise ConnectionFailed saying why in words a user can act on."""
+DEFAULT_LOCK_TIMEOUT = "5s"
+
+
+async def connect(
+    url: str, *, timeout: float = DEFAULT_CONNECT_TIMEOUT, lock_timeout: str = DEFAULT_LOCK_TIMEOUT
+) -> asyncpg.Connection:
+    """Open one connection, or raise ConnectionFailed saying why in words a user can act on.
+
+    Every statement on it gives up waiting for a lock after `lock_timeout`, so no command hangs behind a
+    session holding a table lock (a migration's transaction sets its own, from --lock-timeout).
+    """
     import asyncpg
 
+    settings = {"lock_timeout": lock_timeout, "application_name": "sovrium"}
     try:
-        return await asyncpg.connect(url, timeout=timeout)
+        return await asyncpg.connect(url, timeout=timeout, server_settings=settings)
+    except asyncpg.InvalidParameterValueError as failure:
+        raise UsageError(f"invalid --lock-timeout {lock_timeout!r}: {failure}") from failure
     except asyncpg.InvalidPasswordError as failure:
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
     except asyncpg.InvalidCatalogNameError as failure:
