@@ -1,0 +1,1 @@
+"""The terminal UI (`sovrium tui`), the only package that imports textual; its screens call `services`."""

@@ -1,0 +1,148 @@
+"""TUI test helpers: small schemas and plans in a temporary project, a settled Pilot, frozen clocks and names."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from sovrium_tui import services
+from sovrium_tui.execution import executor
+from sovrium_tui.tui.app import SovriumApp
+from sovrium_tui.tui.session import Session
+
+UNREACHABLE_URL = "postgresql://postgres@127.0.0.1:1/x"
+FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+SHOWN_DATABASE = "postgresql://app:***@db.example:5432/shop"
+
+_NAME = "      - id: 1\n        name: name\n        type: single-line-text\n        required: true\n"
+_NICKNAME = "      - id: 2\n        name: nickname\n        type: single-line-text\n"
+_PHONE = "      - id: 3\n        name: phone\n        type: phone-number\n"
+_CODE = "      - id: 4\n        name: code\n        type: integer\n        required: true\n"
+_HEAD = "name: shop\ntables:\n  - id: 1\n    name: customers\n    fields:\n"
+
+SCHEMAS = {
+    "v1": _HEAD + _NAME + _NICKNAME,  # customers(name, nickname)
+    "v2": _HEAD + _NAME + _NICKNAME + _PHONE,  # + phone
+    "v3": _HEAD + _NAME + _PHONE,  # - nickname: destructive
+    "code": _HEAD + _NAME + _NICKNAME + _CODE,  # + code NOT NULL without default: fails on existing rows
+}
+
+
+@dataclasses.dataclass
+class Project:
+    """A working directory with schema files and a `plans` directory, as a user of `sovrium tui` has."""
+
+    root: Path
+
+    @property
+    def plans(self) -> str:
+        return "plans"
+
+    def schema(self, name: str) -> str:
+        path = self.root / f"{name}.yaml"
+        path.write_text(SCHEMAS[name])
+        return path.name
+
+    async def plan(self, *names: str) -> list[str]:
+        """Offline plans for the schemas in order; returns the plan files written (relative paths)."""
+        written = []
+        for name in names:
+            outcome = await services.plan(self.schema(name), self.plans, offline=True)
+            assert outcome.path is not None, f"{name} made no plan"
+            written.append(str(outcome.path))
+        return written
+
+    def plan_now(self, *names: str) -> list[str]:
+        return asyncio.run(self.plan(*names))
+
+    def app(self, database_url: str | None, schema: str | None = None) -> SovriumApp:
+        return SovriumApp(Session(schema=schema, plans_dir=self.plans, database_url=database_url))
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A fresh project directory as the working directory, with plan timestamps fixed."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(FROZEN.timestamp())))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return Project(tmp_path)
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make what the screens show deterministic: timestamps, who applied, timings, the database's name."""
+    real_status = services.status
+    real_history = services.history
+    real_verify = services.verify
+
+    async def status(**kwargs: Any) -> services.StatusReport:
+        report = await real_status(**kwargs)
+        return dataclasses.replace(
+            report,
+            database=SHOWN_DATABASE,
+            server_version="18.0",
+            updated_at=FROZEN.isoformat() if report.updated_at else None,
+            plans=tuple(
+                dataclasses.replace(p, applied_at=FROZEN.isoformat() if p.applied_at else None) for p in report.plans
+            ),
+            recent_log=tuple(dataclasses.replace(e, created_at=FROZEN) for e in report.recent_log),
+        )
+
+    async def history(**kwargs: Any) -> services.HistoryReport:
+        report = await real_history(**kwargs)
+        return services.HistoryReport(
+            tuple(
+                dataclasses.replace(
+                    e,
+                    applied_at=FROZEN,
+                    applied_by="dev@host",
+                    rolled_back_at=FROZEN if e.rolled_back_at else None,
+                )
+                for e in report.entries
+            ),
+            tuple(dataclasses.replace(e, created_at=FROZEN, actor="dev@host") for e in report.log),
+        )
+
+    async def verify(plan_path: Any, **kwargs: Any) -> Any:
+        return dataclasses.replace(await real_verify(plan_path, **kwargs), elapsed_ms=7)
+
+    monkeypatch.setattr(services, "status", status)
+    monkeypatch.setattr(services, "verify", verify)
+    monkeypatch.setattr(services, "history", history)
+    monkeypatch.setattr(executor, "_elapsed_ms", lambda started: 7)
+
+
+async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
+    """Let every worker finish and every message it posted be handled (handlers may start more workers)."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def steady_cursors(app: SovriumApp) -> None:
+    """Stop every text cursor blinking, on every open screen, so a screenshot does not depend on timing."""
+    for screen in app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
+
+
+def keys_then_settle(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """A snap_compare `run_before`: settle the first load, press the keys (settling after each), freeze cursors."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        steady_cursors(pilot.app)  # type: ignore[arg-type]
+        await pilot.pause()
+
+    return run_before

@@ -1,0 +1,350 @@
+"""The TUI's flows driven through Pilot at 80×24 against a real PostgreSQL; the database is checked with asyncpg."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Static
+
+from sovrium_tui import services
+from sovrium_tui.tui import history as history_module
+from sovrium_tui.tui.app import SovriumApp, screen_actions
+from sovrium_tui.tui.apply import ApplyScreen
+from sovrium_tui.tui.dashboard import DashboardScreen
+from sovrium_tui.tui.history import HistoryScreen
+from sovrium_tui.tui.modals import ConfirmModal, ErrorModal, HelpModal, ResultModal, TypedConfirmModal
+from sovrium_tui.tui.review import ReviewScreen
+from sovrium_tui.tui.rollback import RollbackScreen
+
+from .conftest import UNREACHABLE_URL, Project, settle
+
+SIZE = (80, 24)
+
+
+async def type_text(pilot: Pilot[Any], text: str) -> None:
+    await pilot.press(*("space" if char == " " else char for char in text))
+
+
+def shown(app: SovriumApp, selector: str) -> str:
+    """The plain text a Static shows on the current screen."""
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def table_rows(app: SovriumApp, selector: str) -> list[list[str]]:
+    table = app.screen.query_one(selector, DataTable)
+    return [[str(getattr(cell, "plain", cell)) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def column_exists(db: asyncpg.Connection, table: str, column: str) -> bool:
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2)",
+            table,
+            column,
+        )
+    )
+
+
+async def test_review_apply_history_rollback_history(
+    project: Project, database_url: str, db: asyncpg.Connection
+) -> None:
+    await project.plan("v1")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert table_rows(app, "#plans-table")[0][:2] == ["1", "pending"]
+
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert "new table customers" in shown(app, "#plan-summary")
+
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ApplyScreen)
+        assert "Applied version 1" in shown(app, "#result-text")
+        assert all(row[1] == "done" for row in table_rows(app, "#progress"))
+        assert await db.fetchval("SELECT to_regclass('public.customers') IS NOT NULL")
+
+        await pilot.press("h")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        versions = table_rows(app, "#versions-table")
+        assert [(row[1], row[5]) for row in versions] == [("1", "applied")]
+
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert table_rows(app, "#plans-table")[0][1] == "applied"
+
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, RollbackScreen)
+        assert "Nothing" in shown(app, "#rollback-text")  # the empty table loses no rows
+        await pilot.press("enter")  # choose version 0, move to the reason
+        assert app.screen.query_one("#reason", Input).has_focus
+        await type_text(pilot, "wrong table name")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "Rolled back to version 0" in shown(app, "#rollback-text")
+        assert not await db.fetchval("SELECT to_regclass('public.customers') IS NOT NULL")
+
+        await pilot.press("h")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        row = table_rows(app, "#versions-table")[0]
+        assert (row[1], row[5], row[6]) == ("1", "rolled back", "wrong table name")
+        assert table_rows(app, "#log-table")[0][1:4] == ["ROLLBACK", "COMPLETED", "1→0"]
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table_rows(app, "#plans-table")[0][1] == "rolled back"
+        await pilot.press("a")  # a rolled-back version can be applied again
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Apply version 1 (new table customers)" in str(app.screen.body)
+        await pilot.press("n")
+
+    recorded = await db.fetchrow("SELECT rolled_back_at, rollback_reason FROM system.migration_history")
+    assert recorded["rolled_back_at"] is not None
+    assert recorded["rollback_reason"] == "wrong table name"
+
+
+async def test_verify_round_trips_on_a_scratch_database(
+    project: Project, database_url: str, db: asyncpg.Connection
+) -> None:
+    await project.plan("v1", "v3")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")  # plan 2 (drop nickname) builds on plan 1: verify builds that first
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        assert isinstance(app.screen, ResultModal)
+        assert app.screen.passed
+        assert "restores the starting schema" in str(app.screen.body)
+    assert not await db.fetchval("SELECT to_regclass('public.customers') IS NOT NULL")  # the real one is untouched
+
+
+async def test_failing_apply_shows_postgres_error_and_changes_nothing(
+    project: Project, database_url: str, db: asyncpg.Connection
+) -> None:
+    await project.plan("v1")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    await db.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    await project.plan("code")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.plan is not None and app.screen.plan.version == 2
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        result = shown(app, "#result-text")
+        assert 'column "code" of relation "customers" contains null values' in result
+        assert "nothing was changed" in result
+        assert table_rows(app, "#progress")[0][1] == "failed"
+        await pilot.press("escape")  # the screen can be left once the run is over
+        assert isinstance(app.screen, ReviewScreen)
+
+    assert not await column_exists(db, "customers", "code")
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 1
+    assert await db.fetchval("SELECT count(*) FROM customers") == 1
+
+
+async def test_destructive_apply_needs_the_typed_word(
+    project: Project, database_url: str, db: asyncpg.Connection
+) -> None:
+    await project.plan("v1", "v2")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    await db.execute("INSERT INTO customers (name, nickname) VALUES ('Ada', 'ada'), ('Bob', NULL)")
+    await project.plan("v3")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")  # apply pending: only version 3 is
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, TypedConfirmModal)
+        body = str(modal.body)
+        assert "drops column customers.nickname (1 non-null value)" in body
+
+        await type_text(pilot, "yes")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is modal  # still asking
+        assert "nothing was done" in str(modal.query_one("#confirm-refusal", Static).render())
+        assert await column_exists(db, "customers", "nickname")
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)  # cancelling leaves the apply screen too
+        assert await column_exists(db, "customers", "nickname")
+
+        await pilot.press("a")
+        await settle(pilot)
+        await type_text(pilot, "destroy")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ApplyScreen)
+        assert "Applied version 3" in shown(app, "#result-text")
+    assert not await column_exists(db, "customers", "nickname")
+
+
+async def test_rollback_that_destroys_data_needs_the_typed_word(
+    project: Project, database_url: str, db: asyncpg.Connection
+) -> None:
+    await project.plan("v1", "v2")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    await db.execute("INSERT INTO customers (name, phone) VALUES ('Ada', '+331234')")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert "drops column customers.phone (1 non-null value)" in shown(app, "#rollback-text")
+        await pilot.press("enter")
+        await type_text(pilot, "phone was a mistake")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TypedConfirmModal)
+        await type_text(pilot, "destro")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TypedConfirmModal)
+        assert await column_exists(db, "customers", "phone")
+        await type_text(pilot, "destroy")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Rolled back to version 1" in shown(app, "#rollback-text")
+    assert not await column_exists(db, "customers", "phone")
+    assert await db.fetchval("SELECT rollback_reason FROM system.migration_history WHERE version = 2") == (
+        "phone was a mistake"
+    )
+
+
+async def test_unreachable_database_is_a_state_and_plans_stay_reviewable(project: Project) -> None:
+    await project.plan("v1")
+    app = project.app(UNREACHABLE_URL)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "connection refused" in shown(app, "#database-status")
+        assert table_rows(app, "#plans-table")[0][1] == "unknown"
+        await pilot.press("a")
+        assert isinstance(app.screen, DashboardScreen)  # nothing to apply to
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("q")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_an_unexpected_exception_becomes_a_modal(
+    project: Project, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(moment: object) -> str:
+        raise RuntimeError("formatting exploded")
+
+    await project.plan("v1")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    monkeypatch.setattr(history_module, "when", broken)
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorModal)
+        assert "RuntimeError: formatting exploded" in app.screen.error_body
+        await pilot.press("escape")  # closing the modal also closes the screen whose handler broke
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("h")  # the history can be opened again (and fails the same way, as a modal)
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorModal)
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_a_failing_service_call_becomes_an_error_modal(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(path: object) -> object:
+        raise RuntimeError("disk on fire")
+
+    await project.plan("v1")
+    app = project.app(UNREACHABLE_URL)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(services, "show", broken)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorModal)
+        assert "disk on fire" in app.screen.error_body
+
+
+async def test_help_and_command_palette_list_the_screens_actions(project: Project) -> None:
+    await project.plan("v1")
+    app = project.app(UNREACHABLE_URL)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        names = {action.description for action in screen_actions(app, app.screen)}
+        assert {"Review", "New", "Apply", "Roll back", "History", "Drift", "Refresh", "Quit", "Help"} <= names
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
+        assert ("h", "History") in app.screen.keys
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await type_text(pilot, "histo")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+
+
+async def test_new_plan_from_the_schema_opens_its_review(project: Project, database_url: str) -> None:
+    schema = project.schema("v1")
+    app = project.app(database_url, schema=schema)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await type_text(pilot, "first")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.plan_path.endswith("0001_first.yaml")
+    assert (project.root / "plans" / "0001_first.yaml").is_file()
+
+
+async def test_history_filters_by_version(project: Project, database_url: str) -> None:
+    await project.plan("v1", "v2")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        assert [row[1] for row in table_rows(app, "#versions-table")] == ["2", "1"]
+        await pilot.press("slash", "2", "enter")
+        await settle(pilot)
+        assert [row[1] for row in table_rows(app, "#versions-table")] == ["2"]
+        await pilot.press("slash", "backspace", "tab")
+        await type_text(pilot, "2999-01-01")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert table_rows(app, "#versions-table") == []
+        assert "No version matches" in shown(app, "#versions-empty")
