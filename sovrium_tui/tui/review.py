@@ -71,8 +71,8 @@ class ReviewScreen(InnerScreen):
         self.sub_title = "Plan review"
         table = self.query_one("#steps-table", DataTable)
         table.add_column("#", key="id")
-        table.add_column("Hazards", key="hazards")
         table.add_column("Summary", key="summary")
+        table.add_column("Hazards", key="hazards")
         table.add_column("Op", key="op")
         table.add_column("Target", key="target")
         try:
@@ -109,8 +109,8 @@ class ReviewScreen(InnerScreen):
         for step in plan.steps:
             table.add_row(
                 Text(str(step.id), justify="right"),
-                hazard_text(step.hazards),
                 Text(step.summary),
+                hazard_text(step.hazards),
                 Text(step.op),
                 Text(step.target),
                 key=str(step.id),
