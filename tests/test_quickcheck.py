@@ -8,6 +8,7 @@ import sys
 import asyncpg
 import pytest
 
+from sovrium_tui.errors import ConnectionFailed
 from sovrium_tui.execution import store
 from sovrium_tui.execution.quickcheck import recorded_checksum
 from tests.conftest import ROLE_PASSWORD
@@ -54,13 +55,18 @@ async def test_password_authentication(
     assert recorded_checksum(wrong, None) is None, "a refused login falls back to the full path"
 
 
-def test_an_unreachable_server_falls_back() -> None:
+def test_a_refused_connection_is_reported_at_once_as_the_full_path_would() -> None:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    assert recorded_checksum(f"postgresql://postgres@127.0.0.1:{port}/postgres", None) is None
+    with pytest.raises(ConnectionFailed, match=r"^Database connection failed: connection refused by 127\.0\.0\.1"):
+        recorded_checksum(f"postgresql://postgres@127.0.0.1:{port}/postgres", None)
+
+
+def test_a_socket_that_does_not_exist_falls_back_to_the_full_path() -> None:
+    assert recorded_checksum("postgresql://postgres@/postgres?host=/nonexistent-dir", None) is None
 
 
 def test_tls_required_falls_back_to_the_full_client() -> None:

@@ -87,20 +87,20 @@ async def connect(
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
     except asyncpg.PostgresError as failure:
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
-    except socket.gaierror as failure:
-        host = _host_of(url).rsplit(":", 1)[0]
-        raise ConnectionFailed(f"Database connection failed: unknown host {host!r}") from failure
-    except ConnectionRefusedError as failure:
-        where = _host_of(url)
-        raise ConnectionFailed(
-            f"Database connection failed: connection refused by {where} (is the server running?)"
-        ) from failure
-    except TimeoutError as failure:
-        raise ConnectionFailed(
-            f"Database connection failed: no answer from {_host_of(url)} within {timeout:g} s"
-        ) from failure
+    except (socket.gaierror, ConnectionRefusedError, TimeoutError) as failure:
+        raise unreachable(url, failure, timeout) from failure
     except (OSError, asyncpg.InterfaceError, ValueError) as failure:
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
+
+
+def unreachable(url: str, failure: OSError, timeout: float) -> ConnectionFailed:
+    """The error for a server that does not exist, refuses us, or does not answer in time."""
+    where = _host_of(url)
+    if isinstance(failure, socket.gaierror):
+        return ConnectionFailed(f"Database connection failed: unknown host {where.rsplit(':', 1)[0]!r}")
+    if isinstance(failure, ConnectionRefusedError):
+        return ConnectionFailed(f"Database connection failed: connection refused by {where} (is the server running?)")
+    return ConnectionFailed(f"Database connection failed: no answer from {where} within {timeout:g} s")
 
 
 def _host_of(url: str) -> str:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -532,7 +533,7 @@ async def _run_reverse_steps(
     for step in steps:
         if not step.statements:
             continue
-        loss = await _measure_loss(conn, step.label, step.op, step.target, _REVERSE_LOSSES)
+        loss = await _measure_loss(conn, step.label, step.op, step.target, _REVERSE_LOSSES, statements=step.statements)
         if loss is not None and loss.amount != 0:
             losses.append(loss)
         summary = f"{step.label}: {step.summary}"
@@ -697,23 +698,31 @@ def _verify(live: Catalog, desired: Catalog, what: str) -> None:
 _FORWARD_LOSSES = {
     "drop_table": ("drops table", "rows"),
     "drop_column": ("drops column", "non-null values"),
-    "alter_column_type": ("narrows the type of column", "non-null values"),
+    "alter_column_type": ("narrows the type of column", "values that would change"),
 }
 _REVERSE_LOSSES = {
     "create_table": ("drops table", "rows"),
     "add_column": ("drops column", "non-null values"),
-    "alter_column_type": ("changes back the type of column", "non-null values"),
+    "alter_column_type": ("changes back the type of column", "values that would change"),
 }
 
 
 async def _refuse_destructive_steps(conn: asyncpg.Connection, plan: Plan) -> None:
     """Refuse data-losing steps on tables that do not allow it, naming what would be lost and how much."""
     allowed = allowed_destructive_tables(plan.schema)
+    renamed: dict[str, str] = {}  # new table name → the name it has before the plan runs
     losses = []
     for step in plan.steps:
+        renamed.update(_table_renames(step.forward, renamed))
         if not is_destructive(step.hazards) or step.target.partition(".")[0] in allowed:
             continue
-        loss = await _measure_loss(conn, f"step {step.id}", step.op, step.target, _FORWARD_LOSSES)
+        table, dot, column = step.target.partition(".")
+        where_now = f"{renamed.get(table, table)}{dot}{column}"
+        loss = await _measure_loss(
+            conn, f"step {step.id}", step.op, where_now, _FORWARD_LOSSES, statements=step.forward
+        )
+        if loss is not None:
+            loss = DataLoss(loss.step, loss.action.replace(where_now, step.target), loss.amount, loss.unit)
         hazards = ", ".join(step.hazards)
         losses.append(loss or DataLoss(f"step {step.id}", f"{step.summary} (marked {hazards})", None, ""))
     if losses:
@@ -737,8 +746,33 @@ def allowed_destructive_tables(schema_json: str) -> frozenset[str]:
     )
 
 
+_RENAME_TABLE = re.compile(r'^ALTER TABLE public\.("(?:[^"]|"")+"|\S+) RENAME TO ("(?:[^"]|"")+"|\S+)$')
+_ALTER_TYPE = re.compile(r"^ALTER TABLE \S+ ALTER COLUMN .+? TYPE (?P<type>.+?)(?: USING (?P<using>.+))?$", re.DOTALL)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+
+
+def _table_renames(statements: Sequence[str], known: Mapping[str, str]) -> dict[str, str]:
+    """Table renames a step makes, as new name → the name before the plan started."""
+    found = {}
+    for statement in statements:
+        match = _RENAME_TABLE.match(statement.strip())
+        if match:
+            old, new = _unquote(match.group(1)), _unquote(match.group(2))
+            found[new] = known.get(old, old)
+    return found
+
+
 async def _measure_loss(
-    conn: asyncpg.Connection, step: str, op: str, target: str, kinds: Mapping[str, tuple[str, str]]
+    conn: asyncpg.Connection,
+    step: str,
+    op: str,
+    target: str,
+    kinds: Mapping[str, tuple[str, str]],
+    *,
+    statements: Sequence[str] = (),
 ) -> DataLoss | None:
     """Count what one step would destroy in its target, or None when its op loses nothing countable."""
     kind = kinds.get(op)
@@ -747,13 +781,40 @@ async def _measure_loss(
     action, unit = kind
     table, _, column = target.partition(".")
     relation = f"public.{quote_ident(table)}"  # the schema introspection manages
+    if op == "alter_column_type":
+        return DataLoss(step, f"{action} {target}", await _count_changed(conn, relation, column, statements), unit)
     counted = "*" if unit == "rows" else quote_ident(column)
     query = f"SELECT count({counted}) FROM {relation}"
     return DataLoss(step, f"{action} {target}", await _count_or_none(conn, query), unit)
 
 
-async def _count_or_none(conn: asyncpg.Connection, query: str) -> int | None:
-    """Run a count in a savepoint, so a missing table or column gives None instead of aborting everything."""
+async def _count_changed(conn: asyncpg.Connection, relation: str, column: str, statements: Sequence[str]) -> int | None:
+    """Values a type change would not keep: converted to the new type and back, they differ (or fail)."""
+    match = next((m for s in statements if (m := _ALTER_TYPE.match(s.strip()))), None)
+    if match is None:
+        return await _count_or_none(conn, f"SELECT count({quote_ident(column)}) FROM {relation}")
+    current = await conn.fetchval(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
+        relation,
+        column,
+    )
+    if current is None:
+        return None
+    name = quote_ident(column)
+    converted = f"(({match.group('using') or name})::{match.group('type')})::{current}"
+    query = f"SELECT count(*) FROM {relation} WHERE {name} IS NOT NULL AND {converted} IS DISTINCT FROM {name}"
+    return await _count_or_none(conn, query, unconvertible_counts_all=f"SELECT count({name}) FROM {relation}")
+
+
+async def _count_or_none(
+    conn: asyncpg.Connection, query: str, *, unconvertible_counts_all: str | None = None
+) -> int | None:
+    """Run a count in a savepoint, so a missing table or column gives None instead of aborting everything.
+
+    With `unconvertible_counts_all`, a value the conversion rejects means every value is at stake: that
+    fallback count is returned instead.
+    """
     import asyncpg
 
     try:
@@ -761,6 +822,10 @@ async def _count_or_none(conn: asyncpg.Connection, query: str) -> int | None:
             return int(await conn.fetchval(query))
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
         return None
+    except (asyncpg.DataError, asyncpg.CannotCoerceError, asyncpg.DatatypeMismatchError):
+        if unconvertible_counts_all is None:
+            return None
+        return await _count_or_none(conn, unconvertible_counts_all)
 
 
 def estimate_locks(ops: Iterable[str]) -> int:
@@ -820,8 +885,9 @@ async def _run_step(
 
 
 def postgres_text(failure: Exception) -> str:
-    """PostgreSQL's message, with its detail and hint when it gave them."""
-    text = str(failure)
+    """PostgreSQL's message on one line, with its detail and hint (once each) when it gave them."""
+    text = str(getattr(failure, "message", None) or (failure.args[0] if failure.args else failure))
+    text = " ".join(text.split("\n", maxsplit=1)[0].split()) if text else type(failure).__name__
     for label in ("detail", "hint"):
         extra = getattr(failure, label, None)
         if extra:

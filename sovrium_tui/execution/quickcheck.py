@@ -43,11 +43,19 @@ class _Target:
 
 
 def recorded_checksum(url: str, first_table: str | None) -> RecordedChecksum | None:
-    """The singleton checksum row, or None when the fast path cannot tell (the caller then does it fully)."""
+    """The singleton checksum row, or None when the fast path cannot tell (the caller then does it fully).
+
+    A server that refuses, does not answer or does not exist raises ConnectionFailed, as the full path would.
+    """
     try:
         target = _parse(url)
         with _Connection(target) as connection:
             rows = connection.query(_checksum_query(first_table))
+    except (TimeoutError, ConnectionRefusedError, socket.gaierror) as failure:
+        # The full client would only fail the same way, a few seconds later: say it now.
+        from sovrium_tui.execution.connect import unreachable
+
+        raise unreachable(url, failure, _TIMEOUT) from failure
     except (_Unsupported, OSError, ValueError, struct.error, IndexError):
         return None
     if rows is None:
