@@ -69,7 +69,9 @@ def timed(command: list[str], *, runs: int, cwd: Path, env: dict[str, str]) -> l
 
 
 def summary(values: list[float]) -> str:
-    return f"median {statistics.median(values):7.1f} ms  (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
+    return (
+        f"median {statistics.median(values):7.1f} ms  (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
+    )
 
 
 async def create_database(admin_url: str, name: str) -> None:
@@ -101,7 +103,9 @@ def bench_startup(server: LocalServer, work: Path, runs: int) -> None:
     print(f"python -c 'import asyncpg'   {summary(asyncpg_only)}")
     print(f"sovrium migrate (unchanged)  {summary(noop)}")
     extra = statistics.median(noop) - statistics.median(baseline)
-    print(f"→ {extra:.1f} ms above a bare interpreter; ratio {statistics.median(noop) / statistics.median(baseline):.1f}×")
+    print(
+        f"→ {extra:.1f} ms above a bare interpreter; ratio {statistics.median(noop) / statistics.median(baseline):.1f}×"
+    )
     print(f"  (budget 100 ms; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})")
 
 
