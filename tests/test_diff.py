@@ -27,7 +27,7 @@ from sovrium_tui.planning.changes import (
     SetDefault,
     SetNotNull,
 )
-from sovrium_tui.planning.diff import Renames, diff, substitute_identifiers
+from sovrium_tui.planning.diff import Renames, diff, substitute_identifiers, tightens
 
 ID = Column("id", "integer", nullable=False, serial=True)
 NAME = Column("name", "character varying(255)")
@@ -144,7 +144,7 @@ CASES: list[tuple[str, Catalog, Catalog, Renames, list[Change]]] = [
         Renames(),
         [
             DropConstraint("users", Constraint("check_x", "check", "CHECK ((id > 0))")),
-            AddConstraint("users", Constraint("check_x", "check", "CHECK ((id > 1))")),
+            AddConstraint("users", Constraint("check_x", "check", "CHECK ((id > 1))"), narrowing=True),
         ],
     ),
     (
@@ -280,3 +280,36 @@ def test_trigger_on_renamed_table_follows_it() -> None:
         "RenameConstraint",
         "RenameTrigger",
     ]
+
+
+ENUM = "CHECK (((plan)::text = ANY (ARRAY['free'::text, 'pro'::text])))"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "tightens_rows"),
+    [
+        (ENUM, ENUM.replace("'pro'::text", "'pro'::text, 'team'::text"), False),
+        (ENUM, ENUM.replace(", 'pro'::text", ""), True),
+        ("CHECK (((age >= 0) AND (age <= 120)))", "CHECK (((age >= 0) AND (age <= 150)))", False),
+        ("CHECK (((age >= 0) AND (age <= 120)))", "CHECK (((age >= 18) AND (age <= 120)))", True),
+        ("CHECK ((amount >= (0)::numeric))", "CHECK ((amount >= '-10'::numeric))", False),
+        ("CHECK ((length(bio) <= 100))", "CHECK ((length(bio) <= 50))", True),
+        ("CHECK ((a > 0))", "CHECK ((b > 0))", True),
+    ],
+)
+def test_a_changed_check_is_narrowing_only_when_it_may_reject_existing_rows(
+    before: str, after: str, tightens_rows: bool
+) -> None:
+    assert tightens(before, after) is tightens_rows
+
+
+def test_a_new_check_on_an_existing_column_narrows_but_not_on_a_new_column() -> None:
+    check = Constraint("check_age_range", "check", "CHECK ((age >= 0))", ("age",))
+    old = table("users", Column("age", "integer"))
+    with_check = table("users", Column("age", "integer"), constraints=(check,))
+    [added] = diff(catalog(old), catalog(with_check))
+    assert isinstance(added, AddConstraint) and added.narrowing
+    assert "narrowing" in added.hazards()
+    changes = diff(catalog(table("users")), catalog(with_check))
+    assert [type(c).__name__ for c in changes] == ["AddColumn", "AddConstraint"]
+    assert not changes[1].narrowing  # type: ignore[union-attr]

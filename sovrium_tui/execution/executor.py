@@ -699,6 +699,7 @@ _FORWARD_LOSSES = {
     "drop_table": ("drops table", "rows"),
     "drop_column": ("drops column", "non-null values"),
     "alter_column_type": ("narrows the type of column", "values that would change"),
+    "add_constraint": ("adds a rule that existing rows may break:", "rows that break it"),
 }
 _REVERSE_LOSSES = {
     "create_table": ("drops table", "rows"),
@@ -747,6 +748,7 @@ def allowed_destructive_tables(schema_json: str) -> frozenset[str]:
 
 
 _RENAME_TABLE = re.compile(r'^ALTER TABLE public\.("(?:[^"]|"")+"|\S+) RENAME TO ("(?:[^"]|"")+"|\S+)$')
+_ADD_CHECK = re.compile(r"^ALTER TABLE \S+ ADD CONSTRAINT \S+ CHECK \((.*)\)$", re.DOTALL)
 _ALTER_TYPE = re.compile(r"^ALTER TABLE \S+ ALTER COLUMN .+? TYPE (?P<type>.+?)(?: USING (?P<using>.+))?$", re.DOTALL)
 
 
@@ -783,6 +785,10 @@ async def _measure_loss(
     relation = f"public.{quote_ident(table)}"  # the schema introspection manages
     if op == "alter_column_type":
         return DataLoss(step, f"{action} {target}", await _count_changed(conn, relation, column, statements), unit)
+    if op == "add_constraint":
+        check = next((m.group(1) for s in statements if (m := _ADD_CHECK.match(s.strip()))), None)
+        query = f"SELECT count(*) FROM {relation} WHERE NOT ({check})"
+        return DataLoss(step, f"{action} {target}", await _count_or_none(conn, query) if check else None, unit)
     counted = "*" if unit == "rows" else quote_ident(column)
     query = f"SELECT count({counted}) FROM {relation}"
     return DataLoss(step, f"{action} {target}", await _count_or_none(conn, query), unit)

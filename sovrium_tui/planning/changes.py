@@ -263,11 +263,12 @@ class DropNotNull:
 class AddConstraint:
     table: str
     constraint: Constraint
+    narrowing: bool = False  # a rule existing rows may break: a range tightened, an option removed, …
 
     op = "add_constraint"
 
     def reverse(self) -> Change:
-        return DropConstraint(self.table, self.constraint)
+        return DropConstraint(self.table, self.constraint, self.narrowing)
 
     @property
     def target(self) -> str:
@@ -277,6 +278,8 @@ class AddConstraint:
         return f"add constraint {self.target}: {self.constraint.definition}"
 
     def hazards(self) -> tuple[Hazard, ...]:
+        if self.narrowing:
+            return ("narrowing", "fails-on-existing-rows", "exclusive-lock")
         return ("fails-on-existing-rows", "exclusive-lock")
 
 
@@ -284,11 +287,12 @@ class AddConstraint:
 class DropConstraint:
     table: str
     constraint: Constraint
+    narrowing: bool = False  # adding it back (the reverse) narrows
 
     op = "drop_constraint"
 
     def reverse(self) -> Change:
-        return AddConstraint(self.table, self.constraint)
+        return AddConstraint(self.table, self.constraint, self.narrowing)
 
     @property
     def target(self) -> str:

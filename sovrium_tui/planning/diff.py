@@ -172,7 +172,8 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
             phases.add_columns.append(AddColumn(name, column))
         elif existing != column:
             _diff_column(name, existing, column, phases)
-    _diff_named(current.constraints, desired.constraints, phases, name)
+    new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
+    _diff_constraints(current.constraints, desired.constraints, phases, name, new_columns)
     _diff_named(current.indexes, desired.indexes, phases, name)
     _diff_named(current.triggers, desired.triggers, phases, name)
 
@@ -216,6 +217,67 @@ def _diff_named(
     for name, item in wanted.items():
         if existing.get(name) != item:
             _add_object(item, table, phases)
+
+
+def _diff_constraints(
+    current: Sequence[Constraint],
+    desired: Sequence[Constraint],
+    phases: _Phases,
+    table: str,
+    new_columns: set[str],
+) -> None:
+    """As `_diff_named`, marking a CHECK that existing rows may break (it tightens, or is new on old columns)."""
+    wanted = {c.name: c for c in desired}
+    existing = {c.name: c for c in current}
+    for name, constraint in existing.items():
+        if wanted.get(name) != constraint:
+            _drop_object(constraint, table, phases)
+    for name, constraint in wanted.items():
+        before = existing.get(name)
+        if before == constraint:
+            continue
+        if constraint.kind != "check":
+            _add_object(constraint, table, phases)
+            continue
+        if before is not None and before.kind == "check":
+            narrowing = tightens(before.definition, constraint.definition)
+        else:
+            narrowing = not (set(constraint.columns) and set(constraint.columns) <= new_columns)
+        phases.add_objects.append(AddConstraint(table, constraint, narrowing))
+
+
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+_BOUND = re.compile(r"(>=|<=|>|<)\s*(?:\((-?\d+(?:\.\d+)?)\)|'(-?\d+(?:\.\d+)?)'|(-?\d+(?:\.\d+)?))")
+
+
+def tightens(before: str, after: str) -> bool:
+    """Whether a changed CHECK may reject rows the old one accepted (when unsure: yes).
+
+    Recognises Sovrium's rules: option lists (`… = ANY (ARRAY['a'::text, …])`, `<@ ARRAY[…]`) that only gain
+    options, and numeric bounds (`>= n`, `<= n`) that only move outwards.
+    """
+    skeleton_before, skeleton_after = _skeleton(before), _skeleton(after)
+    if skeleton_before != skeleton_after:
+        return True
+    options_before = set(_LITERAL.findall(_BOUND.sub("", before)))
+    options_after = set(_LITERAL.findall(_BOUND.sub("", after)))
+    if not options_before <= options_after:
+        return True
+    bounds_before, bounds_after = _bounds(before), _bounds(after)
+    for (op, old), (_, new) in zip(bounds_before, bounds_after, strict=True):
+        if (op in (">=", ">") and float(new) > float(old)) or (op in ("<=", "<") and float(new) < float(old)):
+            return True
+    return False
+
+
+def _skeleton(definition: str) -> str:
+    """The definition with its literals and numbers blanked out, to see whether only they changed."""
+    without_options = re.sub(r"ARRAY\[[^\]]*\]", "ARRAY[…]", definition)
+    return _LITERAL.sub("'…'", _BOUND.sub(lambda m: f"{m.group(1)} #", without_options))
+
+
+def _bounds(definition: str) -> list[tuple[str, str]]:
+    return [(m.group(1), next(g for g in m.groups()[1:] if g is not None)) for m in _BOUND.finditer(definition)]
 
 
 def _drop_object(item: Constraint | Index | Trigger, table: str, phases: _Phases) -> None:
