@@ -19,6 +19,13 @@ demo:
     {{sovrium}} migrate examples/crm.yaml
     {{sovrium}} history
 
+# Regenerate plans/ from the example's history (deterministic: same tool, same bytes).
+plans:
+    rm -rf plans
+    SOURCE_DATE_EPOCH=1795564800 {{sovrium}} plan examples/history/crm.v1.yaml --offline --name companies_and_contacts
+    SOURCE_DATE_EPOCH=1795564800 {{sovrium}} plan examples/history/crm.v2.yaml --offline --name deals_and_activities
+    SOURCE_DATE_EPOCH=1795564800 {{sovrium}} plan examples/crm.yaml --offline --name tags_profiles_and_indexes
+
 # The committed plans are an intact chain whose head is the example schema.
 check-plans:
     {{sovrium}} check examples/crm.yaml --plans plans

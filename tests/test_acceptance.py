@@ -248,10 +248,14 @@ async def test_migration_rollback_002_rollbacks_to_last_known_good_state_on_vali
     good_catalog = await catalog_state(db)
     good_state = await checksum_row(db)
 
-    # The new version adds a table and a CHECK that an existing row does not pass: PostgreSQL's validation fails.
+    # The new version adds a table and a CHECK that an existing row does not pass. It is refused up front,
+    # counting the rows that break it; forced, PostgreSQL's own validation fails. Both leave version 1 intact.
     checked = table(1, "users", NAME, constraints=[{"name": "users_name_not_empty", "check": "name <> ''"}])
     _schema(cli, checked, POSTS)
-    failed = cli.db_fails("migrate", schema)
+    refused = cli.db_fails("migrate", schema)
+    assert "users.users_name_not_empty (1 rows that break it)" in refused.stderr
+    assert await catalog_state(db) == good_catalog
+    failed = cli.db_fails("migrate", schema, "--allow-destructive")
 
     assert 'check constraint "users_name_not_empty"' in failed.stderr
     assert "is violated by some row" in failed.stderr
