@@ -173,9 +173,9 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
         elif existing != column:
             _diff_column(name, existing, column, phases)
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
-    _diff_constraints(current.constraints, desired.constraints, phases, name, new_columns)
-    _diff_named(current.indexes, desired.indexes, phases, name)
-    _diff_named(current.triggers, desired.triggers, phases, name)
+    _diff_named(current.constraints, desired.constraints, phases, name, new_columns)
+    _diff_named(current.indexes, desired.indexes, phases, name, new_columns)
+    _diff_named(current.triggers, desired.triggers, phases, name, new_columns)
 
 
 def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) -> None:
@@ -208,6 +208,7 @@ def _diff_named(
     desired: Sequence[Constraint] | Sequence[Index] | Sequence[Trigger],
     phases: _Phases,
     table: str,
+    new_columns: set[str],
 ) -> None:
     wanted = {item.name: item for item in desired}
     existing = {item.name: item for item in current}
@@ -215,35 +216,20 @@ def _diff_named(
         if wanted.get(name) != item:
             _drop_object(item, table, phases)
     for name, item in wanted.items():
-        if existing.get(name) != item:
-            _add_object(item, table, phases)
-
-
-def _diff_constraints(
-    current: Sequence[Constraint],
-    desired: Sequence[Constraint],
-    phases: _Phases,
-    table: str,
-    new_columns: set[str],
-) -> None:
-    """As `_diff_named`, marking a CHECK that existing rows may break (it tightens, or is new on old columns)."""
-    wanted = {c.name: c for c in desired}
-    existing = {c.name: c for c in current}
-    for name, constraint in existing.items():
-        if wanted.get(name) != constraint:
-            _drop_object(constraint, table, phases)
-    for name, constraint in wanted.items():
         before = existing.get(name)
-        if before == constraint:
-            continue
-        if constraint.kind != "check":
-            _add_object(constraint, table, phases)
-            continue
-        if before is not None and before.kind == "check":
-            narrowing = tightens(before.definition, constraint.definition)
-        else:
-            narrowing = not (set(constraint.columns) and set(constraint.columns) <= new_columns)
-        phases.add_objects.append(AddConstraint(table, constraint, narrowing))
+        if before != item:
+            _add_object(item, table, phases, narrowing=_narrows(before, item, new_columns))
+
+
+def _narrows(
+    before: Constraint | Index | Trigger | None, item: Constraint | Index | Trigger, new_columns: set[str]
+) -> bool:
+    """Whether a CHECK may reject existing rows: it tightens the old one, or is new on columns that already exist."""
+    if not isinstance(item, Constraint) or item.kind != "check":
+        return False
+    if isinstance(before, Constraint) and before.kind == "check":
+        return tightens(before.definition, item.definition)
+    return not (item.columns and set(item.columns) <= new_columns)
 
 
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")
@@ -292,12 +278,12 @@ def _drop_object(item: Constraint | Index | Trigger, table: str, phases: _Phases
             phases.drop_objects.append(DropTrigger(item))
 
 
-def _add_object(item: Constraint | Index | Trigger, table: str, phases: _Phases) -> None:
+def _add_object(item: Constraint | Index | Trigger, table: str, phases: _Phases, *, narrowing: bool = False) -> None:
     match item:
         case Constraint(kind="foreign_key"):
             phases.add_foreign_keys.append(AddConstraint(table, item))
         case Constraint():
-            phases.add_objects.append(AddConstraint(table, item))
+            phases.add_objects.append(AddConstraint(table, item, narrowing))
         case Index():
             phases.add_objects.append(CreateIndex(item))
         case Trigger():
