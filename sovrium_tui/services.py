@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sovrium_tui.execution.executor import RollbackResult
     from sovrium_tui.execution.store import HistoryEntry, LogEntry
     from sovrium_tui.execution.verify import VerifyResult
+    from sovrium_tui.planning.changes import Change
     from sovrium_tui.planning.directory import PlanDirectory, PlanFile
     from sovrium_tui.planning.drift import Difference
     from sovrium_tui.planning.plan import Plan
@@ -348,6 +349,18 @@ def catalog_for_snapshot(snapshot: Mapping[str, Any]) -> Catalog:
     from sovrium_tui.schema import app_from_document
 
     return compile_app(app_from_document(dict(snapshot), source="recorded snapshot"))
+
+
+def changes_between(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple[Change, ...]:
+    """The changes a plan would make from one recorded app snapshot to another (renames known by id)."""
+    from sovrium_tui.catalog import compile_app
+    from sovrium_tui.planning.diff import diff
+    from sovrium_tui.planning.renames import renames_between
+    from sovrium_tui.schema import app_from_document
+
+    before = app_from_document(dict(older), source="recorded snapshot")
+    after = app_from_document(dict(newer), source="recorded snapshot")
+    return tuple(diff(compile_app(before), compile_app(after), renames_between(before, after)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -313,3 +313,17 @@ def test_a_new_check_on_an_existing_column_narrows_but_not_on_a_new_column() -> 
     changes = diff(catalog(table("users")), catalog(with_check))
     assert [type(c).__name__ for c in changes] == ["AddColumn", "AddConstraint"]
     assert not changes[1].narrowing  # type: ignore[union-attr]
+
+
+def test_changes_between_two_recorded_snapshots_know_renames_by_id() -> None:
+    import json
+    from pathlib import Path
+
+    from sovrium_tui import services
+    from sovrium_tui.schema import app_snapshot, load_app
+
+    root = Path(__file__).parent.parent / "examples"
+    v1, v2 = (json.loads(json.dumps(app_snapshot(load_app(root / "history" / f"crm.v{n}.yaml")))) for n in (1, 2))
+    changes = services.changes_between(v1, v2)
+    assert RenameColumn("contacts", "telephone", "phone") in changes
+    assert not any(isinstance(c, DropColumn) for c in changes)

@@ -14,7 +14,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from sovrium_tui import services
 from sovrium_tui.execution.store import HistoryEntry
-from sovrium_tui.planning.diff import diff
 from sovrium_tui.tui.base import InnerScreen
 from sovrium_tui.tui.fmt import error_text, hazard_text, plural
 from sovrium_tui.tui.session import Session
@@ -29,7 +28,7 @@ class ChangeLine:
 
 def changes_between(older: HistoryEntry, newer: HistoryEntry) -> tuple[ChangeLine, ...]:
     """The changes that take the older snapshot to the newer one, in the order a plan would run them."""
-    changes = diff(services.catalog_for_snapshot(older.schema), services.catalog_for_snapshot(newer.schema))
+    changes = services.changes_between(older.schema, newer.schema)
     return tuple(ChangeLine(change.op, change.summary(), tuple(change.hazards())) for change in changes)
 
 
