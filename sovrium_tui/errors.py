@@ -87,7 +87,14 @@ class DriftDetected(SovriumError):
 
 
 class DestructiveRefused(SovriumError):
-    """A plan would destroy data and no one allowed it."""
+    """A plan would destroy data and no one allowed it; `losses` says what, one line each, with counts."""
+
+    def __init__(self, message: str, *, losses: tuple[str, ...] = (), location: str | None = None) -> None:
+        super().__init__(message, location=location)
+        self.losses = losses
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "losses": list(self.losses)}
 
 
 class ConnectionFailed(SovriumError):

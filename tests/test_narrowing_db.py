@@ -50,3 +50,16 @@ async def test_adding_an_option_is_not_destructive_but_removing_one_is(
     assert await migrate(schema, database_url, options="free, pro, team") == "migrated"
     with pytest.raises(DestructiveRefused, match=r"check_plan_enum \(2 rows that break it\)"):
         await migrate(schema, database_url, options="free, team")
+
+
+async def test_a_refusal_lists_each_loss_for_scripts(db: asyncpg.Connection, database_url: str, tmp_path: Path) -> None:
+    schema = tmp_path / "app.yaml"
+    await migrate(schema, database_url)
+    await db.execute("INSERT INTO people (age, plan) VALUES (3, 'pro')")
+    with pytest.raises(DestructiveRefused) as refused:
+        await migrate(schema, database_url, age=", min: 18", options="free")
+    assert [loss.split(": ", 1)[1] for loss in refused.value.losses] == [
+        "people.check_age_range (1 rows that break it)",
+        "people.check_plan_enum (1 rows that break it)",
+    ]
+    assert refused.value.to_json()["losses"] == list(refused.value.losses)

@@ -548,7 +548,8 @@ def _refuse_rollback_loss(losses: Sequence[DataLoss], target: int) -> None:
     listed = "; ".join(loss.describe() for loss in losses)
     raise DestructiveRefused(
         f"Destructive operation detected: rolling back to version {target} would destroy data: {listed}. "
-        "Nothing was changed. Re-run with --force to roll back anyway and lose that data."
+        "Nothing was changed. Re-run with --force to roll back anyway and lose that data.",
+        losses=tuple(loss.describe() for loss in losses),
     )
 
 
@@ -734,7 +735,8 @@ async def _refuse_destructive_steps(conn: asyncpg.Connection, plan: Plan) -> Non
         raise DestructiveRefused(
             f"Destructive operation detected: plan {plan.version} would destroy data: {listed}. Nothing was "
             "changed. To proceed with data loss, re-run with --allow-destructive or set allowDestructive: true "
-            "on the table in the schema."
+            "on the table in the schema.",
+            losses=tuple(loss.describe() for loss in losses),
         )
 
 
