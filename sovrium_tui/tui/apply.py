@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from textual import on, work
@@ -24,15 +23,10 @@ from sovrium_tui.tui.modals import CONFIRM_WORD, ConfirmModal, TypedConfirmModal
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import RunProgress
 
-_LOSSES = re.compile(r"would destroy data: (?P<losses>.*?)\. Nothing was changed", re.DOTALL)
-
 
 def losses_in(refusal: DestructiveRefused) -> tuple[str, ...]:
     """The data a refusal names ("step 2 drops column users.nickname (3 non-null values)"), one per item."""
-    found = _LOSSES.search(refusal.message)
-    if found is None:
-        return (refusal.message,)
-    return tuple(item.strip() for item in found["losses"].split("; ") if item.strip())
+    return refusal.losses or (refusal.message,)
 
 
 class ApplyScreen(InnerScreen):

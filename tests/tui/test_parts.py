@@ -38,7 +38,8 @@ def test_losses_are_read_from_the_refusal() -> None:
     refusal = DestructiveRefused(
         "Destructive operation detected: plan 3 would destroy data: step 1 drops column users.nick (2 non-null "
         "values); step 2 drops table tags (5 rows). Nothing was changed. To proceed with data loss, re-run with "
-        "--allow-destructive."
+        "--allow-destructive.",
+        losses=("step 1 drops column users.nick (2 non-null values)", "step 2 drops table tags (5 rows)"),
     )
     assert losses_in(refusal) == (
         "step 1 drops column users.nick (2 non-null values)",
