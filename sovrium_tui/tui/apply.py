@@ -72,10 +72,16 @@ class ApplyScreen(InnerScreen):
         self.phase = "preparing"  # → checking → confirming → running → done | failed
         self.committed: list[int] = []
         self.started = False  # a plan's transaction began (a failure before that changed nothing either)
+        self.allow_destructive = False  # set when the typed confirmation is asked for and given
 
     @property
     def destructive(self) -> bool:
         return any(plan.destructive_steps for _, plan in self.plans)
+
+    @property
+    def loses_data(self) -> bool:
+        """Steps refused even when nothing is in the table (drops, truncating casts), unlike mere narrowing."""
+        return any("data-loss" in step.hazards for _, plan in self.plans for step in plan.steps)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -155,7 +161,9 @@ class ApplyScreen(InnerScreen):
 
     def _confirm(self, losses: tuple[str, ...]) -> None:
         what = self._what_will_happen()
-        if not self.destructive:
+        self.allow_destructive = bool(losses) or self.loses_data
+        if not self.allow_destructive:
+            # Nothing is lost: narrowing steps that no row breaks (the apply re-checks, and refuses if one does).
             self.app.push_screen(ConfirmModal("Apply?", what, confirm_label="Apply"), self._confirmed)
             return
         if not losses:
@@ -165,7 +173,8 @@ class ApplyScreen(InnerScreen):
             losses = tuple(
                 f"version {plan.version} step {step.id}: {step.summary}{'' if plan is first else later}"
                 for _, plan in self.plans
-                for step in plan.destructive_steps
+                for step in plan.steps
+                if "data-loss" in step.hazards
             )
         body = Content.assemble(
             what,
@@ -181,7 +190,7 @@ class ApplyScreen(InnerScreen):
             return
         self._phase("running")
         self._result("[$text-warning]Applying…[/]")
-        self.run_apply(allow_destructive=self.destructive)
+        self.run_apply(allow_destructive=self.allow_destructive)
 
     # --- running -------------------------------------------------------------------------------------------
 

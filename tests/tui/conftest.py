@@ -33,6 +33,11 @@ SCHEMAS = {
     "v2": _HEAD + _NAME + _NICKNAME + _PHONE,  # + phone
     "v3": _HEAD + _NAME + _PHONE,  # - nickname: destructive
     "code": _HEAD + _NAME + _NICKNAME + _CODE,  # + code NOT NULL without default: fails on existing rows
+    # + a CHECK on an existing column: narrowing, refused only when existing rows break it
+    "short": _HEAD
+    + _NAME
+    + _NICKNAME
+    + '    constraints:\n      - {name: nickname_short, check: "length(nickname) < 10"}\n',
 }
 
 

@@ -348,3 +348,27 @@ async def test_history_filters_by_version(project: Project, database_url: str) -
         await settle(pilot)
         assert table_rows(app, "#versions-table") == []
         assert "No version matches" in shown(app, "#versions-empty")
+
+
+@pytest.mark.parametrize(("nickname", "typed"), [("ada", False), ("a-very-long-nickname", True)])
+async def test_a_narrowing_plan_asks_for_the_typed_word_only_when_rows_break_it(
+    project: Project, database_url: str, db: asyncpg.Connection, nickname: str, typed: bool
+) -> None:
+    await project.plan("v1")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    await db.execute("INSERT INTO customers (name, nickname) VALUES ('Ada', $1)", nickname)
+    await project.plan("short")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        if typed:
+            assert isinstance(app.screen, TypedConfirmModal)
+            assert "nickname_short (1 rows that break it)" in str(app.screen.body)
+            return
+        assert isinstance(app.screen, ConfirmModal), "nothing would be lost: a plain yes/no"
+        await pilot.press("y")
+        await settle(pilot)
+        assert "Applied version 2" in shown(app, "#result-text")
+    assert "nickname_short" in {r["conname"] for r in await db.fetch("SELECT conname FROM pg_constraint")}
