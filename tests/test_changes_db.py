@@ -272,3 +272,21 @@ async def test_tables_declared_before_the_tables_they_reference(db: asyncpg.Conn
     created = [s.target for s in plan.steps if s.op == "create_table"]
     assert created.index("customers") < created.index("orders")
     assert await differences(db, target) == []
+
+
+async def test_renaming_a_table_keeps_its_many_to_many_links(db: asyncpg.Connection) -> None:
+    m2m = "{id: 4, name: favourites, type: relationship, relatedTable: %s, relationType: many-to-many}"
+    before = app(schema(customers(m2m % "orders"), ORDERS))
+    after = app(schema(customers(m2m % "purchases"), ORDERS.replace("name: orders", "name: purchases")))
+    await build(db, before)
+    await db.execute(SEED)
+    await db.execute("INSERT INTO orders (total) VALUES (9.5)")
+    await db.execute("INSERT INTO customers_orders SELECT c.id, o.id FROM customers c, orders o")
+    plan = await plan_change(db, before, after)
+    assert plan is not None and not plan.destructive_steps
+    await run_steps(db, plan.steps)
+    assert await differences(db, after) == []
+    assert await db.fetchval("SELECT count(*) FROM customers_purchases WHERE purchase_id IS NOT NULL") == 2
+    await run_steps(db, plan.steps, forward=False)
+    assert await differences(db, before) == []
+    assert await db.fetchval("SELECT count(*) FROM customers_orders") == 2

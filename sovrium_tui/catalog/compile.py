@@ -431,6 +431,11 @@ def singular(word: str) -> str:
     return f"{head}_{last}" if head else last
 
 
+def junction_column_name(table: SchemaTable) -> str:
+    """The junction table's column that points at `table`: its singular name and `_id`."""
+    return object_name(singular(table.physical_name), "id")
+
+
 def junction_table_name(source: SchemaTable, related: SchemaTable) -> str:
     """The many-to-many junction table between two tables: `<source>_<related>`."""
     return object_name(source.physical_name, related.physical_name)
@@ -1045,8 +1050,8 @@ def _distinct(items: Iterable[_T]) -> list[_T]:
 
 def _junction(resolver: _Resolver, source: SchemaTable, related: SchemaTable) -> Table:
     name = junction_table_name(source, related)
-    source_column = object_name(singular(source.physical_name), "id")
-    related_column = object_name(singular(related.physical_name), "id")
+    source_column = junction_column_name(source)
+    related_column = junction_column_name(related)
     if source_column == related_column:
         raise _FieldError(f'many-to-many junction "{name}" would have two columns named "{source_column}"')
     columns = (

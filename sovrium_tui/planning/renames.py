@@ -19,7 +19,9 @@ def renames_between(previous: App, target: App) -> Renames:
         if before.physical_name != table.physical_name:
             table_renames.append((before.physical_name, table.physical_name))
         column_renames.extend(_column_renames(before, table))
-    table_renames.extend(_junction_renames(previous, target))
+    junction_tables, junction_columns = _junction_renames(previous, target)
+    table_renames.extend(junction_tables)
+    column_renames.extend(junction_columns)
     return Renames(tables=tuple(table_renames), columns=tuple(column_renames))
 
 
@@ -39,23 +41,37 @@ def _has_column(field: Field) -> bool:
     return creates_column(field.type, field.relation_type)
 
 
-def _junction_renames(previous: App, target: App) -> list[tuple[str, str]]:
-    """Many-to-many junction tables follow their two tables' names."""
-    from sovrium_tui.catalog.compile import junction_table_name
+def _junction_renames(previous: App, target: App) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """Many-to-many junction tables, and their `<singular>_id` columns, follow their two tables' names."""
+    before, after = _junctions(previous), _junctions(target)
+    tables: list[tuple[str, str]] = []
+    columns: list[tuple[str, str, str]] = []
+    for key, (name, source_column, related_column) in after.items():
+        if key not in before:
+            continue
+        old_name, old_source, old_related = before[key]
+        if old_name != name:
+            tables.append((old_name, name))
+        columns.extend(
+            (name, old, new) for old, new in ((old_source, source_column), (old_related, related_column)) if old != new
+        )
+    return tables, columns
 
-    before = _junctions(previous, junction_table_name)
-    after = _junctions(target, junction_table_name)
-    return [(before[key], name) for key, name in after.items() if key in before and before[key] != name]
 
+def _junctions(app: App) -> dict[tuple[object, int], tuple[str, str, str]]:
+    from sovrium_tui.catalog.compile import junction_column_name, junction_table_name
 
-def _junctions(app: App, name_of: object) -> dict[tuple[object, int], str]:
     by_name = {t.name: t for t in app.tables}
-    junctions: dict[tuple[object, int], str] = {}
+    junctions: dict[tuple[object, int], tuple[str, str, str]] = {}
     for table in app.tables:
         for field in table.fields:
             if field.type != "relationship" or field.relation_type != "many-to-many":
                 continue
             related = by_name.get(field.related_table or "")
             if related is not None:
-                junctions[(table.id, field.id)] = name_of(table, related)  # type: ignore[operator]
+                junctions[(table.id, field.id)] = (
+                    junction_table_name(table, related),
+                    junction_column_name(table),
+                    junction_column_name(related),
+                )
     return junctions
