@@ -13,6 +13,7 @@ from typing import Any
 
 from sovrium_tui import __version__
 from sovrium_tui.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, SovriumError, UsageError
+from sovrium_tui.text import terminal_text
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -24,6 +25,11 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"error: {message}\n")
         raise SystemExit(EXIT_USAGE)
+
+
+def _say(text: str) -> None:
+    """One line of a command's text output on stdout, made safe for the terminal."""
+    sys.stdout.write(terminal_text(text) + "\n")
 
 
 def _emit_json(document: object) -> None:
@@ -40,7 +46,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(result.to_json())
     else:
-        print(result.describe())
+        _say(result.describe())
     return EXIT_OK
 
 
@@ -51,7 +57,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(script.to_json())
     else:
-        sys.stdout.write(script.text())
+        sys.stdout.write(terminal_text(script.text()))
     return EXIT_OK
 
 
@@ -62,9 +68,9 @@ def _cmd_db(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(state.to_json())
     elif args.action == "url":
-        print(state.url)
+        _say(state.url)
     else:
-        print(state.describe())
+        _say(state.describe())
     return EXIT_OK
 
 
@@ -82,7 +88,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json({"rehashed": args.rehash, "digest": rehashed.digest})
         else:
-            print(f"re-hashed {args.rehash}: {rehashed.digest}")
+            _say(f"re-hashed {args.rehash}: {rehashed.digest}")
         return EXIT_OK
     if not args.schema:
         raise UsageError("plan needs a SCHEMA (or --rehash PLAN)")
@@ -98,7 +104,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(outcome.to_json())
     else:
-        print(outcome.describe())
+        _say(outcome.describe())
     return EXIT_OK if outcome.plan is not None else EXIT_DIFFERENCES
 
 
@@ -120,7 +126,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(result.to_json())
     else:
-        print(result.describe())
+        _say(result.describe())
     if result.problems:
         return EXIT_FAILED
     return EXIT_OK if result.in_sync else EXIT_DIFFERENCES
@@ -148,15 +154,25 @@ class _Progress:
                 self._say(f" done ({elapsed_ms} ms)")
             case events.StepFailed(_, message):
                 self._say(f" FAILED: {message}")
-            case events.PlanRolledBack(version, reason):
-                self._say(f"version {version}: rolled back, nothing was changed ({reason})")
+            case events.PlanRolledBack(version, _reason, outcome, operation):
+                self._say(_rolled_back_line(version, outcome, operation))
             case events.LockWaiting(holder):
                 self._say(f"waiting for the migration lock held by {holder}")
 
     @staticmethod
     def _say(text: str, end: str = "\n") -> None:
-        sys.stderr.write(text + end)
+        sys.stderr.write(terminal_text(text) + end)
         sys.stderr.flush()
+
+
+def _rolled_back_line(version: int, outcome: str, operation: str) -> str:
+    """What a transaction that did not commit left behind, in one line (the error itself follows on stderr)."""
+    what = f"version {version} was not applied" if operation == "apply" else f"rollback to version {version} not done"
+    if outcome == "dry-run":
+        return f"dry run finished: the transaction was rolled back on purpose, nothing was changed (version {version})"
+    if outcome == "unknown":
+        return f"{what}? the connection was lost while committing: the outcome is unknown (check `sovrium status`)"
+    return f"{what}: the transaction was rolled back, nothing was changed"
 
 
 def _confirm(question: str, args: argparse.Namespace) -> bool:
@@ -198,7 +214,7 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(outcome.to_json())
     else:
-        print(outcome.describe())
+        _say(outcome.describe())
     return EXIT_OK
 
 
@@ -221,7 +237,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(outcome.to_json())
     elif not args.quiet:
-        print(outcome.describe())
+        _say(outcome.describe())
     return EXIT_OK
 
 
@@ -248,9 +264,9 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     else:
         verb = "would roll back" if result.status == "dry-run" else "rolled back"
         versions = ", ".join(str(v) for v in result.reverted_versions)
-        print(f"{verb} version(s) {versions}: the database is at version {result.to_version}")
+        _say(f"{verb} version(s) {versions}: the database is at version {result.to_version}")
         for loss in result.data_loss:
-            print(f"  data destroyed: {loss}")
+            _say(f"  data destroyed: {loss}")
     return EXIT_OK
 
 
@@ -261,7 +277,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(report.to_json())
     else:
-        print(report.describe())
+        _say(report.describe())
     return EXIT_OK
 
 
@@ -280,7 +296,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(report.to_json(with_snapshots=args.snapshots))
     else:
-        print(report.describe())
+        _say(report.describe())
     return EXIT_OK
 
 
@@ -291,7 +307,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(report.to_json())
     else:
-        print(report.describe())
+        _say(report.describe())
     return EXIT_DIFFERENCES if report.drifted else EXIT_OK
 
 
@@ -302,7 +318,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(result.to_json())
     else:
-        print(result.describe())
+        _say(result.describe())
     return EXIT_OK if result.round_trips else EXIT_FAILED
 
 
@@ -334,25 +350,29 @@ _HAZARD_COLORS = {"data-loss": "31;1", "narrowing": "31", "fails-on-existing-row
 
 
 def render_plan(plan: Any, *, color: bool) -> str:
-    """A plan as text for review: header, then each step with its hazards, forward and reverse SQL."""
+    """A plan as text for review: header, then each step with its hazards, forward and reverse SQL.
+
+    Everything taken from the file is made terminal-safe before it is coloured.
+    """
 
     def paint(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
+    safe = terminal_text
     origin = f"version {plan.from_version}" if plan.from_version else "an empty database"
     digest = "intact" if plan.digest_ok else paint("EDITED — run `sovrium plan --rehash` after review", "31;1")
     lines = [
-        paint(f"Plan {plan.version:04d} for app {plan.app!r}: {plan.summary}", "1"),
-        f"  from {origin} to checksum {plan.to_checksum[:12]} · made {plan.created_at} · digest {digest}",
+        paint(f"Plan {plan.version:04d} for app {safe(repr(plan.app))}: {safe(plan.summary)}", "1"),
+        f"  from {origin} to checksum {plan.to_checksum[:12]} · made {safe(plan.created_at)} · digest {digest}",
         f"  {len(plan.steps)} steps, {len(plan.destructive_steps)} destructive",
         "",
     ]
     for step in plan.steps:
         badges = " ".join(paint(f"[{h}]", _HAZARD_COLORS.get(h, "36")) for h in step.hazards)
-        lines.append(paint(f"{step.id:>3}. {step.summary}", "1") + (f"  {badges}" if badges else ""))
+        lines.append(paint(f"{step.id:>3}. {safe(step.summary)}", "1") + (f"  {badges}" if badges else ""))
         for label, code, statements in (("forward", "32", step.forward), ("reverse", "35", step.reverse)):
             lines.append(f"     {paint(label + ':', code)}" + ("" if statements else " (none)"))
-            lines.extend(f"       {line}" for statement in statements for line in f"{statement};".splitlines())
+            lines.extend(f"       {safe(line)}" for statement in statements for line in f"{statement};".splitlines())
         lines.append("")
     return "\n".join(lines)
 
@@ -372,9 +392,37 @@ def _add_database_url(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds ≥ 0, got {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """A whole number ≥ `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number ≥ {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--lock-wait", type=float, default=30.0, metavar="SECONDS", help="wait this long for another runner (30)"
+        "--lock-wait", type=_seconds, default=30.0, metavar="SECONDS", help="wait this long for another runner (30)"
     )
     parser.add_argument(
         "--lock-timeout", default="10s", metavar="DURATION", help="give up on a table lock after this long (10s)"
@@ -500,7 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
             "in one transaction, using the reverse steps stored in the database (no plan files needed). Refused "
             "when values would be lost, with counts, unless --force.",
         )
-        rollback.add_argument("--to", type=int, metavar="VERSION", help="roll back to this version (0: empty)")
+        rollback.add_argument(
+            "--to", type=_count(0), metavar="VERSION", help="roll back to this version (0: before the first)"
+        )
         rollback.add_argument("--force", action="store_true", help="allow a rollback that destroys data")
         rollback.add_argument("--reason", metavar="TEXT", help="why, recorded in the history and the log")
         rollback.add_argument("--dry-run", action="store_true", help="run everything, then roll back on purpose")
@@ -529,8 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--since", type=_date, metavar="DATE")
     history.add_argument("--until", type=_date, metavar="DATE")
-    history.add_argument("--version", type=int, metavar="N", help="only this version")
-    history.add_argument("--limit", type=int, metavar="N", help="at most N rows")
+    history.add_argument("--version", type=_count(1), metavar="N", help="only this version")
+    history.add_argument("--limit", type=_count(1), metavar="N", help="at most N rows")
     history.add_argument("--snapshots", action="store_true", help="with --json: include schemas and plans")
     _add_database_url(history)
     _add_json(history)
@@ -608,9 +658,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the edge: an unexpected failure is still one readable line
         if args.debug:
             raise
-        sys.stderr.write(f"error: unexpected {type(error).__name__}: {error} (run with --debug for details)\n")
+        detail = terminal_text(f"{type(error).__name__}: {error}")
+        sys.stderr.write(f"error: unexpected {detail} (run with --debug for details)\n")
         return EXIT_FAILED
 
 
 def _error_text(rendered: str) -> str:
-    return "".join(f"error: {line}\n" for line in rendered.splitlines() or [""])
+    return "".join(f"error: {terminal_text(line)}\n" for line in rendered.splitlines() or [""])

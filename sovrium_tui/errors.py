@@ -101,6 +101,10 @@ class ConnectionFailed(SovriumError):
     """The database cannot be reached or refuses us."""
 
 
+class CommitOutcomeUnknown(ConnectionFailed):
+    """The connection was lost while COMMIT was on its way: the transaction may or may not have committed."""
+
+
 class LockNotAcquired(SovriumError):
     """Another runner holds the migration lock for longer than we may wait."""
 
@@ -120,10 +124,13 @@ class ServerError(SovriumError):
 class StepFailed(SovriumError):
     """One step of a plan failed in the database; the whole transaction was rolled back."""
 
-    def __init__(self, message: str, *, step: int, sql: str, location: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, step: int, sql: str, location: str | None = None, lock_timeout: bool = False
+    ) -> None:
         super().__init__(message, location=location)
         self.step = step
         self.sql = sql
+        self.lock_timeout = lock_timeout  # it gave up waiting for a lock another session held
 
     def to_json(self) -> dict[str, object]:
         return {**super().to_json(), "step": self.step, "sql": self.sql}

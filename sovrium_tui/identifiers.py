@@ -51,3 +51,27 @@ def truncate_identifier(name: str) -> str:
     if len(encoded) <= MAX_IDENTIFIER_BYTES:
         return name
     return encoded[:MAX_IDENTIFIER_BYTES].decode("utf-8", errors="ignore")
+
+
+def setting_proof(sql: str) -> str:
+    """`sql` with every plain string literal that holds a backslash written as an escape string (E'…').
+
+    A plain literal's backslash means itself only while `standard_conforming_strings` is on; with it off (a
+    server, database or role setting) `'\\'; DROP …'` ends early and the rest runs as SQL. An escape string
+    means the same under either setting, so generated SQL stays safe even when run outside this tool's own
+    sessions (which set the setting on), e.g. `sovrium sql app.yaml | psql`.
+    """
+    if "\\" not in sql:
+        return sql
+    from pglast import parser
+
+    pieces: list[str] = []
+    written = 0
+    for token in parser.scan(sql):
+        if token.name != "SCONST":
+            continue
+        literal = sql[token.start : token.end + 1]
+        if literal.startswith("'") and "\\" in literal:
+            pieces += [sql[written : token.start], "E", literal.replace("\\", "\\\\")]
+            written = token.end + 1
+    return "".join(pieces) + sql[written:]

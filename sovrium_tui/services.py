@@ -17,13 +17,14 @@ if TYPE_CHECKING:
     from sovrium_tui.catalog.model import Catalog
     from sovrium_tui.execution.events import Reporter
     from sovrium_tui.execution.executor import RollbackResult
-    from sovrium_tui.execution.store import HistoryEntry, LogEntry
+    from sovrium_tui.execution.store import HistoryEntry, LogEntry, RecordedState
     from sovrium_tui.execution.verify import VerifyResult
     from sovrium_tui.planning.changes import Change
     from sovrium_tui.planning.directory import PlanDirectory, PlanFile
     from sovrium_tui.planning.drift import Difference
     from sovrium_tui.planning.plan import Plan
     from sovrium_tui.planning.planner import Origin
+    from sovrium_tui.schema.model import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ def create_sql(schema_path: str | Path) -> SqlScript:
 @dataclass(frozen=True, slots=True)
 class EmbeddedDbState:
     data_dir: str
+    cluster_dir: str  # where the files are: data_dir, or (as root, behind a private directory) /var/lib/sovrium/…
     running: bool
     pid: int | None
     version: str
@@ -105,15 +107,17 @@ class EmbeddedDbState:
     changed: bool  # whether this call started or stopped it
 
     def describe(self) -> str:
+        where = self.data_dir if self.cluster_dir == self.data_dir else f"{self.data_dir} (→ {self.cluster_dir})"
         if not self.running:
             suffix = " (stopped now)" if self.changed else ""
-            return f"embedded PostgreSQL in {self.data_dir}: stopped{suffix}"
+            return f"embedded PostgreSQL in {where}: stopped{suffix}"
         verb = "started now" if self.changed else "running"
-        return f"embedded PostgreSQL {self.version} in {self.data_dir}: {verb} (pid {self.pid})\n{self.url}"
+        return f"embedded PostgreSQL {self.version} in {where}: {verb} (pid {self.pid})\n{self.url}"
 
     def to_json(self) -> dict[str, object]:
         return {
             "data_dir": self.data_dir,
+            "cluster_dir": self.cluster_dir,
             "running": self.running,
             "pid": self.pid,
             "version": self.version,
@@ -135,6 +139,7 @@ def embedded_db(action: str, workdir: Path | None = None) -> EmbeddedDbState:
     running = server.running_pid() is not None
     return EmbeddedDbState(
         data_dir=str(server.data_dir),
+        cluster_dir=str(server.cluster_dir),
         running=running,
         pid=server.running_pid(),
         version=server.version(),
@@ -193,7 +198,8 @@ def _origin_from_plans(directory: PlanDirectory) -> Origin:
     return Origin(version=head.plan.version, checksum=head.plan.to_checksum, app=app, catalog=compile_app(app))
 
 
-async def _origin_from_database(url: str, directory: PlanDirectory) -> Origin:
+async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Origin, int]:
+    """Where the database stands, and the highest version it ever recorded (the next plan comes after it)."""
     from sovrium_tui.catalog.introspect import fingerprint, introspect
     from sovrium_tui.errors import DriftDetected, PlanStale
     from sovrium_tui.execution import store
@@ -205,6 +211,7 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> Origin:
     try:
         state = await store.read_state(connection)
         catalog = await introspect(connection)
+        highest = await store.highest_version(connection)
     finally:
         await connection.close()
     version = state.version if state else 0
@@ -220,7 +227,7 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> Origin:
             "see `sovrium drift`, then accept or undo the difference before planning"
         )
     app = app_from_document(state.schema, source="database snapshot") if state else None
-    return Origin(version=version, checksum=state.checksum if state else None, app=app, catalog=catalog)
+    return Origin(version=version, checksum=state.checksum if state else None, app=app, catalog=catalog), highest
 
 
 async def plan(
@@ -240,13 +247,14 @@ async def plan(
     target = load_app(Path(schema_path))
     directory = read_plan_directory(Path(plans_dir))
     directory.require_sound()
+    highest = 0
     if offline:
         origin = _origin_from_plans(directory)
     else:
         from sovrium_tui.execution.connect import resolve_database
 
-        origin = await _origin_from_database(resolve_database(database_url).url, directory)
-    next_version = max(origin.version, directory.head.plan.version if directory.head else 0) + 1
+        origin, highest = await _origin_from_database(resolve_database(database_url).url, directory)
+    next_version = max(origin.version, highest, directory.head.plan.version if directory.head else 0) + 1
     made = make_plan(target, origin, next_version=next_version)
     mode = "offline" if offline else "online"
     if made is None:
@@ -404,12 +412,19 @@ class ApplyOutcome:
 
 
 async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[list[PlanFile], list[str]]:
-    """The plans of a file or directory not yet applied to this database, in order, and notes about the rest."""
+    """The plans of a file or directory not yet applied to this database, in order, and notes about the rest.
+
+    A missing file or directory is an error (a CI job pointed at the wrong path must not pass), and so is a
+    plan whose version this database reached by another path (another checksum): it can never apply here.
+    """
+    from sovrium_tui.errors import PlanInvalid, PlanStale
     from sovrium_tui.execution import store
     from sovrium_tui.planning.directory import PlanFile, read_plan_directory
     from sovrium_tui.planning.plan import load_plan
 
-    if target.is_dir() or not target.exists():
+    if not target.exists():
+        raise PlanInvalid(f"no plan file or plans directory at {target} (make plans with `sovrium plan`)")
+    if target.is_dir():
         directory = read_plan_directory(target, check_sql="forward")
         directory.require_sound()
         candidates = list(directory.chain)
@@ -422,6 +437,13 @@ async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[l
         entry = applied.get(file.plan.version)
         if entry is None:
             pending.append(file)
+        elif entry.checksum != file.plan.to_checksum:
+            raise PlanStale(
+                f"{file.path} makes version {file.plan.version} with checksum {file.plan.to_checksum[:12]}, but "
+                f"this database's version {file.plan.version} has checksum {entry.checksum[:12]} (reached another "
+                "way, e.g. by `sovrium migrate` or another plan): this plan can never apply here; make a new plan "
+                "from the database with `sovrium plan`"
+            )
         elif entry.plan.get("digest") not in (None, file.plan.digest):
             notes.append(f"{file.path} was changed after version {file.plan.version} was applied")
     return pending, notes
@@ -480,12 +502,14 @@ async def migrate(
     statement_timeout: str = "0",
     reporter: Reporter | None = None,
 ) -> MigrateOutcome:
-    """The start-up path: nothing when the recorded checksum equals the schema's; else plan in memory and apply."""
-    from sovrium_tui.catalog.introspect import introspect
+    """The start-up path: nothing when the recorded checksum equals the schema's; else plan in memory and apply.
+
+    The plan is made again under the migration lock when another runner moved the database on in the meantime,
+    so two application instances starting with different schema versions both end up applied in turn.
+    """
     from sovrium_tui.execution import executor, store
     from sovrium_tui.execution.connect import connect, resolve_database
-    from sovrium_tui.planning.planner import Origin, make_plan
-    from sovrium_tui.schema import app_checksum, app_from_document, load_app
+    from sovrium_tui.schema import app_checksum, load_app
 
     app = load_app(Path(schema_path))
     checksum = app_checksum(app)
@@ -494,16 +518,13 @@ async def migrate(
         state = await store.read_state(connection)
         if state is not None and state.checksum == checksum:
             return MigrateOutcome("up-to-date", state.version, checksum, 0, 0)
-        origin = Origin(
-            version=state.version if state else 0,
-            checksum=state.checksum if state else None,
-            app=app_from_document(state.schema, source="recorded snapshot") if state else None,
-            catalog=await introspect(connection),
-        )
-        # A change that needs no DDL (a setting the database never sees) still records its new checksum.
-        # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same
-        # renderer whose output every plan file check parses (and the test suite checks for every field type).
-        made = make_plan(app, origin, allow_empty=True, check_reverse=False)
+
+        async def plan_from(conn: asyncpg.Connection, recorded: store.RecordedState | None) -> Plan | None:
+            if recorded is not None and recorded.checksum == checksum:
+                return None
+            return await _plan_in_memory(conn, app, recorded)
+
+        made = await plan_from(connection, state)
         assert made is not None
         result = await executor.apply_plan(
             connection,
@@ -516,11 +537,35 @@ async def migrate(
             statement_timeout=statement_timeout,
             reporter=reporter or _ignore,
             recorded_catalog_for=catalog_for_snapshot,
+            replan=plan_from,
         )
     finally:
         await connection.close()
     status = "up-to-date" if result.status == "already-applied" else "migrated"
     return MigrateOutcome(status, result.version, checksum, len(result.steps), result.elapsed_ms)
+
+
+async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: RecordedState | None) -> Plan:
+    """The plan from the database's recorded state and live catalog to `app`, with a version number after
+    every version the database ever recorded; a change the database never sees still records its checksum."""
+    from sovrium_tui.catalog.introspect import introspect
+    from sovrium_tui.execution import store
+    from sovrium_tui.planning.planner import Origin, make_plan
+    from sovrium_tui.schema import app_from_document
+
+    origin = Origin(
+        version=state.version if state else 0,
+        checksum=state.checksum if state else None,
+        app=app_from_document(state.schema, source="recorded snapshot") if state else None,
+        catalog=await introspect(connection),
+    )
+    # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same renderer
+    # whose output every plan file check parses (and the test suite checks for every field type).
+    made = make_plan(
+        app, origin, next_version=await store.highest_version(connection) + 1, allow_empty=True, check_reverse=False
+    )
+    assert made is not None
+    return made
 
 
 async def rollback(

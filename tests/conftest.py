@@ -63,6 +63,7 @@ def pg_server() -> Iterator[PgTestServer]:
         return
     bin_dir = Path(os.environ.get("SOVRIUM_TEST_PG_BIN") or embedded_bin_dir())
     workdir = Path(tempfile.mkdtemp(prefix="sovrium-test-pg-"))
+    workdir.chmod(0o755)  # the harness's own directory: the server's OS user (when run as root) must reach it
     server = LocalServer(
         data_dir=workdir / "data",
         bin_dir=bin_dir,

@@ -253,7 +253,7 @@ async def test_migration_rollback_002_rollbacks_to_last_known_good_state_on_vali
     checked = table(1, "users", NAME, constraints=[{"name": "users_name_not_empty", "check": "name <> ''"}])
     _schema(cli, checked, POSTS)
     refused = cli.db_fails("migrate", schema)
-    assert "users.users_name_not_empty (1 rows that break it)" in refused.stderr
+    assert "users.users_name_not_empty (1 row that breaks it)" in refused.stderr
     assert await catalog_state(db) == good_catalog
     failed = cli.db_fails("migrate", schema, "--allow-destructive")
 
@@ -999,7 +999,7 @@ async def test_migration_error_009_counts_what_would_be_lost_when_the_table_is_r
     refused = cli.db_fails("migrate", schema)
 
     assert "Destructive operation detected:" in refused.stderr
-    assert re.search(r"people\.age \(1 values that would change\)", refused.stderr), refused.stderr
+    assert re.search(r"people\.age \(1 value that would change\)", refused.stderr), refused.stderr
     assert await public_tables(db) == {"users"}
 
 

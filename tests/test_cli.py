@@ -397,9 +397,10 @@ def test_offline_plans_are_deterministic_and_need_no_database(offline: Cli, tmp_
 
     outputs = []
     for directory in ("a", "b"):
-        result = offline.run("plan", schema, "--offline", "--plans", directory, env=env)
+        (offline.cwd / directory).mkdir()
+        result = run_sovrium("plan", schema, "--offline", "--plans", "plans", cwd=offline.cwd / directory, env=env)
         assert result.returncode == 0, str(result)
-        [written] = _plans(offline.cwd / directory)
+        [written] = _plans(offline.cwd / directory / "plans")
         assert re.fullmatch(r"0001_[a-z0-9_]+\.yaml", written.name)
         outputs.append((written.name, written.read_bytes()))
     assert outputs[0] == outputs[1], "same input, same bytes"
@@ -409,22 +410,22 @@ def test_offline_plans_are_deterministic_and_need_no_database(offline: Cli, tmp_
     assert not (offline.cwd / ".sovrium" / "pgdata").exists(), "an offline plan never starts a database"
 
     write_schema(schema, V2)
-    offline.run("plan", schema, "--offline", "--plans", "a", "--name", "Add E-mail", env=env)
-    [_, second] = _plans(offline.cwd / "a")
+    offline.run("plan", schema, "--offline", "--plans", "a/plans", "--name", "Add E-mail", env=env)
+    [_, second] = _plans(offline.cwd / "a" / "plans")
     assert second.name == "0002_add_e_mail.yaml"
     assert yaml.safe_load(second.read_text())["from"]["version"] == 1
-    again = offline.run("plan", schema, "--offline", "--plans", "a", env=env)
-    assert again.returncode == 3 and len(_plans(offline.cwd / "a")) == 2
+    again = offline.run("plan", schema, "--offline", "--plans", "a/plans", env=env)
+    assert again.returncode == 3 and len(_plans(offline.cwd / "a" / "plans")) == 2
 
 
 def test_an_offline_plan_equals_the_online_plan_for_an_empty_database(cli: Cli) -> None:
     schema = write_schema(cli.cwd / "app.yaml", V1)
     env = clean_env(SOURCE_DATE_EPOCH="1700000000")
-    cli.run("plan", schema, "--offline", "--plans", "off", env=env)
-    cli.db("plan", schema, "--plans", "on", env=env)
-    [off] = _plans(cli.cwd / "off")
-    [on] = _plans(cli.cwd / "on")
-    assert off.read_bytes() == on.read_bytes()
+    cli.run("plan", schema, "--offline", "--plans", "off/plans", env=env)
+    cli.db("plan", schema, "--plans", "on/plans", env=env)
+    [off] = _plans(cli.cwd / "off" / "plans")
+    [on] = _plans(cli.cwd / "on" / "plans")
+    assert off.read_bytes().replace(b"off/plans/", b"on/plans/") == on.read_bytes()
 
 
 # --- unreachable databases ---------------------------------------------------------------------------------------

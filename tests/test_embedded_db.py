@@ -50,20 +50,31 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
         try:
             run_sovrium("db", "stop", cwd=tmp_path, timeout=SLOW, allow_traceback=True)
         finally:
-            server = LocalServer(data_dir=(tmp_path / DATA_DIR).resolve(), bin_dir=embedded_bin_dir())
-            if server.running_pid() is not None:
+            server = LocalServer(data_dir=(tmp_path / DATA_DIR).absolute(), bin_dir=embedded_bin_dir())
+            if server.data_dir.is_symlink():
+                server.destroy()  # a cluster kept outside a private directory: remove it with the test
+            elif server.running_pid() is not None:
                 server.stop()
+
+
+def _modes(path: Path) -> dict[Path, int]:
+    return {directory: directory.stat().st_mode for directory in path.parents if directory.exists()}
 
 
 async def test_db_start_status_url_stop(workdir: Path) -> None:
     cli = Cli(workdir)
+    modes = _modes(workdir / DATA_DIR)
     before = cli.ok("db", "status", "--json").json()
     assert before["running"] is False
     assert not (workdir / DATA_DIR / "PG_VERSION").exists(), "status never starts or creates a server"
 
     started = cli.ok("db", "start", "--json", timeout=SLOW).json()
     assert (started["running"], started["changed"]) == (True, True)
-    assert Path(started["data_dir"]) == (workdir / DATA_DIR).resolve()
+    assert Path(started["data_dir"]) == (workdir / DATA_DIR).absolute()
+    assert Path(started["cluster_dir"]) == (workdir / DATA_DIR).resolve()
+    assert {d: m for d, m in _modes(workdir / DATA_DIR).items() if d in modes} == modes, (
+        "starting the server (as root: as another OS user) changes no permission of the directories above it"
+    )
     assert (workdir / DATA_DIR / "PG_VERSION").is_file()
     pid = started["pid"]
     assert isinstance(pid, int) and _alive(pid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -405,7 +406,8 @@ async def test_lock_not_acquired_names_the_holder(db: asyncpg.Connection, databa
         with pytest.raises(LockNotAcquired, match=r"'ci-job-7' \(pid \d+"):
             await _apply(db, V1, lock_wait=0.5, reporter=seen.append)
         assert time.monotonic() - started < 3
-        assert [type(e) for e in seen] == [events.LockWaiting]
+        assert [type(e) for e in seen] == [events.LockWaiting, events.PlanRolledBack]
+        assert isinstance(seen[-1], events.PlanRolledBack) and seen[-1].outcome == "unchanged"
     finally:
         await holder.close()
     assert await introspect(db) == Catalog()
@@ -421,9 +423,14 @@ async def test_table_locked_by_another_session_fails_within_lock_timeout(
         await blocker.start()
         await other.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
-        with pytest.raises(StepFailed, match="lock timeout"):
+        with pytest.raises(LockNotAcquired) as refused:
             await _apply(db, V2, lock_timeout="300ms")
         assert time.monotonic() - started < 5
+        message = refused.value.message
+        assert "could not lock table users within lock_timeout 300ms" in message
+        assert re.search(r"pid \d+ \(user \w+, application '[^']*', idle in transaction for \d+ s", message), message
+        assert "last query: 'LOCK TABLE users IN ACCESS EXCLUSIVE MODE'" in message
+        assert "Nothing was changed" in message
         await blocker.rollback()
     finally:
         await other.close()
@@ -485,7 +492,8 @@ async def test_killed_runner_leaves_nothing_behind(db: asyncpg.Connection, datab
 
 
 def test_lock_ceiling_rule() -> None:
-    assert estimate_locks(["create_table", "create_table", "add_column"]) == 44
+    create = ("CREATE TABLE public.a (id int)", "CREATE INDEX i ON public.a (id)")
+    assert estimate_locks([create, ("  drop  table public.b",), ("ALTER TABLE a ADD COLUMN b int",)]) == 44
     assert lock_ceiling_problem(19_000, 64, 100, 0) == ""
     problem = lock_ceiling_problem(40_000, 64, 100, 0)
     assert "max_locks_per_transaction = 64" in problem
@@ -493,7 +501,7 @@ def test_lock_ceiling_rule() -> None:
 
 
 async def test_plan_beyond_the_lock_ceiling_is_refused_before_running(db: asyncpg.Connection) -> None:
-    many = [_step(i, "create_table", f"t{i}", "SELECT 1", "") for i in range(1, 2001)]
+    many = [_step(i, "sql", f"t{i}", f"CREATE TABLE t{i} (id int)", "") for i in range(1, 2001)]
     seen: list[events.Event] = []
 
     with pytest.raises(SovriumError, match=r"needs about 40000 locks.*raise max_locks_per_transaction to at least"):
@@ -589,7 +597,9 @@ async def test_rollback_refuses_clear_mistakes(db: asyncpg.Connection) -> None:
     with pytest.raises(SovriumError, match="nothing to roll back: no migration has been applied"):
         await _rollback(db)
     await _apply(db, V1)
-    await _apply(db, _plan(3, TABLES2, [ADD_EMAIL], CAT2, after=V1))  # versions 1 and 3, no 2
+    await _apply(db, V2)
+    await _rollback(db)
+    await _apply(db, _plan(3, TABLES2, [ADD_EMAIL], CAT2, after=V1))  # versions 1 and 3 applied; 2 rolled back
     with pytest.raises(SovriumError, match=r"cannot roll back to version 2: .*\(applied: 1, 3;"):
         await _rollback(db, to_version=2)
     with pytest.raises(SovriumError, match="the database is at version 3, not above 5"):

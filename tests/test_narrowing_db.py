@@ -32,7 +32,7 @@ async def test_tightening_a_range_is_refused_with_the_rows_it_would_reject(
     schema = tmp_path / "app.yaml"
     await migrate(schema, database_url)
     await db.execute("INSERT INTO people (age, plan) VALUES (12, 'free'), (40, 'pro'), (NULL, 'free')")
-    with pytest.raises(DestructiveRefused, match=r"check_age_range \(1 rows that break it\)"):
+    with pytest.raises(DestructiveRefused, match=r"check_age_range \(1 row that breaks it\)"):
         await migrate(schema, database_url, age=", min: 18")
     rejected = r'check constraint "check_age_range" of relation "people" is violated by some row'
     with pytest.raises(StepFailed, match=rejected):
@@ -59,7 +59,7 @@ async def test_a_refusal_lists_each_loss_for_scripts(db: asyncpg.Connection, dat
     with pytest.raises(DestructiveRefused) as refused:
         await migrate(schema, database_url, age=", min: 18", options="free")
     assert [loss.split(": ", 1)[1] for loss in refused.value.losses] == [
-        "people.check_age_range (1 rows that break it)",
-        "people.check_plan_enum (1 rows that break it)",
+        "people.check_age_range (1 row that breaks it)",
+        "people.check_plan_enum (1 row that breaks it)",
     ]
     assert refused.value.to_json()["losses"] == list(refused.value.losses)

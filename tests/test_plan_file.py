@@ -95,7 +95,7 @@ def test_a_hand_written_sql_step_is_accepted_after_rehash(tmp_path: Path) -> Non
         ("ALTER TABLE public.customers ADD COLUM note text", r"does not parse as PostgreSQL"),
         ("SELEC * FROM customers", r"does not parse as PostgreSQL"),
         ("DROP TABLE a; DROP TABLE b", r"more than one statement in one item"),
-        ("UPDATE customers SET note = 'unterminated", r"cannot be read as SQL"),
+        ("UPDATE customers SET note = 'unterminated", r"does not parse as PostgreSQL: unterminated quoted string"),
     ],
 )
 def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -> None:

@@ -34,6 +34,7 @@ from sovrium_tui.schema.model import App, DefaultValue, Field
 from sovrium_tui.schema.model import Table as SchemaTable
 
 VARCHAR_255 = "character varying(255)"
+MAX_COLUMNS = 1600  # PostgreSQL's MaxHeapAttributeNumber
 TIMESTAMP = "timestamp without time zone"
 TIMESTAMPTZ = "timestamp with time zone"
 
@@ -1033,6 +1034,12 @@ def _compile_table(app: App, position: int, table: SchemaTable) -> tuple[Table, 
     build.constraints.extend(rules)
     build.indexes.extend(rule_indexes)
     _add_primary_key(ctx, position, build)
+    if len(build.columns) > MAX_COLUMNS:
+        message = (
+            f'Table "{table.name}" would have {len(build.columns)} columns (its fields and the system columns); '
+            f"PostgreSQL allows at most {MAX_COLUMNS}"
+        )
+        build.problems.append(Problem(message, f"tables[{position}].fields"))
     functions, triggers = _triggers(ctx)
     constraints, indexes = tuple(_distinct(build.constraints)), tuple(_distinct(build.indexes))
     return Table(ctx.name, tuple(build.columns), constraints, indexes, tuple(triggers)), functions, build.problems

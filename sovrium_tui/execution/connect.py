@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 EMBEDDED_DATA_DIR = Path(".sovrium") / "pgdata"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
+# What every session of this tool relies on to read SQL and print catalog texts the same way, whatever the
+# server's, database's or role's defaults: string literals as the SQL standard says (so no quoting can be
+# read differently), names resolved in `public` first, and temporal values in one style. Sent when a
+# connection starts (here and on the start-up fast path) and again by each migration transaction.
+SESSION_SETTINGS = {
+    "standard_conforming_strings": "on",
+    "search_path": "public",
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class DatabaseTarget:
@@ -36,7 +48,7 @@ def embedded_server(workdir: Path | None = None) -> LocalServer:
     """The embedded cluster kept in `.sovrium/pgdata` under the working directory."""
     from sovrium_tui.execution.server import LocalServer, embedded_bin_dir
 
-    data_dir = ((workdir or Path.cwd()) / EMBEDDED_DATA_DIR).resolve()
+    data_dir = ((workdir or Path.cwd()) / EMBEDDED_DATA_DIR).absolute()
     return LocalServer(data_dir=data_dir, bin_dir=embedded_bin_dir())
 
 
@@ -50,17 +62,28 @@ def resolve_database(explicit_url: str | None, *, workdir: Path | None = None) -
     return DatabaseTarget(embedded_server(workdir).ensure_running(), "embedded")
 
 
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword", "passfile"})
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by `***`, for display."""
+    """The URL with any password (in `user:password@` or a `password=` parameter) replaced by `***`."""
+    from urllib.parse import parse_qsl, urlencode
+
     try:
         parts = urlsplit(url)
+        password = parts.password
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = netloc[0].split(":", 1)[0] + ":***"
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{netloc[1]}"))
+    if password is not None:
+        netloc = parts.netloc.rsplit("@", 1)
+        userinfo = netloc[0].split(":", 1)[0] + ":***"
+        parts = parts._replace(netloc=f"{userinfo}@{netloc[1]}")
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key.lower() in _SECRET_PARAMETERS for key, _ in pairs):
+            hidden = [(key, "***" if key.lower() in _SECRET_PARAMETERS else value) for key, value in pairs]
+            parts = parts._replace(query=urlencode(hidden, safe="/*,:"))
+    return urlunsplit(parts)
 
 
 DEFAULT_LOCK_TIMEOUT = "5s"
@@ -76,7 +99,7 @@ async def connect(
     """
     import asyncpg
 
-    settings = {"lock_timeout": lock_timeout, "application_name": "sovrium"}
+    settings = {**SESSION_SETTINGS, "lock_timeout": lock_timeout, "application_name": "sovrium"}
     try:
         return await asyncpg.connect(url, timeout=timeout, server_settings=settings)
     except asyncpg.InvalidParameterValueError as failure:

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
+
+# What a transaction that did not commit left behind: nothing (rolled back), nothing on purpose (a dry run),
+# or nobody knows (the connection was lost while COMMIT was on its way).
+Outcome = Literal["unchanged", "dry-run", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +57,15 @@ class PlanFinished:
 
 @dataclass(frozen=True, slots=True)
 class PlanRolledBack:
-    """The transaction was rolled back (on failure, refusal or a dry run); nothing was changed."""
+    """The transaction did not commit (a failure, a refusal or a dry run): `outcome` says what that left.
+
+    `version` is the version the apply would have made, or the version a rollback aimed for.
+    """
 
     version: int
     reason: str
+    outcome: Outcome = "unchanged"
+    operation: Literal["apply", "rollback"] = "apply"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,91 +1,84 @@
 """Apply a plan, or reverse applied versions, as one guarded transaction: the only module that changes schemas.
 
-Both directions take the migration lock, check bookkeeping and live schema against the record, refuse silent
-data loss, run each step as one round trip, compare the result with its catalog, record it and commit; any
-failure rolls back and leaves one audit row, written in its own transaction so it survives.
+`apply_plan` and `rollback` each read as the sequence of guarantees the README lists; the guarantees live in
+their own modules: `session` (the transaction, its settings, the migration lock, table locks), `checks`
+(bookkeeping, binding, drift, lock ceiling, verification), `losses` (what statements would destroy, counted
+in the database) and `audit` (the failure row that survives the rollback).
 
-Choices worth knowing: the lock is a transaction-level advisory lock and the transaction sets
-`client_connection_check_interval` (PostgreSQL 14+), so a killed runner leaves no lock and no open transaction
-behind for more than about a second; lock-wait timeouts and dry runs write no audit row (they changed
-nothing); apply refuses every data-losing step unless allowed, even on an empty table (Sovrium's rule), while
-rollback refuses only when a reverse step would destroy values that exist and `--force` is not given.
+Refusals that only read the plan and the bookkeeping (a stale plan, another app's plan, a skipped version,
+nothing to roll back, a plan too large for the lock table) change nothing and write nothing. Once a plan is
+attempted against the live schema, any failure is rolled back and then logged in a transaction of its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import getpass
-import hashlib
-import json
-import math
-import os
-import re
-import socket
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from sovrium_tui.catalog.introspect import fingerprint, introspect
 from sovrium_tui.catalog.model import Catalog
 from sovrium_tui.errors import (
-    ConnectionFailed,
+    CommitOutcomeUnknown,
     DestructiveRefused,
-    DriftDetected,
-    LockNotAcquired,
-    PlanStale,
-    PlanTooLarge,
+    PlanInvalid,
     SovriumError,
     StepFailed,
-    UsageError,
-    VerificationFailed,
 )
-from sovrium_tui.execution import events
+from sovrium_tui.execution import audit, checks, events, session
+from sovrium_tui.execution.audit import applied_by
+from sovrium_tui.execution.checks import CatalogFor, describe_drift, estimate_locks, lock_ceiling_problem
+from sovrium_tui.execution.failures import as_sovrium_error, connection_lost, postgres_text
+from sovrium_tui.execution.losses import DataLoss, allowed_destructive_tables, losses_of, refused_on_apply
+from sovrium_tui.execution.session import MIGRATION_LOCK_KEY, acquire_migration_lock, lock_holder
 from sovrium_tui.execution.store import (
     HistoryEntry,
     RecordedState,
     append_log,
     clear_state,
     ensure_store,
+    highest_version,
     history,
     mark_rolled_back,
     read_state,
     record_applied,
     write_state,
 )
-from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.planning.changes import is_destructive
-from sovrium_tui.planning.diff import diff
 from sovrium_tui.planning.plan import Plan, canonical_json
+from sovrium_tui.planning.statements import Relation, analyse, named_relations
 
 if TYPE_CHECKING:
     import asyncpg
 
     from sovrium_tui.execution.events import Reporter
 
-CatalogFor = Callable[[Mapping[str, Any]], Catalog]
-
-MIGRATION_LOCK_NAME = "sovrium-migrations"
-# The advisory-lock key: the first 8 bytes of SHA-256("sovrium-migrations") as a signed bigint.
-MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(MIGRATION_LOCK_NAME.encode()).digest()[:8], "big", signed=True)
-LOCK_POLL_SECONDS = 0.1
-DEAD_CLIENT_CHECK_INTERVAL = "1s"
-AUDIT_TIMEOUT = "5s"
-
-# Lock-table ceiling. Measured (DESIGN §8, 19-column tables with 5 indexes): creating one table holds ≈15
-# (PostgreSQL 15) to ≈18 (18) locks until commit; other steps hold a few. The shared lock table is sized
-# max_locks_per_transaction × (max_connections + max_prepared_transactions + background processes) and also
-# borrows spare shared memory: with the defaults (64 × 100) one transaction failed with "out of shared memory"
-# at ≈19,200 (PG15) and ≈20,500 (PG18) locks, i.e. about 3 × 64 × 100. So a plan is refused up front when
-# its estimate exceeds LOCK_TABLE_HEADROOM × max_locks_per_transaction × (max_connections +
-# max_prepared_transactions); the estimate errs high and the headroom low, so a refused plan would have failed.
-LOCKS_PER_CREATE_TABLE = 20
-LOCKS_PER_OTHER_STEP = 4
-LOCK_TABLE_HEADROOM = 3
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "ApplyResult",
+    "DataLoss",
+    "RollbackResult",
+    "StepRun",
+    "acquire_migration_lock",
+    "allowed_destructive_tables",
+    "applied_by",
+    "apply_plan",
+    "compiled_catalog",
+    "describe_drift",
+    "estimate_locks",
+    "lock_ceiling_problem",
+    "lock_holder",
+    "postgres_text",
+    "rollback",
+    "rollback_target",
+]
 
 ApplyStatus = Literal["applied", "already-applied", "dry-run"]
 RollbackStatus = Literal["rolled-back", "dry-run"]
+# Makes the plan that takes the database from its recorded state (read under the migration lock) to the
+# caller's schema, or None when the database already is there; `migrate` plans this way, so that a runner that
+# lost the race for the lock plans again from where the winner left the database.
+Replanner = Callable[["asyncpg.Connection", RecordedState | None], Awaitable[Plan | None]]
 
 
 # --- results ---------------------------------------------------------------------------------------------
@@ -147,22 +140,6 @@ class RollbackResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class DataLoss:
-    """Data one step would destroy, counted in the database just before it would run."""
-
-    step: str  # "step 2", "undoing version 3 step 1"
-    action: str  # "drops column users.nickname"
-    amount: int | None  # None when it cannot be counted
-    unit: str  # plural: "rows", "non-null values"
-
-    def describe(self) -> str:
-        if self.amount is None:
-            return f"{self.step} {self.action}"
-        unit = self.unit.removesuffix("s") if self.amount == 1 else self.unit
-        return f"{self.step} {self.action} ({self.amount} {unit})"
-
-
 class _DryRunFinished(Exception):
     """Raised inside the transaction after a successful dry run, so that it rolls back."""
 
@@ -172,29 +149,23 @@ class _DryRunFinished(Exception):
 
 
 @dataclass(slots=True)
-class _Progress:
-    """What a failing rollback knew when it failed, for its audit row."""
+class _Attempt:
+    """What a failing run knew when it failed: for its audit row and its last event."""
 
+    plan: Plan | None = None
     from_version: int | None = None
     to_version: int | None = None
-    dry_run: bool = False
+    started: bool = False  # past the checks that only read the bookkeeping: a failure is logged
 
 
 @dataclass(frozen=True, slots=True)
-class _ReverseStep:
-    """One stored step of an applied version, to be undone with its reverse statements."""
+class _RunnableStep:
+    """One step as the executor runs it: forward steps of a plan, or stored reverse steps of a version."""
 
-    number: int  # position in this rollback's run, 1-based
-    version: int
-    step_id: int
-    op: str
-    target: str
+    number: int  # position in this run, 1-based
+    label: str  # "step 2", "undoing version 3 step 1"
     summary: str
     statements: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return f"undoing version {self.version} step {self.step_id}"
 
 
 # --- apply -----------------------------------------------------------------------------------------------
@@ -213,94 +184,148 @@ async def apply_plan(
     reporter: Reporter = events.ignore_events,
     dry_run: bool = False,
     recorded_catalog_for: CatalogFor | None = None,
+    replan: Replanner | None = None,
+    target_catalog_for: CatalogFor | None = None,
 ) -> ApplyResult:
     """Apply `plan` as one transaction, or raise with the database exactly as before.
 
-    `recorded_catalog_for` compiles a recorded app snapshot (default: the schema compiler); it is used only to
-    say what differs when the live database has drifted.
+    `recorded_catalog_for` compiles a recorded app snapshot (default: the schema compiler): it says what
+    differs when the live database has drifted, and (as `target_catalog_for`) gives a re-made plan's target.
     """
     started = time.monotonic()
+    catalog_for = recorded_catalog_for or compiled_catalog
+    attempt = _Attempt(plan, plan.from_version, plan.version)
+    _refuse_unsafe_statements(plan)
     try:
-        async with conn.transaction():
+        async with session.migration_transaction(conn):
             await _begin(
                 conn,
-                action="apply",
+                "apply",
                 applied_by=applied_by,
                 lock_wait=lock_wait,
                 lock_timeout=lock_timeout,
                 statement_timeout=statement_timeout,
                 reporter=reporter,
             )
-            return await _apply_locked(
+            result = await _apply_locked(
                 conn,
-                plan,
+                attempt,
                 target_catalog=target_catalog,
+                target_catalog_for=target_catalog_for or catalog_for,
                 allow_destructive=allow_destructive,
                 applied_by=applied_by,
+                lock_timeout=lock_timeout,
                 reporter=reporter,
-                dry_run=dry_run,
                 started=started,
-                recorded_catalog_for=recorded_catalog_for or compiled_catalog,
+                recorded_catalog_for=catalog_for,
+                replan=replan,
             )
+            if dry_run and result.status == "applied":
+                raise _DryRunFinished(ApplyResult(result.version, "dry-run", result.steps, result.elapsed_ms))
     except _DryRunFinished as finished:
-        reporter(events.PlanRolledBack(plan.version, "dry run: every check and step succeeded; rolled back"))
+        reporter(events.PlanRolledBack(plan.version, "dry run: every check and step succeeded", "dry-run"))
         assert isinstance(finished.result, ApplyResult)
         return finished.result
-    except LockNotAcquired:
-        raise
     except Exception as failure:
-        error = _as_sovrium_error(failure)
-        if not dry_run:
-            await _write_audit(
+        error = await _explained(conn, failure, attempt)
+        if attempt.started and not dry_run:
+            await audit.write_failure(
                 conn,
+                operation="ROLLBACK",
                 status="COMPLETED",
-                from_version=plan.from_version,
-                to_version=plan.version,
+                from_version=attempt.from_version,
+                to_version=attempt.to_version,
                 reason=error.message,
                 actor=applied_by,
             )
-        reporter(events.PlanRolledBack(plan.version, error.message))
+        reporter(events.PlanRolledBack(attempt.to_version or plan.version, error.message, _outcome(error)))
         if error is failure:
             raise
         raise error from failure
+    if result.status == "applied":
+        reporter(events.PlanFinished(result.version, result.elapsed_ms))
+    return result
 
 
 async def _apply_locked(
     conn: asyncpg.Connection,
-    plan: Plan,
+    attempt: _Attempt,
     *,
     target_catalog: Catalog,
+    target_catalog_for: CatalogFor,
     allow_destructive: bool,
     applied_by: str,
+    lock_timeout: str,
     reporter: Reporter,
-    dry_run: bool,
     started: float,
     recorded_catalog_for: CatalogFor,
+    replan: Replanner | None,
 ) -> ApplyResult:
-    """Everything `apply_plan` does while holding the migration lock inside its transaction."""
-    await ensure_store(conn)
+    """Everything `apply_plan` does while holding the migration lock inside its transaction, in order."""
+    assert attempt.plan is not None
+    plan = attempt.plan
+    # 1. Bookkeeping: the stored checksum is the checksum of the stored snapshot.
     state = await read_state(conn)
     if state is not None:
-        _check_stored_checksum(state)
+        checks.check_stored_checksum(state)
+    # 2. Binding: a re-made plan when the caller plans (migrate); else the plan starts where the database is.
+    if replan is not None and _binding(state) != (plan.from_version, plan.from_checksum):
+        remade = await replan(conn, state)
+        if remade is None:
+            version = state.version if state else 0
+            return ApplyResult(version, "already-applied", (), _elapsed_ms(started))
+        _refuse_unsafe_statements(remade)
+        plan, target_catalog = remade, target_catalog_for(_schema_of(remade))
+        attempt.plan, attempt.from_version, attempt.to_version = plan, plan.from_version, plan.version
     if await _already_applied(conn, state, plan):
         return ApplyResult(plan.version, "already-applied", (), _elapsed_ms(started))
-    _check_not_stale(state, plan)
+    checks.check_same_app(state, plan)
+    checks.check_not_stale(state, plan)
+    checks.check_next_version(plan, await highest_version(conn))
+    # 3. The lock table can hold what the plan will lock.
+    await checks.check_lock_ceiling(conn, [step.forward for step in plan.steps], "this plan")
+    attempt.started = True
+    # 4. The live schema is what the last migration recorded.
     if state is not None:
-        await _check_no_drift(conn, state, recorded_catalog_for)
+        await checks.check_no_drift(conn, state, recorded_catalog_for)
+    await ensure_store(conn)
+    # 5. Every existing table the plan changes is locked before anything is counted or changed.
+    steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward) for s in plan.steps]
+    await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout)
+    # 6. Data the statements would destroy, counted now and again just before each step, refused unless allowed.
+    allowed = allowed_destructive_tables(plan.schema)
     if not allow_destructive:
-        await _refuse_destructive_steps(conn, plan)
-    await _check_lock_ceiling(conn, plan)
+        _refuse_apply_losses(plan, refused_on_apply(await _losses_now(conn, steps), allowed))
     reporter(events.PlanStarted(plan.version, len(plan.steps)))
-    runs = [await _run_step(conn, s.id, s.summary, s.forward, reporter) for s in plan.steps]
+    runs = []
+    refused: list[DataLoss] = []
+    for step in steps:
+        if not allow_destructive:
+            refused += refused_on_apply(await losses_of(conn, step.label, step.statements), allowed)
+        try:
+            runs.append(await _run_step(conn, step, reporter))
+        except StepFailed as failed:
+            if refused:
+                _refuse_apply_losses(plan, refused, then=failed.message)
+            raise
+    _refuse_apply_losses(plan, refused)
+    # 7. The database is what the plan promised.
     live = await introspect(conn)
-    _verify(live, target_catalog, "the database after the plan differs from its target")
-    live_fingerprint = fingerprint(live)
-    await _record_apply(conn, plan, live_fingerprint, applied_by, _elapsed_ms(started))
-    result = ApplyResult(plan.version, "dry-run" if dry_run else "applied", tuple(runs), _elapsed_ms(started))
-    if dry_run:
-        raise _DryRunFinished(result)
-    reporter(events.PlanFinished(plan.version, result.elapsed_ms))
-    return result
+    checks.verify(live, target_catalog, "the database after the plan differs from its target")
+    # 8. History, state and log, in the same transaction.
+    await _record_apply(conn, plan, fingerprint(live), applied_by, _elapsed_ms(started))
+    return ApplyResult(plan.version, "applied", tuple(runs), _elapsed_ms(started))
+
+
+def _binding(state: RecordedState | None) -> tuple[int, str | None]:
+    return (state.version, state.checksum) if state else (0, None)
+
+
+def _schema_of(plan: Plan) -> dict[str, Any]:
+    import json
+
+    document: dict[str, Any] = json.loads(plan.schema)
+    return document
 
 
 async def _already_applied(conn: asyncpg.Connection, state: RecordedState | None, plan: Plan) -> bool:
@@ -315,15 +340,17 @@ async def _already_applied(conn: asyncpg.Connection, state: RecordedState | None
     return any(e.rolled_back_at is None and e.checksum == plan.to_checksum for e in entries)
 
 
-def _check_not_stale(state: RecordedState | None, plan: Plan) -> None:
-    """Refuse a plan made from another version or checksum than the database records."""
-    recorded_version, recorded_checksum = (state.version, state.checksum) if state else (0, None)
-    if (recorded_version, recorded_checksum) == (plan.from_version, plan.from_checksum):
+def _refuse_apply_losses(plan: Plan, losses: Sequence[DataLoss], *, then: str | None = None) -> None:
+    """Refuse the data-losing steps of a plan, naming what each would destroy and how much."""
+    if not losses:
         return
-    raise PlanStale(
-        f"plan is stale: it was made from version {plan.from_version} (checksum "
-        f"{_short(plan.from_checksum)}) but the database is at version {recorded_version} (checksum "
-        f"{_short(recorded_checksum)}); make a new plan from the current state with `sovrium plan`"
+    listed = "; ".join(loss.describe() for loss in losses)
+    after = f" ({then})" if then else ""
+    raise DestructiveRefused(
+        f"Destructive operation detected: plan {plan.version} would destroy data: {listed}{after}. Nothing was "
+        "changed. To proceed with data loss, re-run with --allow-destructive or set allowDestructive: true "
+        "on the table in the schema.",
+        losses=tuple(loss.describe() for loss in losses),
     )
 
 
@@ -380,84 +407,115 @@ async def rollback(
     """
     started = time.monotonic()
     reason = reason.strip() or "manual rollback (no reason given)"
-    progress = _Progress(to_version=to_version, dry_run=dry_run)
+    attempt = _Attempt(to_version=to_version)
     try:
-        async with conn.transaction():
+        async with session.migration_transaction(conn):
             await _begin(
                 conn,
-                action="rollback",
+                "rollback",
                 applied_by=applied_by,
                 lock_wait=lock_wait,
                 lock_timeout=lock_timeout,
                 statement_timeout=statement_timeout,
                 reporter=reporter,
             )
-            return await _rollback_locked(
+            result = await _rollback_locked(
                 conn,
+                attempt,
                 to_version=to_version,
                 force=force,
                 reason=reason,
                 applied_by=applied_by,
+                lock_timeout=lock_timeout,
                 reporter=reporter,
                 started=started,
-                progress=progress,
                 target_catalog_for=target_catalog_for or compiled_catalog,
             )
+            if dry_run:
+                raise _DryRunFinished(result)
     except _DryRunFinished as finished:
         assert isinstance(finished.result, RollbackResult)
-        reporter(events.PlanRolledBack(finished.result.to_version, "dry run: rolled back on purpose"))
-        return finished.result
-    except LockNotAcquired:
-        raise
+        dry = finished.result
+        reporter(events.PlanRolledBack(dry.to_version, "dry run: the rollback would succeed", "dry-run"))
+        return RollbackResult(
+            dry.from_version,
+            dry.to_version,
+            dry.reverted_versions,
+            "dry-run",
+            dry.steps,
+            dry.data_loss,
+            dry.reason,
+            dry.elapsed_ms,
+        )
     except Exception as failure:
-        error = _as_sovrium_error(failure)
-        if not dry_run:
-            audit_reason = f"{reason}: {error.message}"
-            await _write_audit(
+        error = await _explained(conn, failure, attempt)
+        if attempt.started and not dry_run:
+            await audit.write_failure(
                 conn,
+                operation="ROLLBACK",
                 status="FAILED",
-                from_version=progress.from_version,
-                to_version=progress.to_version,
-                reason=audit_reason,
+                from_version=attempt.from_version,
+                to_version=attempt.to_version,
+                reason=f"{reason}: {error.message}",
                 actor=applied_by,
             )
-        reporter(events.PlanRolledBack(progress.to_version or 0, error.message))
+        target = attempt.to_version if attempt.to_version is not None else 0
+        reporter(events.PlanRolledBack(target, error.message, _outcome(error), operation="rollback"))
         if error is failure:
             raise
         raise error from failure
+    reporter(events.PlanFinished(result.to_version, result.elapsed_ms))
+    return result
 
 
 async def _rollback_locked(
     conn: asyncpg.Connection,
+    attempt: _Attempt,
     *,
     to_version: int | None,
     force: bool,
     reason: str,
     applied_by: str,
+    lock_timeout: str,
     reporter: Reporter,
     started: float,
-    progress: _Progress,
     target_catalog_for: CatalogFor,
 ) -> RollbackResult:
-    """Everything `rollback` does while holding the migration lock inside its transaction."""
+    """Everything `rollback` does while holding the migration lock inside its transaction, in order."""
+    # 1. There is something to roll back, to a version this database has applied.
     state = await read_state(conn)
     if state is None or state.version == 0:
         raise SovriumError("nothing to roll back: no migration has been applied to this database")
-    progress.from_version = state.version
-    _check_stored_checksum(state)
-    await _check_no_drift(conn, state, target_catalog_for)
+    attempt.from_version = state.version
     applied = {e.version: e for e in await history(conn) if e.rolled_back_at is None}
     target = rollback_target(state.version, sorted(applied), to_version)
-    progress.to_version = target
+    attempt.to_version = target
     reverted = tuple(sorted((v for v in applied if target < v <= state.version), reverse=True))
-    reverse_steps = _reverse_steps([(v, applied[v].plan) for v in reverted])
-    reporter(events.PlanStarted(target, len(reverse_steps)))
-    runs, losses = await _run_reverse_steps(conn, reverse_steps, reporter)
+    steps = _reverse_steps([(v, applied[v].plan) for v in reverted])
+    _refuse_unsafe_reverse_statements(steps)
+    # 2. The lock table can hold what the reverse steps will lock.
+    await checks.check_lock_ceiling(conn, [step.statements for step in steps], "this rollback")
+    attempt.started = True
+    # 3. Bookkeeping intact, live schema as recorded.
+    checks.check_stored_checksum(state)
+    await checks.check_no_drift(conn, state, target_catalog_for)
+    # 4. Every existing table the reverse steps change is locked before anything is counted or changed.
+    await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout)
+    # 5. Values the reverse steps would destroy: refused up front unless forced; counted again as each runs.
+    if not force:
+        _refuse_rollback_loss([loss for loss in await _losses_now(conn, steps) if loss.destroys], target)
+    reporter(events.PlanStarted(target, len(steps)))
+    runs, losses = [], []
+    for step in steps:
+        losses += [loss for loss in await losses_of(conn, step.label, step.statements) if loss.destroys]
+        runs.append(await _run_step(conn, step, reporter))
     if not force:
         _refuse_rollback_loss(losses, target)
+    # 6. The database is what version `target` recorded.
     desired = Catalog() if target == 0 else target_catalog_for(applied[target].schema)
     live = await introspect(conn)
-    _verify(live, desired, f"the database after the rollback differs from version {target}")
+    checks.verify(live, desired, f"the database after the rollback differs from version {target}")
+    # 7. History, state and log, in the same transaction.
     await mark_rolled_back(conn, versions=list(reverted), reason=reason)
     await _reset_state(conn, applied.get(target), fingerprint(live))
     await append_log(
@@ -469,20 +527,16 @@ async def _rollback_locked(
         reason=reason,
         actor=applied_by,
     )
-    result = RollbackResult(
+    return RollbackResult(
         from_version=state.version,
         to_version=target,
         reverted_versions=reverted,
-        status="dry-run" if progress.dry_run else "rolled-back",
+        status="rolled-back",
         steps=tuple(runs),
         data_loss=tuple(loss.describe() for loss in losses),
         reason=reason,
         elapsed_ms=_elapsed_ms(started),
     )
-    if progress.dry_run:
-        raise _DryRunFinished(result)
-    reporter(events.PlanFinished(target, result.elapsed_ms))
-    return result
 
 
 def rollback_target(current: int, applied_versions: Sequence[int], to_version: int | None) -> int:
@@ -502,43 +556,20 @@ def rollback_target(current: int, applied_versions: Sequence[int], to_version: i
     return to_version
 
 
-def _reverse_steps(plans: Sequence[tuple[int, Mapping[str, Any]]]) -> list[_ReverseStep]:
+def _reverse_steps(plans: Sequence[tuple[int, Mapping[str, Any]]]) -> list[_RunnableStep]:
     """The stored steps of each version, newest version first and last step first, numbered in run order."""
-    steps: list[_ReverseStep] = []
+    steps: list[_RunnableStep] = []
     for version, plan_document in plans:
         stored = plan_document.get("steps")
         if not isinstance(stored, list):
             raise SovriumError(f"cannot roll back version {version}: its stored plan has no steps")
         for step in reversed(stored):
-            steps.append(
-                _ReverseStep(
-                    number=len(steps) + 1,
-                    version=version,
-                    step_id=int(step["id"]),
-                    op=str(step["op"]),
-                    target=str(step.get("target", "")),
-                    summary=str(step["summary"]),
-                    statements=tuple(str(s) for s in step.get("reverse", ())),
-                )
-            )
+            statements = tuple(str(s) for s in step.get("reverse", ()))
+            if not statements:
+                continue
+            label = f"undoing version {version} step {step['id']}"
+            steps.append(_RunnableStep(len(steps) + 1, label, f"{label}: {step['summary']}", statements))
     return steps
-
-
-async def _run_reverse_steps(
-    conn: asyncpg.Connection, steps: Sequence[_ReverseStep], reporter: Reporter
-) -> tuple[list[StepRun], list[DataLoss]]:
-    """Run each reverse step, counting first what it would destroy (counted where the data is then)."""
-    runs: list[StepRun] = []
-    losses: list[DataLoss] = []
-    for step in steps:
-        if not step.statements:
-            continue
-        loss = await _measure_loss(conn, step.label, step.op, step.target, _REVERSE_LOSSES, statements=step.statements)
-        if loss is not None and loss.amount != 0:
-            losses.append(loss)
-        summary = f"{step.label}: {step.summary}"
-        runs.append(await _run_step(conn, step.number, summary, step.statements, reporter))
-    return runs, losses
 
 
 def _refuse_rollback_loss(losses: Sequence[DataLoss], target: int) -> None:
@@ -567,390 +598,113 @@ async def _reset_state(conn: asyncpg.Connection, target: HistoryEntry | None, li
     )
 
 
-# --- the transaction's opening: settings and the migration lock ------------------------------------------
+# --- shared steps ----------------------------------------------------------------------------------------------
 
 
 async def _begin(
     conn: asyncpg.Connection,
-    *,
     action: str,
+    *,
     applied_by: str,
     lock_wait: float,
     lock_timeout: str,
     statement_timeout: str,
     reporter: Reporter,
 ) -> None:
-    """Set the transaction's timeouts and name, then take the migration lock."""
-    await _configure_transaction(conn, lock_timeout, statement_timeout, f"sovrium {action} by {applied_by}")
+    """Set the transaction's settings and name, then take the migration lock."""
+    await session.configure_transaction(
+        conn,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+        application_name=f"sovrium {action} by {applied_by}",
+    )
     await acquire_migration_lock(conn, lock_wait=lock_wait, reporter=reporter)
 
 
-async def _configure_transaction(
-    conn: asyncpg.Connection, lock_timeout: str, statement_timeout: str, application_name: str
-) -> None:
-    """Transaction-local settings in one round trip; the name shows other runners who holds the lock."""
-    import asyncpg
-
-    settings = [
-        ("lock_timeout", lock_timeout),
-        ("statement_timeout", statement_timeout),
-        ("application_name", application_name),
+def _refuse_unsafe_statements(plan: Plan) -> None:
+    """Statements that may not be in a plan are refused with their step, before the database is touched."""
+    problems = [
+        f"step {step.id} forward statement {number}: {facts.problem}"
+        for step in plan.steps
+        for number, statement in enumerate(step.forward, start=1)
+        if (facts := analyse(statement)).problem is not None
     ]
-    if conn.get_server_version().major >= 14:
-        settings.append(("client_connection_check_interval", DEAD_CLIENT_CHECK_INTERVAL))
-    calls = ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, true)" for i in range(len(settings)))
-    try:
-        await conn.execute(f"SELECT {calls}", *[value for pair in settings for value in pair])
-    except asyncpg.InvalidParameterValueError as failure:
-        raise UsageError(f"invalid timeout setting: {failure}") from failure
+    if problems:
+        raise PlanInvalid(f"plan {plan.version} cannot be applied: " + "; ".join(problems))
 
 
-async def acquire_migration_lock(conn: asyncpg.Connection, *, lock_wait: float, reporter: Reporter) -> None:
-    """Take the transaction-level advisory lock, waiting at most `lock_wait` seconds for another runner."""
-    deadline = time.monotonic() + lock_wait
-    holder: str | None = None
-    while not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1::bigint)", MIGRATION_LOCK_KEY):
-        if holder is None:
-            holder = await lock_holder(conn) or "another session (it has just finished or is not visible to us)"
-            reporter(events.LockWaiting(holder))
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise LockNotAcquired(
-                f"another migration holds the migration lock: {holder}; gave up after waiting "
-                f"{lock_wait:g} s (wait longer with --lock-wait, or let that runner finish)"
-            )
-        await asyncio.sleep(min(LOCK_POLL_SECONDS, remaining))
+def _refuse_unsafe_reverse_statements(steps: Sequence[_RunnableStep]) -> None:
+    problems = [
+        f"{step.label} reverse statement {number}: {facts.problem}"
+        for step in steps
+        for number, statement in enumerate(step.statements, start=1)
+        if (facts := analyse(statement)).problem is not None
+    ]
+    if problems:
+        raise PlanInvalid("the recorded reverse steps cannot be run: " + "; ".join(problems))
 
 
-_LOCK_HOLDER = """
-SELECT a.pid, a.usename, a.application_name, a.client_addr::text AS client_addr, a.xact_start
-FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.pid <> pg_backend_pid()
-LIMIT 1
-"""
+def _relations(steps: Sequence[_RunnableStep]) -> list[Relation]:
+    return [relation for step in steps for statement in step.statements for relation in analyse(statement).relations]
 
 
-async def lock_holder(conn: asyncpg.Connection) -> str | None:
-    """Who holds the migration lock on this database now, in words; None when no one does."""
-    high, low = (MIGRATION_LOCK_KEY >> 32) & 0xFFFFFFFF, MIGRATION_LOCK_KEY & 0xFFFFFFFF
-    row = await conn.fetchrow(_LOCK_HOLDER, high, low)
-    if row is None:
-        return None
-    name = row["application_name"] or "a client without application name"
-    since = row["xact_start"].isoformat(timespec="seconds") if row["xact_start"] else "an unknown time"
-    where = row["client_addr"] or "the local socket"
-    return f"{name!r} (pid {row['pid']}, user {row['usename']}, from {where}, since {since})"
-
-
-# --- checks ------------------------------------------------------------------------------------------------
-
-
-def _check_stored_checksum(state: RecordedState) -> None:
-    """Refuse when the stored checksum is not the checksum of the stored snapshot: the bookkeeping was edited."""
-    from sovrium_tui.schema.checksum import checksum_of_tables
-
-    tables = state.schema.get("tables", [])
-    if checksum_of_tables(tables if isinstance(tables, list) else []) != state.checksum:
-        raise DriftDetected(
-            "Schema drift detected: checksum mismatch. The stored checksum does not match the recalculated "
-            "checksum from the stored schema. This indicates database tampering or corruption."
-        )
-
-
-async def _check_no_drift(conn: asyncpg.Connection, state: RecordedState, catalog_for: CatalogFor) -> None:
-    """Refuse when the live schema differs from the one recorded at the last migration."""
-    if state.fingerprint is None:
-        return
-    live = await introspect(conn)
-    if fingerprint(live) == state.fingerprint:
-        return
-    raise DriftDetected(
-        f"Schema drift detected: the live database differs from what version {state.version} recorded "
-        f"(changed outside migrations): {describe_drift(state.schema, live, catalog_for)}. Inspect it with "
-        "`sovrium drift`; undo the manual change, or accept it with `sovrium drift --accept --reason …`"
-    )
-
-
-def describe_drift(snapshot: Mapping[str, Any], live: Catalog, catalog_for: CatalogFor) -> str:
-    """What is extra, missing or changed in the live schema compared with the recorded one, in words."""
-    from sovrium_tui.planning.drift import find_drift
-
-    try:
-        recorded = catalog_for(snapshot)
-    except (SovriumError, ImportError, LookupError, TypeError, ValueError):
-        return "the live catalog's fingerprint differs from the recorded one"
-    differences = find_drift(recorded, live)
-    if not differences:
-        return "the live catalog's fingerprint differs from the recorded one"
-    return "; ".join(difference.detail for difference in differences)
-
-
-def _verify(live: Catalog, desired: Catalog, what: str) -> None:
-    """Refuse to commit a database that differs from the catalog it should now have."""
-    changes = diff(live, desired)
-    if changes:
-        listed = "; ".join(change.summary() for change in changes)
-        raise VerificationFailed(f"{what} (still needed: {listed}); rolled back")
-
-
-# Which ops lose data, and how to count it: op → (what the step does to the target, unit counted).
-_FORWARD_LOSSES = {
-    "drop_table": ("drops table", "rows"),
-    "drop_column": ("drops column", "non-null values"),
-    "alter_column_type": ("narrows the type of column", "values that would change"),
-    "add_constraint": ("adds a rule that existing rows may break:", "rows that break it"),
-}
-_REVERSE_LOSSES = {
-    "create_table": ("drops table", "rows"),
-    "add_column": ("drops column", "non-null values"),
-    "alter_column_type": ("changes back the type of column", "values that would change"),
-}
-
-
-async def _refuse_destructive_steps(conn: asyncpg.Connection, plan: Plan) -> None:
-    """Refuse data-losing steps on tables that do not allow it, naming what would be lost and how much."""
-    allowed = allowed_destructive_tables(plan.schema)
-    renamed: dict[str, str] = {}  # new table name → the name it has before the plan runs
-    losses = []
-    for step in plan.steps:
-        renamed.update(_table_renames(step.forward, renamed))
-        if not is_destructive(step.hazards) or step.target.partition(".")[0] in allowed:
-            continue
-        table, dot, column = step.target.partition(".")
-        where_now = f"{renamed.get(table, table)}{dot}{column}"
-        loss = await _measure_loss(
-            conn, f"step {step.id}", step.op, where_now, _FORWARD_LOSSES, statements=step.forward
-        )
-        if loss is not None:
-            loss = DataLoss(loss.step, loss.action.replace(where_now, step.target), loss.amount, loss.unit)
-            if loss.amount == 0 and "data-loss" not in step.hazards:
-                continue  # a narrowing nothing in the table breaks: safe to run
-
-        hazards = ", ".join(step.hazards)
-        losses.append(loss or DataLoss(f"step {step.id}", f"{step.summary} (marked {hazards})", None, ""))
-    if losses:
-        listed = "; ".join(loss.describe() for loss in losses)
-        raise DestructiveRefused(
-            f"Destructive operation detected: plan {plan.version} would destroy data: {listed}. Nothing was "
-            "changed. To proceed with data loss, re-run with --allow-destructive or set allowDestructive: true "
-            "on the table in the schema.",
-            losses=tuple(loss.describe() for loss in losses),
-        )
-
-
-def allowed_destructive_tables(schema_json: str) -> frozenset[str]:
-    """Physical names of the tables whose target definition says `allowDestructive: true`."""
-    from sovrium_tui.schema.model import physical_table_name
-
-    tables = json.loads(schema_json).get("tables", [])
-    return frozenset(
-        physical_table_name(str(table.get("name", "")))
-        for table in tables
-        if isinstance(table, dict) and table.get("allowDestructive") is True
-    )
-
-
-_RENAME_TABLE = re.compile(r'^ALTER TABLE public\.("(?:[^"]|"")+"|\S+) RENAME TO ("(?:[^"]|"")+"|\S+)$')
-_ADD_CHECK = re.compile(r"^ALTER TABLE \S+ ADD CONSTRAINT \S+ CHECK \((.*)\)$", re.DOTALL)
-_ALTER_TYPE = re.compile(r"^ALTER TABLE \S+ ALTER COLUMN .+? TYPE (?P<type>.+?)(?: USING (?P<using>.+))?$", re.DOTALL)
-
-
-def _unquote(name: str) -> str:
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
-def _table_renames(statements: Sequence[str], known: Mapping[str, str]) -> dict[str, str]:
-    """Table renames a step makes, as new name → the name before the plan started."""
-    found = {}
-    for statement in statements:
-        match = _RENAME_TABLE.match(statement.strip())
-        if match:
-            old, new = _unquote(match.group(1)), _unquote(match.group(2))
-            found[new] = known.get(old, old)
+async def _losses_now(conn: asyncpg.Connection, steps: Sequence[_RunnableStep]) -> list[DataLoss]:
+    """Every loss of every step, counted in the database as it is before the first step runs."""
+    found = []
+    for step in steps:
+        found += await losses_of(conn, step.label, step.statements)
     return found
 
 
-async def _measure_loss(
-    conn: asyncpg.Connection,
-    step: str,
-    op: str,
-    target: str,
-    kinds: Mapping[str, tuple[str, str]],
-    *,
-    statements: Sequence[str] = (),
-) -> DataLoss | None:
-    """Count what one step would destroy in its target, or None when its op loses nothing countable."""
-    kind = kinds.get(op)
-    if kind is None:
-        return None
-    action, unit = kind
-    table, _, column = target.partition(".")
-    relation = f"public.{quote_ident(table)}"  # the schema introspection manages
-    if op == "alter_column_type":
-        return DataLoss(step, f"{action} {target}", await _count_changed(conn, relation, column, statements), unit)
-    if op == "add_constraint":
-        check = next((m.group(1) for s in statements if (m := _ADD_CHECK.match(s.strip()))), None)
-        query = f"SELECT count(*) FROM {relation} WHERE NOT ({check})"
-        return DataLoss(step, f"{action} {target}", await _count_or_none(conn, query) if check else None, unit)
-    counted = "*" if unit == "rows" else quote_ident(column)
-    query = f"SELECT count({counted}) FROM {relation}"
-    return DataLoss(step, f"{action} {target}", await _count_or_none(conn, query), unit)
-
-
-async def _count_changed(conn: asyncpg.Connection, relation: str, column: str, statements: Sequence[str]) -> int | None:
-    """Values a type change would not keep: converted to the new type and back, they differ (or fail)."""
-    match = next((m for s in statements if (m := _ALTER_TYPE.match(s.strip()))), None)
-    if match is None:
-        return await _count_or_none(conn, f"SELECT count({quote_ident(column)}) FROM {relation}")
-    current = await conn.fetchval(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
-        relation,
-        column,
-    )
-    if current is None:
-        return None
-    name = quote_ident(column)
-    converted = f"(({match.group('using') or name})::{match.group('type')})::{current}"
-    query = f"SELECT count(*) FROM {relation} WHERE {name} IS NOT NULL AND {converted} IS DISTINCT FROM {name}"
-    return await _count_or_none(conn, query, unconvertible_counts_all=f"SELECT count({name}) FROM {relation}")
-
-
-async def _count_or_none(
-    conn: asyncpg.Connection, query: str, *, unconvertible_counts_all: str | None = None
-) -> int | None:
-    """Run a count in a savepoint, so a missing table or column gives None instead of aborting everything.
-
-    With `unconvertible_counts_all`, a value the conversion rejects means every value is at stake: that
-    fallback count is returned instead.
-    """
-    import asyncpg
-
-    try:
-        async with conn.transaction():
-            return int(await conn.fetchval(query))
-    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
-        return None
-    except (asyncpg.DataError, asyncpg.CannotCoerceError, asyncpg.DatatypeMismatchError):
-        if unconvertible_counts_all is None:
-            return None
-        return await _count_or_none(conn, unconvertible_counts_all)
-
-
-def estimate_locks(ops: Iterable[str]) -> int:
-    """The locks a plan's transaction will hold at its end, erring high (see LOCKS_PER_CREATE_TABLE)."""
-    return sum(LOCKS_PER_CREATE_TABLE if op == "create_table" else LOCKS_PER_OTHER_STEP for op in ops)
-
-
-def lock_ceiling_problem(needed: int, max_locks_per_transaction: int, max_connections: int, prepared: int) -> str:
-    """Why a transaction needing `needed` locks would run out of lock table, or "" when it fits."""
-    slots = max_connections + prepared
-    capacity = LOCK_TABLE_HEADROOM * max_locks_per_transaction * slots
-    if needed <= capacity:
-        return ""
-    suggested = math.ceil(needed * 1.25 / (LOCK_TABLE_HEADROOM * slots) / 64) * 64
-    return (
-        f"this plan needs about {needed} locks in one transaction, more than the server's lock table holds "
-        f"(about {capacity}: max_locks_per_transaction = {max_locks_per_transaction} with max_connections = "
-        f"{max_connections}); raise max_locks_per_transaction to at least {suggested} (postgresql.conf, then "
-        "restart the server) or split the plan"
-    )
-
-
-async def _check_lock_ceiling(conn: asyncpg.Connection, plan: Plan) -> None:
-    """Refuse before running a plan that would fail with "out of shared memory" after creating most tables."""
-    row = await conn.fetchrow(
-        "SELECT current_setting('max_locks_per_transaction')::int AS per_transaction, "
-        "current_setting('max_connections')::int AS connections, "
-        "current_setting('max_prepared_transactions')::int AS prepared"
-    )
-    needed = estimate_locks(step.op for step in plan.steps)
-    problem = lock_ceiling_problem(needed, row["per_transaction"], row["connections"], row["prepared"])
-    if problem:
-        raise PlanTooLarge(problem)
-
-
-# --- running steps -----------------------------------------------------------------------------------------
-
-
-async def _run_step(
-    conn: asyncpg.Connection, step_id: int, summary: str, statements: Sequence[str], reporter: Reporter
-) -> StepRun:
+async def _run_step(conn: asyncpg.Connection, step: _RunnableStep, reporter: Reporter) -> StepRun:
     """Send one step's statements as one simple-query round trip; a failure keeps PostgreSQL's own text."""
     import asyncpg
 
-    sql = ";\n".join(statements)
-    reporter(events.StepStarted(step_id, summary))
+    # A statement may end in a `--` comment: the separator goes on a line of its own then.
+    separator = "\n;\n" if any("--" in s for s in step.statements) else ";\n"
+    sql = separator.join(step.statements)
+    reporter(events.StepStarted(step.number, step.summary))
     started = time.monotonic()
     try:
         await conn.execute(sql)
     except asyncpg.PostgresError as failure:
-        message = f"step {step_id} ({summary}) failed: {postgres_text(failure)}"
-        reporter(events.StepFailed(step_id, message))
-        raise StepFailed(message, step=step_id, sql=sql) from failure
+        if connection_lost(failure):
+            raise  # not the step's fault: said as a lost connection
+        message = f"{step.label} ({_summary(step)}) failed: {postgres_text(failure)}"
+        reporter(events.StepFailed(step.number, message))
+        waited = isinstance(failure, asyncpg.LockNotAvailableError)
+        raise StepFailed(message, step=step.number, sql=sql, lock_timeout=waited) from failure
     elapsed = _elapsed_ms(started)
-    reporter(events.StepFinished(step_id, elapsed))
-    return StepRun(step_id, summary, elapsed)
+    reporter(events.StepFinished(step.number, elapsed))
+    return StepRun(step.number, step.summary, elapsed)
 
 
-def postgres_text(failure: Exception) -> str:
-    """PostgreSQL's message on one line, with its detail and hint (once each) when it gave them."""
-    text = str(getattr(failure, "message", None) or (failure.args[0] if failure.args else failure))
-    text = " ".join(text.split("\n", maxsplit=1)[0].split()) if text else type(failure).__name__
-    for label in ("detail", "hint"):
-        extra = getattr(failure, label, None)
-        if extra:
-            text += f" ({label}: {extra})"
-    return text
+def _summary(step: _RunnableStep) -> str:
+    return step.summary.removeprefix(f"{step.label}: ")
 
 
-# --- failure handling and audit ------------------------------------------------------------------------------
+async def _explained(conn: asyncpg.Connection, failure: Exception, attempt: _Attempt) -> SovriumError:
+    """The failure in words; a step that waited too long for a lock names the sessions that held it."""
+    error = as_sovrium_error(failure)
+    if isinstance(error, StepFailed) and error.lock_timeout and not conn.is_closed():
+        tables = sorted({relation.sql for s in _statements_of(error.sql) for relation in named_relations(s)})
+        held = await session.describe_blockers(conn, tables) if tables else ""
+        if held:
+            return StepFailed(f"{error.message}: {held}", step=error.step, sql=error.sql)
+    return error
 
 
-def _as_sovrium_error(failure: Exception) -> SovriumError:
-    """The failure as one of our errors: ours unchanged, a lost connection or a database error in words."""
-    import asyncpg
+def _statements_of(sql: str) -> list[str]:
+    from pglast import parser
 
-    if isinstance(failure, SovriumError):
-        return failure
-    if isinstance(failure, asyncpg.PostgresError):
-        return SovriumError(f"migration failed: {postgres_text(failure)}")
-    if isinstance(failure, (asyncpg.InterfaceError, OSError)):
-        return ConnectionFailed(f"Database connection failed: {failure} (the server rolls back the open transaction)")
-    return SovriumError(f"migration failed: {type(failure).__name__}: {failure}")
+    try:
+        return [s for s in parser.split(sql) if s.strip()]
+    except parser.ParseError:
+        return []
 
 
-async def _write_audit(
-    conn: asyncpg.Connection,
-    *,
-    status: str,
-    from_version: int | None,
-    to_version: int | None,
-    reason: str,
-    actor: str,
-) -> None:
-    """Write one ROLLBACK log row in its own transaction, after the failed one rolled back; best effort."""
-    with contextlib.suppress(Exception):
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $1, true)",
-                AUDIT_TIMEOUT,
-            )
-            await ensure_store(conn)
-            await append_log(
-                conn,
-                operation="ROLLBACK",
-                status=status,
-                from_version=from_version,
-                to_version=to_version,
-                reason=reason,
-                actor=actor,
-            )
-
-
-# --- small helpers -------------------------------------------------------------------------------------------
+def _outcome(error: SovriumError) -> events.Outcome:
+    return "unknown" if isinstance(error, CommitOutcomeUnknown) else "unchanged"
 
 
 def compiled_catalog(snapshot: Mapping[str, Any]) -> Catalog:
@@ -959,28 +713,6 @@ def compiled_catalog(snapshot: Mapping[str, Any]) -> Catalog:
     from sovrium_tui.schema import app_from_document
 
     return compile_app(app_from_document(dict(snapshot), source="recorded snapshot"))
-
-
-def applied_by() -> str:
-    """`user@host`, plus `(ci: <run id>)` in CI, so the audit trail says who ran a migration."""
-    who = f"{_user_name()}@{socket.gethostname()}"
-    for variable in ("GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID"):
-        run_id = os.environ.get(variable)
-        if run_id:
-            return f"{who} (ci: {run_id})"
-    return who
-
-
-def _user_name() -> str:
-    """The login name; containers without a passwd entry fall back to the numeric uid."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return str(os.getuid())
-
-
-def _short(checksum: str | None) -> str:
-    return checksum[:12] if checksum else "none"
 
 
 def _elapsed_ms(started: float) -> int:

@@ -18,6 +18,8 @@ import struct
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sovrium_tui.execution.connect import SESSION_SETTINGS
+
 _PROTOCOL_V3 = 196608
 _TIMEOUT = 5.0
 
@@ -145,6 +147,7 @@ class _Connection:
                 (b"user", self.target.user),
                 (b"database", self.target.database),
                 (b"application_name", "sovrium-migrate"),
+                *((name.encode(), value) for name, value in SESSION_SETTINGS.items()),
             )
         )
         body = struct.pack("!i", _PROTOCOL_V3) + params + b"\0"

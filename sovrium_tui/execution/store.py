@@ -6,7 +6,9 @@ version (rolled-back rows stay, marked), `system.migration_log` an append-only e
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -126,8 +128,44 @@ class LogEntry:
         }
 
 
+@contextlib.asynccontextmanager
+async def _privileged(connection: asyncpg.Connection) -> AsyncIterator[None]:
+    """A role that may not read the bookkeeping gets a message saying which grants it needs."""
+    import asyncpg
+
+    from sovrium_tui.errors import SovriumError
+
+    try:
+        yield
+    except asyncpg.InsufficientPrivilegeError as failure:
+        role = _role(connection)
+        raise SovriumError(
+            f"permission denied for the migration state in schema system ({failure}): the role {role} needs "
+            f"USAGE on schema system and SELECT on its tables to read it (GRANT USAGE ON SCHEMA system TO {role}; "
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA system TO {role}), and INSERT/UPDATE on them to migrate"
+        ) from failure
+
+
+def _role(connection: asyncpg.Connection) -> str:
+    """The role this session logged in as (the server reports it, so no query is needed in an aborted transaction)."""
+    from sovrium_tui.identifiers import quote_ident
+
+    name = getattr(connection.get_settings(), "session_authorization", None)
+    return quote_ident(str(name)) if name else "<this role>"
+
+
+# Read from pg_class itself, not with to_regclass(): inside a transaction that looked before (a runner that
+# waited for the migration lock), to_regclass() answers from a cache that never learns of a table another
+# runner has created and committed since, while a catalog query reads the committed rows.
+_HAS_STORE = (
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = 'system' AND c.relname = 'schema_checksum')"
+)
+
+
 async def has_store(connection: asyncpg.Connection) -> bool:
-    return bool(await connection.fetchval("SELECT to_regclass('system.schema_checksum') IS NOT NULL"))
+    async with _privileged(connection):
+        return bool(await connection.fetchval(_HAS_STORE))
 
 
 async def ensure_store(connection: asyncpg.Connection) -> None:
@@ -140,10 +178,11 @@ async def read_state(connection: asyncpg.Connection) -> RecordedState | None:
     """The singleton row, or None when this database was never migrated by us."""
     if not await has_store(connection):
         return None
-    row = await connection.fetchrow(
-        "SELECT version, checksum, schema::text AS schema, fingerprint, updated_at "
-        "FROM system.schema_checksum WHERE id = 'singleton'"
-    )
+    async with _privileged(connection):
+        row = await connection.fetchrow(
+            "SELECT version, checksum, schema::text AS schema, fingerprint, updated_at "
+            "FROM system.schema_checksum WHERE id = 'singleton'"
+        )
     if row is None:
         return None
     return RecordedState(
@@ -231,6 +270,14 @@ async def append_log(
     )
 
 
+async def highest_version(connection: asyncpg.Connection) -> int:
+    """The highest version this database ever recorded (rolled back ones included), 0 when none."""
+    if not await has_store(connection):
+        return 0
+    async with _privileged(connection):
+        return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM system.migration_history"))
+
+
 async def applied_history(connection: asyncpg.Connection) -> list[HistoryEntry]:
     """Every history row, oldest first (rolled-back ones included)."""
     return await history(connection)
@@ -246,17 +293,18 @@ async def history(
 ) -> list[HistoryEntry]:
     if not await has_store(connection):
         return []
-    rows = await connection.fetch(
-        "SELECT id, version, checksum, schema::text AS schema, plan::text AS plan, fingerprint, applied_at, "
-        "applied_by, duration_ms, rolled_back_at, rollback_reason FROM system.migration_history "
-        "WHERE ($1::timestamptz IS NULL OR applied_at >= $1) "
-        "AND ($2::timestamptz IS NULL OR applied_at < $2) "
-        "AND ($3::int IS NULL OR version = $3) ORDER BY id DESC LIMIT $4",
-        since,
-        until,
-        version,
-        limit,
-    )
+    async with _privileged(connection):
+        rows = await connection.fetch(
+            "SELECT id, version, checksum, schema::text AS schema, plan::text AS plan, fingerprint, applied_at, "
+            "applied_by, duration_ms, rolled_back_at, rollback_reason FROM system.migration_history "
+            "WHERE ($1::timestamptz IS NULL OR applied_at >= $1) "
+            "AND ($2::timestamptz IS NULL OR applied_at < $2) "
+            "AND ($3::int IS NULL OR version = $3) ORDER BY id DESC LIMIT $4",
+            since,
+            until,
+            version,
+            limit,
+        )
     entries = [
         HistoryEntry(
             id=row["id"],
@@ -279,9 +327,10 @@ async def history(
 async def log_entries(connection: asyncpg.Connection, *, limit: int | None = None) -> list[LogEntry]:
     if not await has_store(connection):
         return []
-    rows = await connection.fetch(
-        "SELECT id, operation, status, from_version, to_version, reason, actor, created_at "
-        "FROM system.migration_log ORDER BY id DESC LIMIT $1",
-        limit,
-    )
+    async with _privileged(connection):
+        rows = await connection.fetch(
+            "SELECT id, operation, status, from_version, to_version, reason, actor, created_at "
+            "FROM system.migration_log ORDER BY id DESC LIMIT $1",
+            limit,
+        )
     return [LogEntry(**dict(row)) for row in reversed(rows)]

@@ -20,7 +20,7 @@ from sovrium_tui.catalog.model import (
     Table,
     Trigger,
 )
-from sovrium_tui.identifiers import quote_ident, quote_literal
+from sovrium_tui.identifiers import quote_ident, quote_literal, setting_proof
 
 SCHEMA = "public"
 
@@ -145,7 +145,7 @@ def create_catalog_sql(catalog: Catalog) -> list[str]:
     statements += [s for t in ordered for i in t.indexes for s in (create_index_sql(i), *source_comment_sql(t.name, i))]
     statements += [add_constraint_sql(t.name, c) for t in ordered for c in deferred.get(t.name, ())]
     statements += [create_trigger_sql(tr) for t in ordered for tr in t.triggers]
-    return statements
+    return [setting_proof(statement) for statement in statements]
 
 
 def _creation_order(catalog: Catalog) -> tuple[list[Table], dict[str, list[Constraint]]]:

@@ -130,8 +130,11 @@ def slugify(text: str, *, limit: int = 40) -> str:
 # --- writing -----------------------------------------------------------------------------------------
 
 
-def dump_plan(plan: Plan, *, file_name: str | None = None) -> str:
-    """The plan as YAML text: same plan, same bytes; SQL with line breaks as block strings."""
+def dump_plan(plan: Plan, *, file_name: str | None = None, directory: str = "plans") -> str:
+    """The plan as YAML text: same plan, same bytes; SQL with line breaks as block strings.
+
+    The header says how to apply and re-hash the file where it is written (`directory`/`file_name`).
+    """
     import yaml
 
     document = plan.to_json()
@@ -144,11 +147,12 @@ def dump_plan(plan: Plan, *, file_name: str | None = None) -> str:
         default_flow_style=False,
     )
     name = file_name or plan_file_name(plan.version, slugify(plan.summary))
+    where = _shell_word(f"{directory.rstrip('/')}/{name}" if directory not in ("", ".") else name)
     header = (
-        f"# Sovrium migration plan {plan.version:04d} for app {plan.app!r}: {plan.summary}\n"
-        f"# Review the steps below, then apply with: sovrium apply plans/{name}\n"
+        f"# Sovrium migration plan {plan.version:04d} for app {plan.app!r}: {_one_line(plan.summary)}\n"
+        f"# Review the steps below, then apply with: sovrium apply {where}\n"
         "# Hand edits (e.g. an `op: sql` backfill step) are allowed; re-hash afterwards with\n"
-        f"#   sovrium plan --rehash plans/{name}\n"
+        f"#   sovrium plan --rehash {where}\n"
     )
     return header + body
 
@@ -181,8 +185,20 @@ def rewrite_digest(path: Path, digest: str) -> None:
 def write_plan(plan: Plan, directory: Path, slug: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / plan_file_name(plan.version, slug)
-    path.write_text(dump_plan(plan, file_name=path.name), encoding="utf-8")
+    path.write_text(dump_plan(plan, file_name=path.name, directory=str(directory)), encoding="utf-8")
     return path
+
+
+def _shell_word(text: str) -> str:
+    """A path as it can be pasted into a shell."""
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _one_line(text: str) -> str:
+    """Text for a comment line: line breaks and other control characters as spaces."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -288,6 +304,7 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
 
 
 def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
+    """The steps; a hand-written one (`op: sql`) needs only `forward` and `reverse` besides its op."""
     from sovrium_tui.planning.changes import HAZARDS
 
     if not isinstance(raw, list) or not raw:
@@ -300,21 +317,36 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
             problems.append(Problem("expected a mapping", path))
             continue
         _unknown_keys(item, _STEP_KEYS, path, problems)
-        step_id = _int(item, "id", problems, minimum=1, path=f"{path}.id")
-        if step_id != position + 1:
-            problems.append(Problem(f"step ids must run 1, 2, 3, …; expected {position + 1}", f"{path}.id"))
-        hazards = _text_list(item, "hazards", problems, path, allow_empty=True)
+        op = _text(item, "op", problems, path=f"{path}.op")
+        hand_written = op == HAND_WRITTEN_OP
+        step_id = position + 1
+        if "id" in item or not hand_written:
+            step_id = _int(item, "id", problems, minimum=1, path=f"{path}.id")
+            if step_id != position + 1:
+                problems.append(Problem(f"step ids must run 1, 2, 3, …; expected {position + 1}", f"{path}.id"))
+        hazards: tuple[str, ...] = ()
+        if "hazards" in item or not hand_written:
+            hazards = _text_list(item, "hazards", problems, path, allow_empty=True)
         for hazard in hazards:
             if hazard not in HAZARDS:
                 problems.append(Problem(f"unknown hazard {hazard!r} (one of {', '.join(HAZARDS)})", path))
+        forward = _text_list(item, "forward", problems, path, allow_empty=False)
+        summary = ""
+        if "summary" in item or not hand_written:
+            summary = _text(item, "summary", problems, path=f"{path}.summary")
+        elif forward:
+            summary = "hand-written SQL: " + " ".join(forward[0].split())[:80]
+        target = ""
+        if "target" in item or not hand_written:
+            target = _text(item, "target", problems, path=f"{path}.target", allow_empty=True)
         steps.append(
             Step(
                 id=step_id,
-                op=_text(item, "op", problems, path=f"{path}.op"),
-                target=_text(item, "target", problems, path=f"{path}.target", allow_empty=True),
-                summary=_text(item, "summary", problems, path=f"{path}.summary"),
+                op=op,
+                target=target,
+                summary=summary,
                 hazards=hazards,
-                forward=_text_list(item, "forward", problems, path, allow_empty=False),
+                forward=forward,
                 reverse=_text_list(item, "reverse", problems, path, allow_empty=True),
             )
         )
@@ -359,7 +391,7 @@ def _text_list(
 
 
 def _sql_problems(plan: Plan, directions: tuple[str, ...]) -> list[Problem]:
-    from sovrium_tui.planning.sqlcheck import statement_problem
+    from sovrium_tui.planning.statements import statement_problem
 
     problems = []
     for step in plan.steps:

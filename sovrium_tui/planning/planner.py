@@ -26,7 +26,7 @@ from sovrium_tui.planning.diff import Renames, diff
 from sovrium_tui.planning.plan import Plan, Step, canonical_json
 from sovrium_tui.planning.renames import renames_between
 from sovrium_tui.planning.render import forward_sql, reverse_sql
-from sovrium_tui.planning.sqlcheck import statement_problem
+from sovrium_tui.planning.statements import statement_problem
 from sovrium_tui.schema.model import App
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.identifiers import quote_ident, setting_proof
 from sovrium_tui.planning import ddl
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -35,7 +35,14 @@ from sovrium_tui.planning.changes import (
 
 
 def forward_sql(change: Change) -> tuple[str, ...]:
-    """The statements that make this change, one per item, without trailing semicolons."""
+    """The statements that make this change, one per item, without trailing semicolons.
+
+    Literals are written so that no server setting changes their meaning (see `setting_proof`).
+    """
+    return tuple(setting_proof(statement) for statement in _statements(change))
+
+
+def _statements(change: Change) -> tuple[str, ...]:
     match change:
         case CreateTable(table):
             return (

@@ -365,7 +365,7 @@ async def test_a_narrowing_plan_asks_for_the_typed_word_only_when_rows_break_it(
         await settle(pilot)
         if typed:
             assert isinstance(app.screen, TypedConfirmModal)
-            assert "nickname_short (1 rows that break it)" in str(app.screen.body)
+            assert "nickname_short (1 row that breaks it)" in str(app.screen.body)
             return
         assert isinstance(app.screen, ConfirmModal), "nothing would be lost: a plain yes/no"
         await pilot.press("y")

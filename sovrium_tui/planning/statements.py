@@ -1,0 +1,464 @@
+"""Plan SQL read with PostgreSQL's own grammar (libpg_query, through pglast): what each statement may do.
+
+Two questions are answered here, for every statement a plan holds:
+
+- `statement_problem`: can it be in a plan at all? One statement per item, valid PostgreSQL, nothing that ends
+  or escapes the plan's one transaction (COMMIT, SAVEPOINT, SET TRANSACTION …), nothing that cannot run inside
+  a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …), nothing that needs a client data stream (COPY …
+  FROM STDIN), and nothing that changes how the server reads later SQL (standard_conforming_strings).
+- `effects`: what data it can destroy, from the statement itself and never from what a plan file says:
+  dropped tables and columns, truncations, deletes, overwriting updates, type changes, new CHECK rules, and
+  code the parser cannot see into (DO, CALL …). The executor counts each effect in the database just before
+  the statement runs.
+
+Every statement is first read as libpg_query's JSON (about 0.04 ms for a 14-column CREATE TABLE); only
+statements whose JSON mentions something that can destroy data are decoded and walked, and only those whose
+loss is counted are parsed into pglast's node objects to print their expressions back as SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sovrium_tui.identifiers import quote_ident
+
+EffectKind = Literal[
+    "drop_table",
+    "drop_column",
+    "truncate",
+    "delete",
+    "update",
+    "alter_type",
+    "add_check",
+    "opaque",
+]
+
+# Effects that are refused on apply even when nothing would be counted (Sovrium's rule for drops).
+ALWAYS_DESTRUCTIVE: frozenset[EffectKind] = frozenset({"drop_table", "drop_column", "truncate"})
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A table as a statement names it; `schema` None means the search path (this tool's: `public`)."""
+
+    name: str
+    schema: str | None = None
+
+    @property
+    def sql(self) -> str:
+        """The name as SQL, quoted as needed."""
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}" if self.schema else quote_ident(self.name)
+
+    @property
+    def label(self) -> str:
+        """The name for people: `customers`, or `audit.events` outside `public`."""
+        return self.name if self.schema in (None, "public") else f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One way a statement can destroy data, with what the executor needs to count it.
+
+    `expression` is SQL text printed back from the statement: the new type (`alter_type`), the CHECK
+    condition (`add_check`), the WHERE condition (`delete`, `update`); `using` is an ALTER TYPE's USING
+    expression; `assignments` an UPDATE's (column, new value) pairs. `countable` is False when the statement's
+    shape (a USING list, a multi-column assignment …) leaves no sound count; the loss is then unknown.
+    """
+
+    kind: EffectKind
+    relation: Relation | None = None
+    column: str | None = None
+    expression: str | None = None
+    using: str | None = None
+    assignments: tuple[tuple[str, str | None], ...] = ()
+    alias: str | None = None
+    countable: bool = True
+    detail: str = ""  # for `opaque`: what could not be analysed ("DO block", "CALL archive_orders()")
+
+
+@dataclass(frozen=True, slots=True)
+class StatementFacts:
+    """What one statement is and does: its problem (None when it may be in a plan), effects, relations."""
+
+    problem: str | None
+    effects: tuple[Effect, ...] = ()
+    relations: tuple[Relation, ...] = ()  # existing tables it alters, renames, drops or writes rows of
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+_SEVERAL = "more than one statement in one item (put each statement in its own list item)"
+
+# Statements PostgreSQL refuses inside a transaction block (or that need a client data stream).
+_OUTSIDE_TRANSACTION = {
+    "CreatedbStmt": "CREATE DATABASE",
+    "DropdbStmt": "DROP DATABASE",
+    "AlterSystemStmt": "ALTER SYSTEM",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE",
+    "DropTableSpaceStmt": "DROP TABLESPACE",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "DropSubscriptionStmt": "DROP SUBSCRIPTION",
+    "AlterSubscriptionStmt": "ALTER SUBSCRIPTION",
+}
+
+# JSON fragments that make a statement worth decoding: anything that can destroy data, break the
+# transaction, or touch an existing table's rows or structure. A statement without any of them (CREATE
+# TABLE, CREATE INDEX, CREATE FUNCTION, COMMENT …) is accepted from its JSON text alone.
+_MARKERS = (
+    "TransactionStmt",
+    "VariableSetStmt",
+    "VacuumStmt",
+    "ReindexStmt",
+    "ClusterStmt",
+    "DiscardStmt",
+    "CopyStmt",
+    "DoStmt",
+    "CallStmt",
+    "ExecuteStmt",
+    "RuleStmt",
+    "DropOwnedStmt",
+    "DeleteStmt",
+    "UpdateStmt",
+    "TruncateStmt",
+    "MergeStmt",
+    "InsertStmt",
+    "DropStmt",
+    "AlterTableStmt",
+    "RenameStmt",
+    "AlterDatabase",
+    '"concurrent":true',
+    *(f'"{name}"' for name in _OUTSIDE_TRANSACTION),
+)
+_TOP_LEVEL_SELECT = '"stmts":[{"stmt":{"SelectStmt":'
+
+# Functions a top-level SELECT may call without being treated as code the tool cannot see into.
+_HARMLESS_FUNCTIONS = frozenset(
+    {
+        "setval",
+        "nextval",
+        "currval",
+        "pg_notify",
+        "count",
+        "now",
+        "current_setting",
+        "version",
+        "pg_sleep",
+        "to_regclass",
+    }
+)
+
+
+def statement_problem(statement: str) -> str | None:
+    """Why this text cannot be one statement of a plan, or None when it can."""
+    return analyse(statement).problem
+
+
+@functools.lru_cache(maxsize=4096)
+def analyse(statement: str) -> StatementFacts:
+    """Parse one plan statement and say what it is and what it may destroy."""
+    from pglast import parser
+
+    if not statement.strip():
+        return StatementFacts("empty statement")
+    if "standard_conforming_strings" in statement.lower():
+        return StatementFacts(
+            "changes standard_conforming_strings, which would change how the server reads the statements "
+            "after it; this tool runs every plan with it on"
+        )
+    try:
+        text = parser.parse_sql_json(statement)
+    except parser.ParseError as failure:
+        return StatementFacts(_parse_error(statement, failure))
+    count = text.count('{"stmt":')
+    if count == 0:
+        return StatementFacts("expected exactly one statement (this item holds only comments)")
+    if count > 1:
+        return StatementFacts(_SEVERAL)
+    if not any(marker in text for marker in _MARKERS) and _TOP_LEVEL_SELECT not in text:
+        return StatementFacts(None)
+    document = json.loads(text)
+    node_type, node = next(iter(document["stmts"][0]["stmt"].items()))
+    problem = _problem(node_type, node)
+    if problem is not None:
+        return StatementFacts(problem)
+    return StatementFacts(None, tuple(_effects(statement, node_type, node)), tuple(_relations(node_type, node)))
+
+
+def _parse_error(statement: str, failure: Exception) -> str:
+    message = str(failure.args[0]) if failure.args else str(failure)
+    location = failure.args[1] if len(failure.args) > 1 else None
+    if isinstance(location, int) and 0 <= location <= len(statement):
+        line = statement.count("\n", 0, location) + 1
+        column = location - (statement.rfind("\n", 0, location) + 1) + 1
+        where = f" at line {line}, column {column}" if "\n" in statement else f" at character {location + 1}"
+        return f"does not parse as PostgreSQL: {message}{where}"
+    return f"does not parse as PostgreSQL: {message}"
+
+
+def _problem(node_type: str, node: Mapping[str, Any]) -> str | None:
+    """Statements that break the plan's one transaction, or cannot run inside it."""
+    if node_type == "TransactionStmt":
+        kind = str(node.get("kind", "")).removeprefix("TRANS_STMT_").replace("_", " ")
+        return (
+            f"transaction control ({kind}) is not allowed: each plan runs as one transaction, which the tool "
+            "begins and commits itself"
+        )
+    if node_type == "VariableSetStmt":
+        if node.get("name") in ("TRANSACTION", "SESSION CHARACTERISTICS"):
+            return f"SET {node['name']} is not allowed: the tool sets up the plan's transaction itself"
+        if node.get("kind") == "VAR_RESET_ALL":
+            return "RESET ALL is not allowed: it would undo the settings the tool runs the plan with"
+        return None
+    if node_type in _OUTSIDE_TRANSACTION:
+        return f"{_OUTSIDE_TRANSACTION[node_type]} cannot run inside a transaction block, and a plan is one transaction"
+    if node.get("concurrent") is True:
+        verb = "CREATE INDEX" if node_type == "IndexStmt" else "DROP INDEX"
+        return f"{verb} CONCURRENTLY cannot run inside a transaction block, and a plan is one transaction"
+    if node_type == "ReindexStmt":
+        options = {_def_name(item) for item in node.get("params", ())}
+        if "concurrently" in options:
+            return "REINDEX CONCURRENTLY cannot run inside a transaction block, and a plan is one transaction"
+        if node.get("kind") in ("REINDEX_OBJECT_SYSTEM", "REINDEX_OBJECT_DATABASE"):
+            return "REINDEX SYSTEM/DATABASE cannot run inside a transaction block, and a plan is one transaction"
+    if node_type == "VacuumStmt" and node.get("is_vacuumcmd"):
+        return "VACUUM cannot run inside a transaction block, and a plan is one transaction"
+    if node_type == "ClusterStmt" and not node.get("relation"):
+        return "CLUSTER without a table cannot run inside a transaction block, and a plan is one transaction"
+    if node_type == "DiscardStmt" and node.get("target") == "DISCARD_ALL":
+        return "DISCARD ALL cannot run inside a transaction block, and a plan is one transaction"
+    if node_type == "AlterDatabaseStmt" and any(_def_name(o) == "tablespace" for o in node.get("options", ())):
+        return "ALTER DATABASE … SET TABLESPACE cannot run inside a transaction block"
+    if node_type == "CopyStmt" and not node.get("filename") and not node.get("is_program"):
+        direction = "FROM STDIN" if node.get("is_from") else "TO STDOUT"
+        return f"COPY … {direction} needs a client data stream, which a plan cannot provide"
+    return None
+
+
+def _def_name(item: Mapping[str, Any]) -> str:
+    return str(item.get("DefElem", {}).get("defname", ""))
+
+
+# --- effects -----------------------------------------------------------------------------------------------
+
+
+def _effects(statement: str, node_type: str, node: Mapping[str, Any]) -> Iterator[Effect]:
+    match node_type:
+        case "DropStmt":
+            yield from _drop_effects(node)
+        case "TruncateStmt":
+            for item in node.get("relations", ()):
+                yield Effect("truncate", _relation(item["RangeVar"]))
+        case "AlterTableStmt":
+            yield from _alter_table_effects(statement, node)
+        case "DoStmt":
+            yield Effect("opaque", detail="DO block")
+        case "CallStmt":
+            yield Effect("opaque", detail=f"CALL {_function_name(node.get('funccall', {}))}()")
+        case "ExecuteStmt":
+            yield Effect("opaque", detail=f"EXECUTE {node.get('name', '')}")
+        case "RuleStmt":
+            yield Effect("opaque", detail=f"CREATE RULE {node.get('rulename', '')} (it rewrites later statements)")
+        case "DropOwnedStmt":
+            yield Effect("opaque", detail="DROP OWNED (drops every object a role owns)")
+        case "SelectStmt":
+            called = sorted({_function_name(f) for f in _nodes(node, "FuncCall")} - _HARMLESS_FUNCTIONS)
+            if called:
+                yield Effect("opaque", detail=f"SELECT calling {', '.join(f'{name}()' for name in called)}")
+    yield from _data_modifications(statement, node_type, node)
+
+
+def _drop_effects(node: Mapping[str, Any]) -> Iterator[Effect]:
+    kind = node.get("removeType")
+    cascade = node.get("behavior") == "DROP_CASCADE"
+    if kind == "OBJECT_TABLE":
+        for item in node.get("objects", ()):
+            names = [part["String"]["sval"] for part in item.get("List", {}).get("items", ())]
+            if names:
+                yield Effect("drop_table", Relation(names[-1], names[-2] if len(names) > 1 else None))
+    elif cascade and kind in ("OBJECT_SCHEMA", "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_EXTENSION"):
+        what = str(kind).removeprefix("OBJECT_").lower()
+        yield Effect("opaque", detail=f"DROP {what.upper()} … CASCADE (drops the tables or columns that depend on it)")
+
+
+def _alter_table_effects(statement: str, node: Mapping[str, Any]) -> Iterator[Effect]:
+    if node.get("objtype") not in (None, "OBJECT_TABLE"):
+        return
+    relation = _relation(node["relation"])
+    commands = [command["AlterTableCmd"] for command in node.get("cmds", ())]
+    needs_text = any(c.get("subtype") in ("AT_AlterColumnType", "AT_AddConstraint") for c in commands)
+    printed = _printed_commands(statement) if needs_text else {}
+    for position, command in enumerate(commands):
+        subtype = command.get("subtype")
+        if subtype == "AT_DropColumn":
+            yield Effect("drop_column", relation, command.get("name"))
+        elif subtype == "AT_AlterColumnType":
+            type_sql, using_sql = printed.get(position, (None, None))
+            yield Effect("alter_type", relation, command.get("name"), type_sql, using_sql)
+        elif subtype == "AT_AddConstraint":
+            constraint = command.get("def", {}).get("Constraint", {})
+            if constraint.get("contype") == "CONSTR_CHECK" and not constraint.get("skip_validation"):
+                name = constraint.get("conname") or "a new CHECK constraint"
+                yield Effect("add_check", relation, name, printed.get(position, (None, None))[0])
+
+
+def _data_modifications(statement: str, node_type: str, node: Mapping[str, Any]) -> Iterator[Effect]:
+    """DELETE, UPDATE, MERGE and INSERT … ON CONFLICT DO UPDATE, at the top level or nested in a CTE."""
+    found = [(node_type, node)] if node_type in ("DeleteStmt", "UpdateStmt", "MergeStmt", "InsertStmt") else []
+    found += [(kind, inner) for kind in ("DeleteStmt", "UpdateStmt", "MergeStmt") for inner in _nodes(node, kind)]
+    found += [("InsertStmt", inner) for inner in _nodes(node, "InsertStmt")]
+    printed = _printed_modifications(statement) if any(k in ("DeleteStmt", "UpdateStmt") for k, _ in found) else []
+    for kind, inner in found:
+        relation = _relation(inner["relation"]) if "relation" in inner else None
+        alias = inner.get("relation", {}).get("alias", {}).get("aliasname")
+        if kind == "InsertStmt":
+            conflict = inner.get("onConflictClause", {})
+            if conflict.get("action") == "ONCONFLICT_UPDATE":
+                yield Effect("update", relation, countable=False, detail="INSERT … ON CONFLICT DO UPDATE")
+        elif kind == "MergeStmt":
+            yield Effect("opaque", relation, detail=f"MERGE INTO {relation.label if relation else '?'}")
+        else:
+            where, assignments = next(
+                ((w, a) for (k, loc, w, a) in printed if k == kind and loc == inner["relation"].get("location")),
+                (None, ()),
+            )
+            shaped = not inner.get("usingClause") and not inner.get("fromClause") and not inner.get("withClause")
+            countable = shaped and (kind == "DeleteStmt" or all(value is not None for _, value in assignments))
+            yield Effect(
+                "delete" if kind == "DeleteStmt" else "update",
+                relation,
+                expression=where,
+                assignments=assignments,
+                alias=alias,
+                countable=countable,
+            )
+
+
+def _relations(node_type: str, node: Mapping[str, Any]) -> Iterator[Relation]:
+    """Existing tables whose rows or structure the statement changes: locked before anything is counted."""
+    if node_type in ("AlterTableStmt", "RenameStmt", "DeleteStmt", "UpdateStmt", "InsertStmt", "MergeStmt"):
+        target = node.get("relation")
+        renames_table = node.get("renameType", "OBJECT_TABLE") in ("OBJECT_TABLE", "OBJECT_COLUMN")
+        if target and renames_table and node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
+            yield _relation(target)
+    elif node_type == "TruncateStmt":
+        yield from (_relation(item["RangeVar"]) for item in node.get("relations", ()))
+    elif node_type == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
+        for item in node.get("objects", ()):
+            names = [part["String"]["sval"] for part in item.get("List", {}).get("items", ())]
+            if names:
+                yield Relation(names[-1], names[-2] if len(names) > 1 else None)
+    for kind in ("DeleteStmt", "UpdateStmt", "MergeStmt", "InsertStmt"):
+        for inner in _nodes(node, kind):
+            if "relation" in inner:
+                yield _relation(inner["relation"])
+
+
+# --- helpers over libpg_query's JSON ------------------------------------------------------------------------
+
+
+def _relation(range_var: Mapping[str, Any]) -> Relation:
+    return Relation(str(range_var["relname"]), range_var.get("schemaname"))
+
+
+def _function_name(call: Mapping[str, Any]) -> str:
+    inner = call.get("FuncCall", call)
+    parts = [part["String"]["sval"] for part in inner.get("funcname", ())]
+    return ".".join(parts) if parts else "?"
+
+
+def _nodes(tree: object, kind: str) -> Iterator[dict[str, Any]]:
+    """Every node of `kind` below `tree` (not `tree` itself), depth first."""
+    stack: list[object] = [tree]
+    first = True
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == kind and not first and isinstance(value, dict):
+                    yield value
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+        first = False
+
+
+# --- expressions printed back as SQL (pglast's node objects; only for statements whose loss is counted) -------
+
+
+_Modification = tuple[str, int, str | None, tuple[tuple[str, str | None], ...]]
+
+
+def _printed_commands(statement: str) -> dict[int, tuple[str | None, str | None]]:
+    """ALTER TABLE commands by position: (new type, USING) for type changes, (condition, None) for CHECKs."""
+    from pglast.stream import RawStream
+
+    printed: dict[int, tuple[str | None, str | None]] = {}
+    try:
+        node: Any = _parsed(statement)
+        for position, command in enumerate(node.cmds or ()):
+            definition = command.def_
+            if type(definition).__name__ == "ColumnDef":
+                using = definition.raw_default
+                printed[position] = (
+                    RawStream()(definition.typeName),
+                    RawStream()(using) if using is not None else None,
+                )
+            elif type(definition).__name__ == "Constraint" and definition.raw_expr is not None:
+                printed[position] = (RawStream()(definition.raw_expr), None)
+    except Exception:  # printing back is best effort: an effect without its text counts as unknown
+        return {}
+    return printed
+
+
+def _printed_modifications(statement: str) -> list[_Modification]:
+    """(kind, relation location, WHERE condition, assignments) of each DELETE and UPDATE in the statement."""
+    from pglast import visitors
+    from pglast.stream import RawStream
+
+    found: list[_Modification] = []
+
+    def where_of(node: Any) -> str | None:
+        return RawStream()(node.whereClause) if node.whereClause is not None else None
+
+    class Collect(visitors.Visitor):
+        def visit_DeleteStmt(self, ancestors: Any, node: Any) -> None:
+            found.append(("DeleteStmt", node.relation.location, where_of(node), ()))
+
+        def visit_UpdateStmt(self, ancestors: Any, node: Any) -> None:
+            assignments: list[tuple[str, str | None]] = []
+            for target in node.targetList or ():
+                value = target.val
+                plain = type(value).__name__ not in ("SetToDefault", "MultiAssignRef") and not target.indirection
+                assignments.append((target.name, RawStream()(value) if plain else None))
+            found.append(("UpdateStmt", node.relation.location, where_of(node), tuple(assignments)))
+
+    try:
+        Collect()(_parsed(statement))
+    except Exception:  # printing back is best effort: an effect without its text counts as unknown
+        return []
+    return found
+
+
+def _parsed(statement: str) -> Any:
+    from pglast import parser
+
+    return parser.parse_sql(statement)[0].stmt
+
+
+def named_relations(statement: str) -> tuple[Relation, ...]:
+    """Every table a statement names (for saying who held a lock it waited for); empty when it does not parse."""
+    from pglast import parser
+
+    try:
+        document = json.loads(parser.parse_sql_json(statement))
+    except (parser.ParseError, ValueError):
+        return ()
+    found = dict.fromkeys(_relation(node) for node in _nodes(document, "RangeVar"))
+    for drop in _nodes(document, "DropStmt"):
+        if drop.get("removeType") == "OBJECT_TABLE":
+            found.update(dict.fromkeys(_relations("DropStmt", drop)))
+    return tuple(found)
