@@ -205,7 +205,6 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
     from sovrium_tui.execution import store
     from sovrium_tui.execution.connect import connect
     from sovrium_tui.planning.planner import Origin
-    from sovrium_tui.schema import app_from_document
 
     connection = await connect(url)
     try:
@@ -226,7 +225,9 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
             f"the database has drifted from what version {version} recorded; "
             "see `sovrium drift`, then accept or undo the difference before planning"
         )
-    app = app_from_document(state.schema, source="database snapshot") if state else None
+    from sovrium_tui.schema import recorded_app
+
+    app = recorded_app(state.schema) if state else None
     return Origin(version=version, checksum=state.checksum if state else None, app=app, catalog=catalog), highest
 
 
@@ -354,9 +355,9 @@ DEFAULT_LOCK_WAIT = 30.0
 def catalog_for_snapshot(snapshot: Mapping[str, Any]) -> Catalog:
     """The catalog an app snapshot {name, tables} compiles to (an empty one for no tables)."""
     from sovrium_tui.catalog import compile_app
-    from sovrium_tui.schema import app_from_document
+    from sovrium_tui.schema import recorded_app
 
-    return compile_app(app_from_document(dict(snapshot), source="recorded snapshot"))
+    return compile_app(recorded_app(snapshot))
 
 
 def changes_between(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple[Change, ...]:
@@ -364,10 +365,10 @@ def changes_between(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple
     from sovrium_tui.catalog import compile_app
     from sovrium_tui.planning.diff import diff
     from sovrium_tui.planning.renames import renames_between
-    from sovrium_tui.schema import app_from_document
+    from sovrium_tui.schema import recorded_app
 
-    before = app_from_document(dict(older), source="recorded snapshot")
-    after = app_from_document(dict(newer), source="recorded snapshot")
+    before = recorded_app(older)
+    after = recorded_app(newer)
     return tuple(diff(compile_app(before), compile_app(after), renames_between(before, after)))
 
 
@@ -551,12 +552,12 @@ async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: Recor
     from sovrium_tui.catalog.introspect import introspect
     from sovrium_tui.execution import store
     from sovrium_tui.planning.planner import Origin, make_plan
-    from sovrium_tui.schema import app_from_document
+    from sovrium_tui.schema import recorded_app
 
     origin = Origin(
         version=state.version if state else 0,
         checksum=state.checksum if state else None,
-        app=app_from_document(state.schema, source="recorded snapshot") if state else None,
+        app=recorded_app(state.schema) if state else None,
         catalog=await introspect(connection),
     )
     # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same renderer
@@ -801,6 +802,11 @@ class DriftReport:
     recorded: bool = True  # False: never migrated, so there is no baseline to compare with
 
     def describe(self) -> str:
+        if not self.recorded and self.version:
+            return (
+                f"no baseline yet: version {self.version} was recorded without a catalog fingerprint (by Sovrium "
+                "itself); the next migration by this tool records one"
+            )
         if not self.recorded:
             return (
                 "nothing recorded yet: this database was never migrated by sovrium, so it has no baseline to drift from"
@@ -855,6 +861,8 @@ async def drift(
                     raise SovriumError("nothing recorded yet: this database was never migrated; there is no baseline")
                 return DriftReport(version=0, drifted=False, differences=(), recorded=False)
             live = await introspect(connection)
+            if state.fingerprint is None and not accept:  # Sovrium's bookkeeping: nothing to compare with yet
+                return DriftReport(version=state.version, drifted=False, differences=(), recorded=False)
             differences = find_drift(catalog_for_snapshot(state.schema), live)
             drifted = bool(state.fingerprint) and fingerprint(live) != state.fingerprint
             if accept and drifted:

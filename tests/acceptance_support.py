@@ -245,7 +245,10 @@ async def history_rows(db: asyncpg.Connection) -> list[dict[str, Any]]:
         "SELECT version, checksum, schema::text AS schema, plan::text AS plan, applied_at, applied_by, "
         "rolled_back_at, rollback_reason FROM system.migration_history ORDER BY id"
     )
-    return [{**dict(r), "schema": json.loads(r["schema"]), "plan": json.loads(r["plan"])} for r in rows]
+    return [
+        {**dict(r), "schema": json.loads(r["schema"]), "plan": json.loads(r["plan"]) if r["plan"] else None}
+        for r in rows
+    ]
 
 
 async def log_rows(db: asyncpg.Connection) -> list[dict[str, Any]]:

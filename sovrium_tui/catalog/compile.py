@@ -1122,10 +1122,17 @@ def _name_problems(tables: Sequence[Table], functions: Sequence[Function]) -> li
 
 def compile_app(app: App) -> Catalog:
     """The catalog an App needs, in the exact texts PostgreSQL prints; every problem raised at once."""
+    from sovrium_tui.catalog.introspect import SOVRIUM_PUBLIC_TABLES
+
     tables: list[Table] = []
     functions: list[Function] = []
     problems: list[Problem] = []
     for position, table in enumerate(app.tables):
+        if table.physical_name in SOVRIUM_PUBLIC_TABLES:
+            message = (
+                f'Table name "{table.name}" is Sovrium\'s own table (public.{table.physical_name}); choose another'
+            )
+            problems.append(Problem(message, f"tables[{position}].name"))
         compiled, table_functions, table_problems = _compile_table(app, position, table)
         tables.append(compiled)
         functions.extend(table_functions)
@@ -1136,4 +1143,12 @@ def compile_app(app: App) -> Catalog:
     problems.extend(_name_problems(tables, functions))
     if problems:
         raise SchemaInvalid(problems)
-    return Catalog(tuple(tables), tuple(functions))
+    return Catalog(tuple(tables), tuple(functions), "present" if uses_auth_users(app) else "absent")
+
+
+USER_FIELD_TYPES = frozenset({"user", "created-by", "updated-by", "deleted-by"})
+
+
+def uses_auth_users(app: App) -> bool:
+    """Whether the app has fields whose values are Better Auth user ids (so `auth."user"` must exist)."""
+    return any(canonical_type(f.type) in USER_FIELD_TYPES for t in app.tables for f in t.fields)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from sovrium_tui.catalog.model import (
     SOURCE_COMMENT_PREFIX,
+    AuthUsers,
     Catalog,
     Column,
     Constraint,
@@ -141,13 +142,35 @@ _SET_SETTINGS = "SELECT " + ", ".join(
 )
 
 
+# Read from the catalog tables, not with to_regclass(), whose cache inside a long transaction can miss what
+# another session created since.
+_AUTH_USERS = """
+SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth') AS schema_exists,
+       EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'auth' AND c.relname = 'user' AND c.relkind IN ('r', 'p')) AS table_exists
+"""
+
+
 async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     column_rows = await connection.fetch(_COLUMNS, schema)
     constraint_rows = await connection.fetch(_CONSTRAINTS, schema)
     index_rows = await connection.fetch(_INDEXES, schema)
     trigger_rows = await connection.fetch(_TRIGGERS, schema)
     function_rows = await connection.fetch(_FUNCTIONS, schema)
-    return build_catalog(column_rows, constraint_rows, index_rows, trigger_rows, function_rows)
+    auth = await connection.fetchrow(_AUTH_USERS)
+    catalog = build_catalog(column_rows, constraint_rows, index_rows, trigger_rows, function_rows)
+    state: AuthUsers = "present" if auth["table_exists"] else "schema-only" if auth["schema_exists"] else "absent"
+    return replace(catalog, auth_users=state)
+
+
+# Tables Sovrium itself keeps in `public`: never an app's (an app's table names start with a letter, and
+# `audit_log` is refused as an app table name), never planned, never drift.
+SOVRIUM_PUBLIC_TABLES = frozenset({"audit_log"})
+
+
+def sovrium_owned(table_name: str) -> bool:
+    """Whether a `public` table is Sovrium's own (`_webhook_deliveries`, `audit_log`, spec-era `_sovrium_*` …)."""
+    return table_name.startswith("_") or table_name in SOVRIUM_PUBLIC_TABLES
 
 
 def build_catalog(
@@ -155,6 +178,8 @@ def build_catalog(
 ) -> Catalog:
     columns: dict[str, list[Column]] = defaultdict(list)
     for row in column_rows:
+        if sovrium_owned(row["table_name"]):
+            continue
         columns[row["table_name"]].append(_column(row))
     constraints: dict[str, list[Constraint]] = defaultdict(list)
     for row in constraint_rows:
@@ -229,6 +254,11 @@ def _column(row: Any) -> Column:
 
 
 def fingerprint(catalog: Catalog) -> str:
-    """A SHA-256 over the whole catalog, stable across runs, for drift and stale-plan checks."""
-    canonical = json.dumps(asdict(catalog), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A SHA-256 over the app's catalog, stable across runs, for drift and stale-plan checks.
+
+    Better Auth's users table is Sovrium's, not the app's: whether it exists is left out.
+    """
+    document = asdict(catalog)
+    document.pop("auth_users", None)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -14,6 +14,12 @@ SOURCE_COMMENT_PREFIX = "sovrium-source: "
 
 ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check", "exclude"]
 
+# Better Auth's users table `auth."user"`, which `user`, `created-by`, `updated-by` and `deleted-by` fields point
+# at. It lives outside `public` and belongs to Sovrium: a catalog only says whether it is there (introspected)
+# or needed (compiled). It is created when needed and missing, never altered, never dropped but by the reverse
+# of the step that created it, and is not part of drift.
+AuthUsers = Literal["absent", "schema-only", "present"]
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -94,6 +100,7 @@ class Catalog:
 
     tables: tuple[Table, ...] = ()
     functions: tuple[Function, ...] = ()
+    auth_users: AuthUsers = field(default="absent", compare=False)  # see AuthUsers
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name)))

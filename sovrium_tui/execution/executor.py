@@ -491,7 +491,12 @@ async def _rollback_locked(
     target = rollback_target(state.version, sorted(applied), to_version)
     attempt.to_version = target
     reverted = tuple(sorted((v for v in applied if target < v <= state.version), reverse=True))
-    steps = _reverse_steps([(v, applied[v].plan) for v in reverted])
+    desired = Catalog() if target == 0 else target_catalog_for(applied[target].schema)
+    if all(applied[v].has_steps for v in reverted):
+        steps = _reverse_steps([(v, applied[v].plan) for v in reverted])
+    else:  # a version Sovrium recorded has no steps to reverse: plan the way back from the snapshots
+        target_schema = applied[target].schema if target else {"tables": []}
+        steps = await _steps_between_snapshots(conn, state.schema, target_schema, desired, target)
     _refuse_unsafe_reverse_statements(steps)
     # 2. The lock table can hold what the reverse steps will lock.
     await checks.check_lock_ceiling(conn, [step.statements for step in steps], "this rollback")
@@ -512,7 +517,6 @@ async def _rollback_locked(
     if not force:
         _refuse_rollback_loss(losses, target)
     # 6. The database is what version `target` recorded.
-    desired = Catalog() if target == 0 else target_catalog_for(applied[target].schema)
     live = await introspect(conn)
     checks.verify(live, desired, f"the database after the rollback differs from version {target}")
     # 7. History, state and log, in the same transaction.
@@ -542,7 +546,7 @@ async def _rollback_locked(
 def rollback_target(current: int, applied_versions: Sequence[int], to_version: int | None) -> int:
     """The version a rollback ends at: `to_version`, or the applied version just below the current one."""
     if current not in applied_versions:
-        raise SovriumError(f"cannot roll back: version {current} has no applied history row holding its reverse steps")
+        raise SovriumError(f"cannot roll back: version {current} has no applied history row")
     if to_version is None:
         return max((v for v in applied_versions if v < current), default=0)
     if to_version >= current:
@@ -570,6 +574,25 @@ def _reverse_steps(plans: Sequence[tuple[int, Mapping[str, Any]]]) -> list[_Runn
             label = f"undoing version {version} step {step['id']}"
             steps.append(_RunnableStep(len(steps) + 1, label, f"{label}: {step['summary']}", statements))
     return steps
+
+
+async def _steps_between_snapshots(
+    conn: asyncpg.Connection,
+    current_schema: Mapping[str, Any],
+    target_schema: Mapping[str, Any],
+    desired: Catalog,
+    target: int,
+) -> list[_RunnableStep]:
+    """The steps from the live schema to version `target`'s snapshot, renames known from the two snapshots."""
+    from sovrium_tui.planning.diff import diff
+    from sovrium_tui.planning.planner import steps_for
+    from sovrium_tui.planning.renames import renames_between
+    from sovrium_tui.schema import recorded_app
+
+    renames = renames_between(recorded_app(current_schema), recorded_app(target_schema))
+    planned = steps_for(diff(await introspect(conn), desired, renames), check_reverse=False)
+    label = f"planned back to version {target}"
+    return [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]
 
 
 def _refuse_rollback_loss(losses: Sequence[DataLoss], target: int) -> None:
@@ -710,9 +733,9 @@ def _outcome(error: SovriumError) -> events.Outcome:
 def compiled_catalog(snapshot: Mapping[str, Any]) -> Catalog:
     """The catalog a recorded app snapshot compiles to: what the database looked like at that version."""
     from sovrium_tui.catalog.compile import compile_app
-    from sovrium_tui.schema import app_from_document
+    from sovrium_tui.schema import recorded_app
 
-    return compile_app(app_from_document(dict(snapshot), source="recorded snapshot"))
+    return compile_app(recorded_app(snapshot))
 
 
 def _elapsed_ms(started: float) -> int:

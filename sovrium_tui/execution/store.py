@@ -2,6 +2,11 @@
 
 `system.schema_checksum` holds the current state (one row), `system.migration_history` one row per applied
 version (rolled-back rows stay, marked), `system.migration_log` an append-only event log.
+
+A database Sovrium itself initialised has the same three tables with fewer columns (no version or fingerprint
+in the checksum row, no plan, fingerprint or who in history, no actor in the log). Reading works on either
+shape; the first migration adds the missing columns, inside its own transaction, keeping every row. History
+rows Sovrium wrote have no stored plan: rolling back over them plans the reverse from their snapshots.
 """
 
 from __future__ import annotations
@@ -10,13 +15,19 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncpg
 
 SYSTEM_SCHEMA = "system"
+SOVRIUM_WRITER = "Sovrium"  # who applied a version whose history row Sovrium wrote (it records no one)
+
+APPLIED_VERSION_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS migration_history_applied_version "
+    "ON system.migration_history (version) WHERE rolled_back_at IS NULL"
+)
 
 CREATE_STATEMENTS = (
     "CREATE SCHEMA IF NOT EXISTS system",
@@ -41,8 +52,7 @@ CREATE_STATEMENTS = (
     rolled_back_at timestamptz,
     rollback_reason text
 )""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS migration_history_applied_version "
-    "ON system.migration_history (version) WHERE rolled_back_at IS NULL",
+    APPLIED_VERSION_INDEX,
     """CREATE TABLE IF NOT EXISTS system.migration_log (
     id bigserial PRIMARY KEY,
     operation text NOT NULL,
@@ -69,6 +79,8 @@ class RecordedState:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
+    """One applied version; `plan` is empty for a row Sovrium wrote (it records no steps)."""
+
     id: int
     version: int
     checksum: str
@@ -84,6 +96,11 @@ class HistoryEntry:
     @property
     def state(self) -> str:
         return "rolled back" if self.rolled_back_at else "applied"
+
+    @property
+    def has_steps(self) -> bool:
+        """Whether the row holds its plan's steps (and so their reverse statements)."""
+        return isinstance(self.plan.get("steps"), list)
 
     def to_json(self, *, with_snapshot: bool = False) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -154,44 +171,103 @@ def _role(connection: asyncpg.Connection) -> str:
     return quote_ident(str(name)) if name else "<this role>"
 
 
-# Read from pg_class itself, not with to_regclass(): inside a transaction that looked before (a runner that
+# Read from the catalog tables, not with to_regclass(): inside a transaction that looked before (a runner that
 # waited for the migration lock), to_regclass() answers from a cache that never learns of a table another
 # runner has created and committed since, while a catalog query reads the committed rows.
-_HAS_STORE = (
-    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = 'system' AND c.relname = 'schema_checksum')"
-)
+_COLUMNS = """
+SELECT c.relname AS table_name, a.attname AS column_name
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = 'system' AND c.relname IN ('schema_checksum', 'migration_history', 'migration_log')
+"""
+
+# The columns this project adds to Sovrium's shape of each table, as they are added to a table Sovrium made.
+_UPGRADES = {
+    "schema_checksum": {"version": "integer", "fingerprint": "text"},
+    "migration_history": {
+        "plan": "jsonb",
+        "fingerprint": "text",
+        "applied_by": "text",
+        "duration_ms": "integer",
+        "rollback_reason": "text",
+    },
+    "migration_log": {"actor": "text"},
+}
+
+
+async def _store_columns(connection: asyncpg.Connection) -> dict[str, frozenset[str]]:
+    """The bookkeeping tables that exist, each with its columns."""
+    async with _privileged(connection):
+        rows = await connection.fetch(_COLUMNS)
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["table_name"], set()).add(row["column_name"])
+    return {table: frozenset(names) for table, names in found.items()}
 
 
 async def has_store(connection: asyncpg.Connection) -> bool:
-    async with _privileged(connection):
-        return bool(await connection.fetchval(_HAS_STORE))
+    return "schema_checksum" in await _store_columns(connection)
 
 
 async def ensure_store(connection: asyncpg.Connection) -> None:
-    """Create the bookkeeping tables when missing (call inside the migration's transaction)."""
-    for statement in CREATE_STATEMENTS:
-        await connection.execute(statement)
+    """Create the bookkeeping tables when missing, or add this project's columns to Sovrium's (inside the
+    migration's transaction, so an upgrade is committed only with the migration that needed it)."""
+    existing = await _store_columns(connection)
+    if set(existing) != set(_UPGRADES):
+        for statement in CREATE_STATEMENTS:
+            await connection.execute(statement)
+    for table, added in _UPGRADES.items():
+        if table not in existing:
+            continue  # just created, complete
+        for name, sql_type in added.items():
+            if name not in existing[table]:
+                await connection.execute(f"ALTER TABLE system.{table} ADD COLUMN {name} {sql_type}")
+    if "schema_checksum" in existing and "version" not in existing["schema_checksum"]:
+        await connection.execute(
+            "UPDATE system.schema_checksum SET version = "
+            "(SELECT coalesce(max(version), 0) FROM system.migration_history)"
+        )
+    if "migration_history" in existing and "plan" not in existing["migration_history"]:
+        await connection.execute(APPLIED_VERSION_INDEX)
 
 
 async def read_state(connection: asyncpg.Connection) -> RecordedState | None:
-    """The singleton row, or None when this database was never migrated by us."""
-    if not await has_store(connection):
+    """The singleton row, or None when this database was never migrated (by us or by Sovrium)."""
+    columns = await _store_columns(connection)
+    if "schema_checksum" not in columns:
         return None
+    have = columns["schema_checksum"]
+    highest = "(SELECT coalesce(max(version), 0) FROM system.migration_history)"
+    version = "version" if "version" in have else highest if "migration_history" in columns else "0"
+    fingerprint = "fingerprint" if "fingerprint" in have else "NULL::text"
     async with _privileged(connection):
         row = await connection.fetchrow(
-            "SELECT version, checksum, schema::text AS schema, fingerprint, updated_at "
-            "FROM system.schema_checksum WHERE id = 'singleton'"
+            f"SELECT {version} AS version, checksum, schema::text AS schema, {fingerprint} AS fingerprint, "
+            "updated_at FROM system.schema_checksum WHERE id = 'singleton'"
         )
     if row is None:
         return None
     return RecordedState(
-        version=row["version"],
+        version=row["version"] or 0,
         checksum=row["checksum"],
-        schema=json.loads(row["schema"]),
+        schema=_snapshot(row["schema"]),
         fingerprint=row["fingerprint"],
-        updated_at=row["updated_at"],
+        updated_at=_aware(row["updated_at"]),
     )
+
+
+def _snapshot(text: str | None) -> dict[str, Any]:
+    """A stored app snapshot; Sovrium may leave a history row's snapshot empty."""
+    document = json.loads(text) if text else None
+    return document if isinstance(document, dict) else {"tables": []}
+
+
+def _aware(moment: datetime | None) -> datetime:
+    """A timestamp with its time zone: Sovrium's columns have none, and its sessions write UTC."""
+    if moment is None:
+        return datetime.fromtimestamp(0, UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def write_state(
@@ -272,7 +348,7 @@ async def append_log(
 
 async def highest_version(connection: asyncpg.Connection) -> int:
     """The highest version this database ever recorded (rolled back ones included), 0 when none."""
-    if not await has_store(connection):
+    if "migration_history" not in await _store_columns(connection):
         return 0
     async with _privileged(connection):
         return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM system.migration_history"))
@@ -291,12 +367,20 @@ async def history(
     version: int | None = None,
     limit: int | None = None,
 ) -> list[HistoryEntry]:
-    if not await has_store(connection):
+    columns = await _store_columns(connection)
+    if "migration_history" not in columns:
         return []
+    have = columns["migration_history"]
+
+    def optional(name: str, cast: str = "") -> str:
+        return f"{name}{cast} AS {name}" if name in have else f"NULL AS {name}"
+
     async with _privileged(connection):
         rows = await connection.fetch(
-            "SELECT id, version, checksum, schema::text AS schema, plan::text AS plan, fingerprint, applied_at, "
-            "applied_by, duration_ms, rolled_back_at, rollback_reason FROM system.migration_history "
+            "SELECT id, version, checksum, schema::text AS schema, "
+            f"{optional('plan', '::text')}, {optional('fingerprint')}, applied_at, {optional('applied_by')}, "
+            f"{optional('duration_ms')}, rolled_back_at, {optional('rollback_reason')} "
+            "FROM system.migration_history "
             "WHERE ($1::timestamptz IS NULL OR applied_at >= $1) "
             "AND ($2::timestamptz IS NULL OR applied_at < $2) "
             "AND ($3::int IS NULL OR version = $3) ORDER BY id DESC LIMIT $4",
@@ -310,13 +394,13 @@ async def history(
             id=row["id"],
             version=row["version"],
             checksum=row["checksum"],
-            schema=json.loads(row["schema"]),
-            plan=json.loads(row["plan"]),
-            fingerprint=row["fingerprint"],
-            applied_at=row["applied_at"],
-            applied_by=row["applied_by"],
+            schema=_snapshot(row["schema"]),
+            plan=json.loads(row["plan"]) if row["plan"] else {},
+            fingerprint=row["fingerprint"] or "",
+            applied_at=_aware(row["applied_at"]),
+            applied_by=row["applied_by"] or SOVRIUM_WRITER,
             duration_ms=row["duration_ms"],
-            rolled_back_at=row["rolled_back_at"],
+            rolled_back_at=_aware(row["rolled_back_at"]) if row["rolled_back_at"] else None,
             rollback_reason=row["rollback_reason"],
         )
         for row in rows
@@ -325,12 +409,14 @@ async def history(
 
 
 async def log_entries(connection: asyncpg.Connection, *, limit: int | None = None) -> list[LogEntry]:
-    if not await has_store(connection):
+    columns = await _store_columns(connection)
+    if "migration_log" not in columns:
         return []
+    actor = "actor" if "actor" in columns["migration_log"] else "NULL AS actor"
     async with _privileged(connection):
         rows = await connection.fetch(
-            "SELECT id, operation, status, from_version, to_version, reason, actor, created_at "
+            f"SELECT id, operation, status, from_version, to_version, reason, {actor}, created_at "
             "FROM system.migration_log ORDER BY id DESC LIMIT $1",
             limit,
         )
-    return [LogEntry(**dict(row)) for row in reversed(rows)]
+    return [LogEntry(**{**dict(row), "created_at": _aware(row["created_at"])}) for row in reversed(rows)]

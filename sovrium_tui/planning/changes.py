@@ -536,8 +536,56 @@ class RenameFunction:
         return ()
 
 
+@dataclass(frozen=True, slots=True)
+class CreateAuthUsers:
+    """Better Auth's `auth."user"` table (and schema `auth` when it is missing too), as Sovrium creates it."""
+
+    create_schema: bool
+
+    op = "create_auth_users"
+
+    def reverse(self) -> Change:
+        return DropAuthUsers(self.create_schema)
+
+    @property
+    def target(self) -> str:
+        return "auth.user"
+
+    def summary(self) -> str:
+        schema = "schema auth and " if self.create_schema else ""
+        return f"create {schema}Better Auth's users table auth.user (user fields point at it)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropAuthUsers:
+    """The reverse of CreateAuthUsers only: a plan never drops a users table it did not create."""
+
+    drop_schema: bool
+
+    op = "drop_auth_users"
+
+    def reverse(self) -> Change:
+        return CreateAuthUsers(self.drop_schema)
+
+    @property
+    def target(self) -> str:
+        return "auth.user"
+
+    def summary(self) -> str:
+        schema = " and schema auth" if self.drop_schema else ""
+        return f"drop Better Auth's users table auth.user{schema} and its rows"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("data-loss", "exclusive-lock")
+
+
 Change = (
-    CreateTable
+    CreateAuthUsers
+    | DropAuthUsers
+    | CreateTable
     | DropTable
     | RenameTable
     | AddColumn

@@ -128,6 +128,33 @@ def source_comment_sql(table_name: str, item: Constraint | Index) -> tuple[str, 
     return (f"COMMENT ON INDEX {qualified(item.name)} IS {text}",)
 
 
+# Better Auth's users table exactly as Sovrium's first Drizzle migration creates it.
+AUTH_USERS_TABLE_SQL = """CREATE TABLE auth."user" (
+    id text PRIMARY KEY NOT NULL,
+    name text NOT NULL,
+    email text NOT NULL,
+    email_verified boolean DEFAULT false NOT NULL,
+    image text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    role text,
+    banned boolean DEFAULT false,
+    ban_reason text,
+    ban_expires timestamp with time zone,
+    two_factor_enabled boolean DEFAULT false,
+    "scheduledErasureAt" timestamp with time zone,
+    CONSTRAINT user_email_unique UNIQUE (email)
+)"""
+
+
+def create_auth_users_sql(create_schema: bool) -> tuple[str, ...]:
+    return (*(("CREATE SCHEMA auth",) if create_schema else ()), AUTH_USERS_TABLE_SQL)
+
+
+def drop_auth_users_sql(drop_schema: bool) -> tuple[str, ...]:
+    return ('DROP TABLE auth."user"', *(("DROP SCHEMA auth",) if drop_schema else ()))
+
+
 def create_catalog_sql(catalog: Catalog) -> list[str]:
     """Statements that build `catalog` in an empty schema: functions, tables, late foreign keys, indexes, triggers.
 
@@ -136,7 +163,13 @@ def create_catalog_sql(catalog: Catalog) -> list[str]:
     ALTER TABLE once every table and index exists.
     """
     ordered, deferred = _creation_order(catalog)
-    statements = [create_function_sql(f) for f in catalog.functions]
+    statements = []
+    if catalog.auth_users == "present":  # a script for an empty database: create what user fields point at
+        statements += [
+            "CREATE SCHEMA IF NOT EXISTS auth",
+            AUTH_USERS_TABLE_SQL.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1),
+        ]
+    statements += [create_function_sql(f) for f in catalog.functions]
     for table in ordered:
         postponed = {c.name for c in deferred.get(table.name, ())}
         kept = tuple(c for c in table.constraints if c.name not in postponed)

@@ -20,6 +20,7 @@ from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
     Change,
+    CreateAuthUsers,
     CreateFunction,
     CreateIndex,
     CreateTable,
@@ -58,6 +59,7 @@ class Renames:
 
 @dataclass
 class _Phases:
+    prerequisites: list[Change] = field(default_factory=list)
     drop_foreign_keys: list[Change] = field(default_factory=list)
     drop_objects: list[Change] = field(default_factory=list)
     renames: list[Change] = field(default_factory=list)
@@ -73,6 +75,7 @@ class _Phases:
 
     def ordered(self) -> list[Change]:
         return [
+            *self.prerequisites,
             *self.renames,
             *self.drop_foreign_keys,
             *self.drop_objects,
@@ -104,6 +107,8 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
     _drop_tables(dropped, phases)
     _create_tables(created, phases)
     _diff_functions(current.functions, desired.functions, phases)
+    if desired.auth_users == "present" and current.auth_users != "present":
+        phases.prerequisites.append(CreateAuthUsers(create_schema=current.auth_users == "absent"))
     return phases.ordered()
 
 
@@ -334,7 +339,7 @@ def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: li
     if not table_map and not column_map:
         return current
     tables = tuple(_rename_in_table(t, table_map, column_map) for t in current.tables)
-    return Catalog(tables=tables, functions=current.functions)
+    return replace(current, tables=tables)
 
 
 def _old_name(new: str, table_map: dict[str, str]) -> str:
@@ -468,7 +473,7 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
             )
         )
     functions = tuple(replace(f, name=renamed_functions.get(f.name, f.name)) for f in current.functions)
-    return Catalog(tables=tuple(tables), functions=functions)
+    return replace(current, tables=tuple(tables), functions=functions)
 
 
 def _function_users(catalog: Catalog) -> dict[str, frozenset[str]]:

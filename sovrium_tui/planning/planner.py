@@ -12,8 +12,10 @@ from sovrium_tui.errors import PlanInvalid
 from sovrium_tui.planning.changes import (
     AddColumn,
     Change,
+    CreateAuthUsers,
     CreateFunction,
     CreateTable,
+    DropAuthUsers,
     DropColumn,
     DropFunction,
     DropTable,
@@ -119,7 +121,9 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
                 per_table.setdefault(table, []).append(f"-{column.name}")
             case RenameColumn(table, old, new):
                 per_table.setdefault(table, []).append(f"{old} → {new}")
-            case CreateFunction() | DropFunction() | ReplaceFunction() | RenameFunction():
+            case CreateAuthUsers():
+                created.append('auth."user"')
+            case CreateFunction() | DropFunction() | ReplaceFunction() | RenameFunction() | DropAuthUsers():
                 continue  # trigger functions follow their tables; the tables tell the story
             case _:
                 per_table.setdefault(change.target.split(".")[0], []).append("altered")

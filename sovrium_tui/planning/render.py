@@ -11,10 +11,12 @@ from sovrium_tui.planning.changes import (
     AddConstraint,
     AlterColumnType,
     Change,
+    CreateAuthUsers,
     CreateFunction,
     CreateIndex,
     CreateTable,
     CreateTrigger,
+    DropAuthUsers,
     DropColumn,
     DropConstraint,
     DropFunction,
@@ -44,6 +46,10 @@ def forward_sql(change: Change) -> tuple[str, ...]:
 
 def _statements(change: Change) -> tuple[str, ...]:
     match change:
+        case CreateAuthUsers(create_schema):
+            return ddl.create_auth_users_sql(create_schema)
+        case DropAuthUsers(drop_schema):
+            return ddl.drop_auth_users_sql(drop_schema)
         case CreateTable(table):
             return (
                 ddl.create_table_sql(table),
