@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--pg-bin", default=None, help="PostgreSQL binaries (default: embedded PostgreSQL 18)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sovrium-bench-"))
+    work.chmod(0o755)  # the server's OS user (when run as root) must reach it
     server = LocalServer(data_dir=work / "pgdata", bin_dir=Path(args.pg_bin) if args.pg_bin else embedded_bin_dir())
     try:
         server.ensure_running()

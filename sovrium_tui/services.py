@@ -269,7 +269,7 @@ def rehash(plan_path: str | Path) -> Plan:
     from sovrium_tui.planning.plan import load_plan, rewrite_digest
 
     path = Path(plan_path)
-    edited = load_plan(path, check_digest=False)
+    edited = load_plan(path, check_digest=False, check_sql="all")
     rewrite_digest(path, edited.with_digest().digest)
     return load_plan(path)
 
@@ -426,12 +426,12 @@ async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[l
     if not target.exists():
         raise PlanInvalid(f"no plan file or plans directory at {target} (make plans with `sovrium plan`)")
     if target.is_dir():
-        directory = read_plan_directory(target, check_sql="forward")
+        directory = read_plan_directory(target)
         directory.require_sound()
         candidates = list(directory.chain)
         notes = [f"{f.path} is not on the newest plan's chain; it is not applied" for f in directory.off_chain]
     else:
-        candidates, notes = [PlanFile(target, load_plan(target, check_sql="forward"))], []
+        candidates, notes = [PlanFile(target, load_plan(target))], []
     applied = {entry.version: entry for entry in await store.history(connection) if entry.rolled_back_at is None}
     pending = []
     for file in candidates:
@@ -562,9 +562,7 @@ async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: Recor
     )
     # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same renderer
     # whose output every plan file check parses (and the test suite checks for every field type).
-    made = make_plan(
-        app, origin, next_version=await store.highest_version(connection) + 1, allow_empty=True, check_reverse=False
-    )
+    made = make_plan(app, origin, next_version=await store.highest_version(connection) + 1, allow_empty=True)
     assert made is not None
     return made
 

@@ -6,9 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid
 from sovrium_tui.planning.plan import Plan, Step, dump_plan, load_plan, parse_plan, rewrite_digest, write_plan
+from sovrium_tui.planning.plan_yaml import dump_document
 from sovrium_tui.schema.checksum import checksum_of_tables
 
 TABLES: list[object] = [{"id": 1, "name": "customers", "fields": [{"id": 1, "name": "phone", "type": "phone-number"}]}]
@@ -101,9 +105,12 @@ def test_a_hand_written_sql_step_is_accepted_after_rehash(tmp_path: Path) -> Non
 def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -> None:
     plan = sample_plan()
     broken = replace(plan.steps[1], forward=(statement,))
-    text = dump_plan(replace(plan, steps=(plan.steps[0], broken)).with_digest())
+    edited = dump_plan(replace(plan, steps=(plan.steps[0], broken)))  # the digest no longer matches: re-read all
     with pytest.raises(PlanInvalid, match=rf"step 2 forward statement 1: {reason}"):
-        parse_plan(text, source="p.yaml")
+        parse_plan(edited, source="p.yaml", check_digest=False)
+    hand_written = dump_plan(replace(plan, steps=(plan.steps[0], replace(broken, op="sql"))).with_digest())
+    with pytest.raises(PlanInvalid, match=rf"step 2 forward statement 1: {reason}"):
+        parse_plan(hand_written, source="p.yaml")
 
 
 @pytest.mark.parametrize(
@@ -128,8 +135,29 @@ def test_broken_yaml_names_the_line() -> None:
     with pytest.raises(PlanInvalid) as caught:
         parse_plan("version: 1\nsteps: [\n  - : :\n", source="p.yaml")
     assert caught.value.location is not None and caught.value.location.startswith("p.yaml:")
+    with pytest.raises(PlanInvalid, match="duplicate") as caught:
+        parse_plan("version: 1\napp: a\nversion: 2\n", source="p.yaml")
+    assert caught.value.location == "p.yaml:3"
 
 
 def test_unreadable_plan_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PlanInvalid, match="cannot read plan file"):
         load_plan(tmp_path / "0001_missing.yaml")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(min_size=1), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1), _JSON, min_size=1))
+def test_any_plan_shaped_data_is_written_so_yaml_1_1_and_1_2_readers_read_it_back(document: dict[str, object]) -> None:
+    import yaml_rs
+
+    text = dump_document(document)
+    assert yaml_rs.loads(text, parse_datetime=False) == document
+    assert yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) == document
+    assert dump_document(document) == text

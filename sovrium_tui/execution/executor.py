@@ -590,7 +590,7 @@ async def _steps_between_snapshots(
     from sovrium_tui.schema import recorded_app
 
     renames = renames_between(recorded_app(current_schema), recorded_app(target_schema))
-    planned = steps_for(diff(await introspect(conn), desired, renames), check_reverse=False)
+    planned = steps_for(diff(await introspect(conn), desired, renames))
     label = f"planned back to version {target}"
     return [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]
 

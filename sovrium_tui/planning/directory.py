@@ -44,7 +44,7 @@ class PlanDirectory:
             raise PlanInvalid("plans directory is broken: " + "; ".join(self.problems), location=str(self.path))
 
 
-def read_plan_directory(path: Path, *, check_sql: SqlCheck = "all") -> PlanDirectory:
+def read_plan_directory(path: Path, *, check_sql: SqlCheck = "edited") -> PlanDirectory:
     """Every plan file in `path` (a missing directory is an empty one), with what is wrong with them."""
     if not path.exists():
         return PlanDirectory(path, (), ())

@@ -6,7 +6,6 @@ so a hand edit is refused until `sovrium plan --rehash` accepts it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -131,21 +130,12 @@ def slugify(text: str, *, limit: int = 40) -> str:
 
 
 def dump_plan(plan: Plan, *, file_name: str | None = None, directory: str = "plans") -> str:
-    """The plan as YAML text: same plan, same bytes; SQL with line breaks as block strings.
+    """The plan as YAML text: same plan, same bytes; SQL with line breaks as literal blocks.
 
     The header says how to apply and re-hash the file where it is written (`directory`/`file_name`).
     """
-    import yaml
+    from sovrium_tui.planning.plan_yaml import dump_document
 
-    document = plan.to_json()
-    body = yaml.dump(
-        document,
-        Dumper=_plan_dumper(),
-        sort_keys=False,
-        allow_unicode=True,
-        width=100_000,
-        default_flow_style=False,
-    )
     name = file_name or plan_file_name(plan.version, slugify(plan.summary))
     where = _shell_word(f"{directory.rstrip('/')}/{name}" if directory not in ("", ".") else name)
     header = (
@@ -154,23 +144,7 @@ def dump_plan(plan: Plan, *, file_name: str | None = None, directory: str = "pla
         "# Hand edits (e.g. an `op: sql` backfill step) are allowed; re-hash afterwards with\n"
         f"#   sovrium plan --rehash {where}\n"
     )
-    return header + body
-
-
-@functools.cache
-def _plan_dumper() -> Any:
-    """A YAML dumper that writes text with line breaks as literal block strings."""
-    import yaml
-
-    class PlanDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-        pass
-
-    def represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    PlanDumper.add_representer(str, represent_text)
-    return PlanDumper
+    return header + dump_document(plan.to_json())
 
 
 def rewrite_digest(path: Path, digest: str) -> None:
@@ -204,10 +178,13 @@ def _one_line(text: str) -> str:
 # --- reading -----------------------------------------------------------------------------------------
 
 
-SqlCheck = Literal["all", "forward"]
+# Which statements a load reads with PostgreSQL's parser: "all", or (the default) "edited": every statement when
+# the digest does not match, else only the hand-written steps'. A plan with an intact digest was written or
+# re-hashed by this tool, which read every statement then; `apply` reads every forward statement again anyway.
+SqlCheck = Literal["all", "edited"]
 
 
-def load_plan(path: Path, *, check_digest: bool = True, check_sql: SqlCheck = "all") -> Plan:
+def load_plan(path: Path, *, check_digest: bool = True, check_sql: SqlCheck = "edited") -> Plan:
     """Read and check a plan file: shape, types, SQL that parses, schema bound to `to`, and the digest."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -216,21 +193,16 @@ def load_plan(path: Path, *, check_digest: bool = True, check_sql: SqlCheck = "a
     return parse_plan(text, source=str(path), check_digest=check_digest, check_sql=check_sql)
 
 
-def parse_plan(text: str, *, source: str, check_digest: bool = True, check_sql: SqlCheck = "all") -> Plan:
-    """Read a plan; its SQL is parsed, all of it or (about to be applied) the forward statements only."""
-    import yaml
+def parse_plan(text: str, *, source: str, check_digest: bool = True, check_sql: SqlCheck = "edited") -> Plan:
+    """Read a plan; its SQL is parsed with PostgreSQL's parser as `check_sql` says."""
+    from sovrium_tui.planning.plan_yaml import load_document
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        document = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as failure:
-        mark = getattr(failure, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise PlanInvalid(f"not valid YAML: {getattr(failure, 'problem', failure)}", location=where) from failure
+    document = load_document(text, source=source)
     problems: list[Problem] = []
     plan = _read_plan(document, problems)
     if plan is not None and not problems:
-        problems.extend(_sql_problems(plan, ("forward", "reverse") if check_sql == "all" else ("forward",)))
+        every = check_sql == "all" or not plan.digest_ok
+        problems.extend(_sql_problems(plan, every=every))
         problems.extend(_schema_problems(plan))
     if problems or plan is None:
         rendered = "; ".join(p.render() for p in problems) or "not a plan"
@@ -390,12 +362,15 @@ def _text_list(
     return tuple(value)
 
 
-def _sql_problems(plan: Plan, directions: tuple[str, ...]) -> list[Problem]:
+def _sql_problems(plan: Plan, *, every: bool) -> list[Problem]:
+    """Statements that cannot be in a plan: of every step, or of the hand-written ones only."""
     from sovrium_tui.planning.statements import statement_problem
 
     problems = []
     for step in plan.steps:
-        for direction in directions:
+        if not every and step.op != HAND_WRITTEN_OP:
+            continue
+        for direction in ("forward", "reverse"):
             for number, statement in enumerate(getattr(step, direction), start=1):
                 reason = statement_problem(statement)
                 if reason:

@@ -1,0 +1,194 @@
+"""Plan files as YAML: written by a small emitter of our own, read with a fast YAML 1.2 parser.
+
+A plan is JSON-shaped data (mappings, lists, text, numbers, booleans, null). Writing it needs no general
+YAML library: every scalar is either plain (when it can only be read back as the same text, by YAML 1.1 and
+1.2 readers alike), a literal block (SQL with line breaks, as a reviewer wants to read it), or a JSON string
+(valid YAML). Same data, same bytes. Measured on a 2,000-table plan (9.4 MB): PyYAML's C dumper 3.5 s, this
+emitter about 0.3 s; PyYAML's C loader 5.0 s, yaml-rs (Rust) 0.55 s. yaml-rs is only used to read: its own
+writer leaves text such as `0o17` unquoted, which it then reads back as a number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sovrium_tui.errors import PlanInvalid
+
+_PLAIN = re.compile(r"[A-Za-z][^\n\t\r]*")  # not `_`: yaml-rs reads `_1` as a number
+_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+_NOT_PRINTABLE = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
+
+
+def dump_document(document: dict[str, Any]) -> str:
+    """The YAML text of a mapping, top-level keys at column 0, sequences written as PyYAML writes them."""
+    lines: list[str] = []
+    _mapping(document, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def load_document(text: str, *, source: str) -> object:
+    """Parse YAML 1.2 text; a syntax error or repeated key is refused with its line."""
+    import yaml_rs
+
+    try:
+        return yaml_rs.loads(text, parse_datetime=False)
+    except (yaml_rs.YAMLDecodeError, ValueError, OverflowError) as failure:
+        message, line = _located(text, failure)
+        where = f"{source}:{line}" if line else source
+        raise PlanInvalid(f"not valid YAML: {message}", location=where) from failure
+
+
+_POSITION = re.compile(r"at line (\d+), column (\d+)")
+
+
+def _located(text: str, failure: Exception) -> tuple[str, int | None]:
+    """yaml-rs's message in one line, and its line (a repeated key's is found by reading the text with PyYAML)."""
+    parts = [part.strip() for part in str(failure).splitlines() if part.strip()]
+    position = _POSITION.search(parts[0]) if parts else None
+    if position is not None:
+        return f"{parts[-1]} (column {position.group(2)})", int(position.group(1))
+    message = " ".join(parts) or type(failure).__name__
+    return message, _first_duplicate_key_line(text) if "duplicate" in message else None
+
+
+def _first_duplicate_key_line(text: str) -> int | None:
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        return int(key.start_mark.line) + 1
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
+
+
+# --- the emitter -------------------------------------------------------------------------------------------
+
+
+def _mapping(mapping: dict[str, Any], indent: int, lines: list[str], *, first_prefix: str | None = None) -> None:
+    pad = " " * indent
+    for number, (key, value) in enumerate(mapping.items()):
+        lead = first_prefix if number == 0 and first_prefix is not None else pad
+        head = f"{lead}{_scalar_key(key)}:"
+        _value(value, head, indent, lines)
+
+
+def _value(value: Any, head: str, indent: int, lines: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            lines.append(f"{head} {{}}")
+            return
+        lines.append(head)
+        _mapping(value, indent + 2, lines)
+    elif isinstance(value, list):
+        if not value:
+            lines.append(f"{head} []")
+            return
+        lines.append(head)
+        _sequence(value, indent, lines)
+    elif _literal(value):
+        _block(value, head, indent + 2, lines)
+    else:
+        lines.append(f"{head} {_scalar(value)}")
+
+
+def _sequence(items: list[Any], indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    for item in items:
+        if isinstance(item, dict) and item:
+            _mapping(item, indent + 2, lines, first_prefix=f"{pad}- ")
+        elif isinstance(item, list) and item:
+            lines.append(f"{pad}-")
+            _sequence(item, indent + 2, lines)
+        elif isinstance(item, dict | list):
+            lines.append(f"{pad}- {'{}' if isinstance(item, dict) else '[]'}")
+        elif _literal(item):
+            _block(item, f"{pad}-", indent + 2, lines)
+        else:
+            lines.append(f"{pad}- {_scalar(item)}")
+
+
+def _literal(value: object) -> bool:
+    """Text written as a literal block: several lines with something to read, nothing a block cannot hold."""
+    return (
+        isinstance(value, str)
+        and "\n" in value
+        and value.strip() != ""
+        and "\r" not in value
+        and _NOT_PRINTABLE.search(value) is None
+    )
+
+
+def _block(text: str, head: str, indent: int, lines: list[str]) -> None:
+    """A literal block scalar: the text exactly, line by line, `indent` columns in (two past its parent)."""
+    body = text.rstrip("\n")
+    trailing = len(text) - len(body)
+    chomp = "-" if trailing == 0 else "" if trailing == 1 else "+"
+    indicator = "2" if body[:1] in (" ", "\n") else ""  # content that starts blank says where its indent is
+    lines.append(f"{head} |{indicator}{chomp}")
+    pad = " " * indent
+    lines.extend(f"{pad}{line}" if line else "" for line in body.split("\n"))
+    lines.extend("" for _ in range(trailing - 1))
+
+
+def _scalar_key(key: object) -> str:
+    return _scalar(str(key))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float(value)
+    text = str(value)
+    if _plain(text):
+        return text
+    quoted = json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+    return _NOT_PRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
+
+
+def _plain(text: str) -> bool:
+    """Whether `text` reads back as itself written without quotes, by YAML 1.1 and 1.2 readers alike."""
+    return (
+        _PLAIN.fullmatch(text) is not None
+        and text == text.strip()
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith(":")
+        and text.lower() not in _WORDS
+        and _NOT_PRINTABLE.search(text) is None
+    )
+
+
+def _float(value: float) -> str:
+    """A float both YAML 1.1 and 1.2 read as a float: always a dot, a signed exponent."""
+    text = repr(value)
+    if text in ("inf", "-inf", "nan"):
+        return {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
+    mantissa, _, exponent = text.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if not exponent:
+        return mantissa
+    sign = "-" if exponent.startswith("-") else "+"
+    return f"{mantissa}e{sign}{exponent.lstrip('+-')}"

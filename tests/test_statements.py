@@ -1,0 +1,113 @@
+"""Plan SQL read with PostgreSQL's own parser: what may be in a plan, and what a statement can destroy.
+
+Also the promise the planner relies on when it writes plans without parsing them again: every statement the
+renderer writes, forward and reverse, for every change kind and every field type, is one valid statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sovrium_tui.catalog import compile_app
+from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.planning.diff import diff
+from sovrium_tui.planning.planner import steps_for
+from sovrium_tui.planning.render import forward_sql, reverse_sql
+from sovrium_tui.planning.statements import analyse, statement_problem
+from tests.test_compile import FIELD_CASES, RELATED, one_table_app
+from tests.test_diff import CASES
+
+
+def _every_field_type_app() -> Catalog:
+    fields = [replace(case[0], id=n + 1, name=f"f{n}") for n, case in enumerate(FIELD_CASES)]
+    return compile_app(one_table_app(*fields, others=RELATED))
+
+
+def test_every_statement_the_renderer_writes_for_every_field_type_parses() -> None:
+    catalog = _every_field_type_app()
+    steps = steps_for(diff(Catalog(), catalog)) + steps_for(diff(catalog, Catalog()))
+    statements = [s for step in steps for s in (*step.forward, *step.reverse)]
+    assert len(statements) > 50
+    assert [(s, statement_problem(s)) for s in statements if statement_problem(s)] == []
+
+
+@pytest.mark.parametrize(("current", "desired", "renames"), [c[1:4] for c in CASES], ids=[c[0] for c in CASES])
+def test_every_change_kind_renders_statements_that_parse(current: Catalog, desired: Catalog, renames: object) -> None:
+    for change in diff(current, desired, renames):  # type: ignore[arg-type]
+        for statement in (*forward_sql(change), *reverse_sql(change)):
+            assert statement_problem(statement) is None, statement
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        ("", "empty statement"),
+        ("-- a comment only", "only comments"),
+        ("SELECT 1; SELECT 2", "more than one statement"),
+        ("SELEC 1", 'syntax error at or near "SELEC" at character 1'),
+        ("SELECT 1\nFROM WHERE", 'syntax error at or near "WHERE" at line 2, column 6'),
+        ("COMMIT", "transaction control (COMMIT)"),
+        ("CREATE INDEX CONCURRENTLY i ON t (a)", "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"),
+        ("VACUUM t", "VACUUM cannot run inside a transaction block"),
+        ("COPY t FROM STDIN", "needs a client data stream"),
+        ("SET standard_conforming_strings = off", "standard_conforming_strings"),
+        ("RESET ALL", "RESET ALL is not allowed"),
+    ],
+)
+def test_what_cannot_be_in_a_plan_says_why(statement: str, problem: str) -> None:
+    reason = statement_problem(statement)
+    assert reason is not None and problem in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("statement", "kinds"),
+    [
+        ("CREATE TABLE t (a int)", []),
+        ("CREATE INDEX i ON t (a)", []),
+        ("ALTER TABLE t ADD COLUMN b int", []),
+        ("DROP TABLE t", ["drop_table"]),
+        ("DROP TABLE IF EXISTS a, s.b CASCADE", ["drop_table", "drop_table"]),
+        ("ALTER TABLE t DROP COLUMN c", ["drop_column"]),
+        ("ALTER TABLE t ALTER COLUMN c TYPE int USING c::int", ["alter_type"]),
+        ("ALTER TABLE t ADD CONSTRAINT k CHECK (a > 0)", ["add_check"]),
+        ("ALTER TABLE t ADD CONSTRAINT k CHECK (a > 0) NOT VALID", []),
+        ("TRUNCATE a, b", ["truncate", "truncate"]),
+        ("DELETE FROM t WHERE a = 1", ["delete"]),
+        ("UPDATE t SET a = 1 WHERE a IS NULL", ["update"]),
+        ("WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone", ["delete"]),
+        ("INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b = 2", ["update"]),
+        ("DO $$ BEGIN NULL; END $$", ["opaque"]),
+        ("CALL archive()", ["opaque"]),
+        ("SELECT purge_everything()", ["opaque"]),
+        ("SELECT setval('s', 10)", []),
+        ("DROP SCHEMA s CASCADE", ["opaque"]),
+        ("DROP SCHEMA s", []),
+        ("MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE", ["opaque"]),
+    ],
+)
+def test_what_a_statement_can_destroy_comes_from_the_statement(statement: str, kinds: list[str]) -> None:
+    facts = analyse(statement)
+    assert facts.problem is None
+    assert [effect.kind for effect in facts.effects] == kinds
+
+
+def test_effects_carry_what_counting_needs() -> None:
+    [change] = analyse("ALTER TABLE public.customers ALTER COLUMN name TYPE varchar(10) USING left(name, 10)").effects
+    assert (change.relation and change.relation.sql, change.column, change.expression) == (
+        "public.customers",
+        "name",
+        "varchar(10)",
+    )
+    assert change.using is not None and "left" in change.using
+    [update] = analyse("UPDATE items AS i SET note = upper(i.title), n = DEFAULT WHERE i.id > 3").effects
+    assert (update.alias, update.expression, update.countable) == ("i", "i.id > 3", False)
+    assert update.assignments == (("note", "upper(i.title)"), ("n", None))
+
+
+def test_relations_a_statement_changes_are_the_ones_locked_first() -> None:
+    assert [r.sql for r in analyse('ALTER TABLE public."order" ADD COLUMN x int').relations] == ['public."order"']
+    assert [r.sql for r in analyse("ALTER INDEX i RENAME TO j").relations] == []
+    assert [r.sql for r in analyse("CREATE TABLE t (a int)").relations] == []
+    assert [r.sql for r in analyse("INSERT INTO log SELECT 1").relations] == ["log"]
