@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sovrium_tui.schema import app_checksum, app_from_document, app_snapshot, load_app, parse_app
 from sovrium_tui.schema.checksum import canonical_tables_json, checksum_of_tables, compact_tables_json
-from sovrium_tui.schema.validate import RESERVED_WORDS
+from sovrium_tui.schema.names import RESERVED_WORDS
 from tests.acceptance_support import yaml_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
