@@ -409,6 +409,27 @@ RULES = [
         5,
     ),
     (
+        "decimal precision starts at 1",
+        table("{name: a, type: decimal, precision: 0}"),
+        "tables[0].fields[0].precision",
+        r"^Expected an integer between 1 and 10, got 0$",
+        5,
+    ),
+    (
+        "currency precision 0-10",
+        table("{name: a, type: currency, currency: EUR, precision: 11}"),
+        "tables[0].fields[0].precision",
+        r"^Expected an integer between 0 and 10, got 11$",
+        5,
+    ),
+    (
+        "percentage precision not negative",
+        table("{name: a, type: percentage, precision: -1}"),
+        "tables[0].fields[0].precision",
+        r"^Expected an integer between 0 and 10, got -1$",
+        5,
+    ),
+    (
         "rating max 1-10",
         table("{name: a, type: rating, max: 11}"),
         "tables[0].fields[0].max",
@@ -601,10 +622,10 @@ RULES = [
     ),
     # -- barcode / array -------------------------------------------------------------------------------------
     (
-        "barcode format known",
-        table("{name: a, type: barcode, format: QR}"),
+        "barcode format is text",
+        table("{name: a, type: barcode, format: 13}"),
         "tables[0].fields[0].format",
-        r'^Invalid barcode format "QR" \(expected one of EAN-13, EAN-8, UPC-A, UPC-E, CODE-128, CODE-39\)$',
+        r"^Expected a string, got integer$",
         5,
     ),
     (

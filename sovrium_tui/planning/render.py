@@ -40,6 +40,7 @@ def forward_sql(change: Change) -> tuple[str, ...]:
         case CreateTable(table):
             return (
                 ddl.create_table_sql(table),
+                *ddl.late_constraints_sql(table),
                 *(comment for c in table.constraints for comment in ddl.source_comment_sql(table.name, c)),
                 *(
                     sql

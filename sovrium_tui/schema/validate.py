@@ -18,7 +18,6 @@ from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
 from sovrium_tui.schema.checksum import compact_tables_json
 from sovrium_tui.schema.field_types import (
-    BARCODE_FORMATS,
     FOREIGN_KEY_RELATIONS,
     KNOWN_TYPES,
     PRIMARY_KEY_TYPES,
@@ -492,7 +491,9 @@ class _FieldReader:
         value = self.get("precision")
         if value is _MISSING:
             return None
-        return _expect_int(self.problems, value, self.at("precision"), minimum=1, maximum=10)
+        # Sovrium: currency and percentage take 0 (whole numbers, NUMERIC(18,0)); decimal starts at 1.
+        lowest = 1 if self.kind == "decimal" else 0
+        return _expect_int(self.problems, value, self.at("precision"), minimum=lowest, maximum=10)
 
     def options(self) -> tuple[str, ...]:
         items = self.get("options")
@@ -572,12 +573,9 @@ class _FieldReader:
         return name
 
     def barcode_format(self) -> str | None:
-        name = self.text("format") if self.kind == "barcode" else None
-        if name is not None and name not in BARCODE_FORMATS:
-            expected = ", ".join(BARCODE_FORMATS)
-            self.problems.add(self.at("format"), f"Invalid barcode format {_show(name)} (expected one of {expected})")
-            return None
-        return name
+        """Any text, as in Sovrium; only the formats in BARCODE_PATTERNS get a CHECK on the column."""
+        value = self.get("format") if self.kind == "barcode" else _MISSING
+        return None if value is _MISSING else _expect_str(self.problems, value, self.at("format"), non_empty=False)
 
     def check_display_keys(self) -> None:
         """Keys with no DDL effect that still have a checkable shape."""
