@@ -378,3 +378,17 @@ def test_the_cache_is_per_top_level_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert _cached_schema(one, one.read_bytes()) == (first, "items")
     assert _cached_schema(two, two.read_bytes()) == (second, "items")
     assert os.path.isfile(".sovrium/cache/schema-checksums.json")
+
+
+def test_problems_found_while_compiling_are_located_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        {
+            "app.yaml": "name: app\ntables:\n  - $ref: ./t/a.yaml\n",
+            "t/a.yaml": "name: a\nfields:\n  - name: tags\n    type: array\n    itemType: widget\n",
+        },
+    )
+    with pytest.raises(SchemaInvalid) as caught:
+        services.validate("app.yaml")
+    assert caught.value.render() == "t/a.yaml:3: fields[0]: Unsupported array itemType: widget"

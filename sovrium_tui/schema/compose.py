@@ -64,7 +64,9 @@ class ComposedDocument:
             return problem
         part = next(p for p in reversed(self.parts) if _within(problem.path, p.mount))  # the deepest
         local = _relative(problem.path, part.mount)
-        line = problem.line if problem.line is not None and part is self.parts[0] else part.positions.line_of(local)
+        # A problem about the whole schema (two names colliding, say) has no one line to point at.
+        keep = not problem.path or (problem.line is not None and part is self.parts[0])
+        line = problem.line if keep else part.positions.line_of(local)
         source = None if part.file is self.files[0] else part.file.display
         return Problem(problem.message, local, line, source)
 
