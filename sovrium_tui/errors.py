@@ -15,10 +15,12 @@ class Problem:
     """One thing wrong with an input document, with where it is."""
 
     message: str
-    path: str = ""  # e.g. "tables[1].fields[0].type"
+    path: str = ""  # e.g. "tables[1].fields[0].type", within `source`
     line: int | None = None  # 1-based line in the source file, when known
+    source: str | None = None  # the file it is in, when not the top-level one (a schema composed with $ref)
 
     def render(self, source: str | None = None) -> str:
+        source = self.source or source
         where = [part for part in (source, self.path) if part]
         prefix = ": ".join(where)
         if self.line is not None and source:
@@ -60,7 +62,10 @@ class SchemaInvalid(SovriumError):
             "error": "SchemaInvalid",
             "message": self.message,
             "location": self.location,
-            "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in self.problems],
+            "problems": [
+                {"source": p.source or self.source, "path": p.path, "line": p.line, "message": p.message}
+                for p in self.problems
+            ],
         }
 
 

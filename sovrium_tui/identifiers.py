@@ -38,6 +38,29 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_SQL_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*|::|.""", re.DOTALL)
+
+
+def requote_identifiers(text: str, words: frozenset[str]) -> str:
+    """Deparsed SQL from a server whose keyword list differs from ours in `words`, quoted as `quote_ident` does.
+
+    PostgreSQL 15 prints a column named `json` bare, 18 prints `"json"`: names are re-quoted so that both read
+    back the same text. Literals, type names after `::` and function calls are left alone.
+    """
+    if not words:
+        return text
+    tokens = _SQL_TOKENS.findall(text)
+    out: list[str] = []
+    for position, token in enumerate(tokens):
+        quoted = token.startswith('"')
+        value = token[1:-1].replace('""', '"') if quoted else token
+        type_name = position > 0 and tokens[position - 1] == "::"
+        call = position + 1 < len(tokens) and tokens[position + 1] == "("
+        is_name = quoted or not (type_name or call)
+        out.append(quote_ident(value) if is_name and value in words else token)
+    return "".join(out)
+
+
 def quote_literal(value: str) -> str:
     """A standard-conforming string literal: single quotes doubled, nothing else special."""
     if "\x00" in value:

@@ -55,10 +55,15 @@ class ValidationResult:
 def validate(schema_path: str | Path) -> ValidationResult:
     """Load and validate a schema file; raises SchemaInvalid listing every problem."""
     from sovrium_tui.catalog import compile_app
-    from sovrium_tui.schema import app_checksum, load_app
+    from sovrium_tui.errors import SchemaInvalid
+    from sovrium_tui.schema import app_checksum, compose_file, validate_composed
 
-    app = load_app(Path(schema_path))
-    compile_app(app)  # some problems (names colliding after truncation) only show when compiling
+    composed = compose_file(Path(schema_path))
+    app = validate_composed(composed)
+    try:
+        compile_app(app)  # some problems (names colliding after truncation) only show when compiling
+    except SchemaInvalid as invalid:
+        raise composed.relocate(invalid) from None
     return ValidationResult(
         source=str(schema_path),
         app_name=app.name,

@@ -1,13 +1,15 @@
 """The start-up check an application runs on every boot, kept to the standard library and a few milliseconds.
 
 When the recorded checksum equals the schema's, nothing else is imported: no asyncio, no asyncpg, no sqlglot,
-no validation (a schema file already validated is known by its exact bytes). Anything else returns None and the
+no YAML, no validation: a schema already validated is known by the exact bytes of every file it was composed
+from (the top-level file and each `$ref`), re-read and hashed on each start. Anything else returns None and the
 caller takes the full path (`services.migrate`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +39,6 @@ class MigrateOutcome:
 
 def migrate_fast(schema_path: str | Path, *, database_url: str | None = None) -> MigrateOutcome | None:
     """The unchanged start-up in a few milliseconds: no asyncio, no asyncpg; None means take the full path."""
-    import hashlib
-
-    from sovrium_tui import __version__
     from sovrium_tui.execution.connect import resolve_database
     from sovrium_tui.execution.quickcheck import recorded_checksum
 
@@ -48,14 +47,9 @@ def migrate_fast(schema_path: str | Path, *, database_url: str | None = None) ->
         content = path.read_bytes()
     except OSError:
         return None  # the full path reports it properly
-    key = hashlib.sha256(__version__.encode() + b"\0" + content).hexdigest()
-    known = _schema_cache_get(key)
+    known = _cached_schema(path, content)
     if known is None:
-        from sovrium_tui.schema import app_checksum, parse_app
-
-        app = parse_app(content.decode("utf-8", errors="replace"), source=str(path))
-        known = (app_checksum(app), app.tables[0].physical_name if app.tables else None)
-        _schema_cache_put(key, known)
+        known = _validate_and_cache(path)
     checksum, first_table = known
     recorded = recorded_checksum(resolve_database(database_url).url, first_table)
     if recorded is None or recorded.checksum != checksum:
@@ -66,20 +60,70 @@ def migrate_fast(schema_path: str | Path, *, database_url: str | None = None) ->
 
 
 _SCHEMA_CACHE = Path(".sovrium") / "cache" / "schema-checksums.json"
+_CACHE_FORMAT = "2"  # entries: [checksum, first table, [files the schema refers to], digest of all files read]
 
 
-def _schema_cache_get(key: str) -> tuple[str, str | None] | None:
-    """A schema file's checksum from an earlier run, keyed by the file's exact bytes and our version."""
+def _cache_key(path: str, content: bytes) -> str:
+    """Entries are found by the top-level file (its place and bytes) and this tool's version."""
+    import hashlib
+
+    from sovrium_tui import __version__
+
+    prefix = f"{__version__}\0{_CACHE_FORMAT}\0{os.path.abspath(path)}\0".encode()
+    return hashlib.sha256(prefix + content).hexdigest()
+
+
+def _sources_digest(files: list[tuple[str, bytes]]) -> str:
+    """One hash over every file a schema was composed from, each by its path and exact bytes, in reading order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, content in files:
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def _cached_schema(path: Path, content: bytes) -> tuple[str, str | None] | None:
+    """The checksum validated earlier for exactly these files, re-reading each file the schema refers to."""
+    entry = _schema_cache_get(_cache_key(str(path), content))
+    if entry is None:
+        return None
+    checksum, first_table, referenced, digest = entry
+    files = [(os.path.abspath(path), content)]
+    for name in referenced:
+        try:
+            files.append((name, Path(name).read_bytes()))
+        except OSError:
+            return None  # gone or unreadable: the full path says so
+    return (checksum, first_table) if _sources_digest(files) == digest else None
+
+
+def _validate_and_cache(path: Path) -> tuple[str, str | None]:
+    from sovrium_tui.schema import app_checksum, compose_file, validate_composed
+
+    composed = compose_file(path)
+    app = validate_composed(composed)
+    known = (app_checksum(app), app.tables[0].physical_name if app.tables else None)
+    files = [(file.path, file.content) for file in composed.files]
+    # Keyed by the bytes composing read, not a second read: an edit in between must not be cached as this one.
+    key = _cache_key(str(path), composed.files[0].content)
+    _schema_cache_put(key, [*known, [name for name, _ in files[1:]], _sources_digest(files)])
+    return known
+
+
+def _schema_cache_get(key: str) -> tuple[str, str | None, list[str], str] | None:
+    """A schema's checksum from an earlier run, with the files it was composed from and their digest."""
     try:
         entry = json.loads(_SCHEMA_CACHE.read_text()).get(key)
     except (OSError, ValueError, AttributeError):
         return None
-    if not isinstance(entry, list) or len(entry) != 2:
+    if not isinstance(entry, list) or len(entry) != 4 or not isinstance(entry[2], list):
         return None
-    return str(entry[0]), entry[1]
+    return str(entry[0]), entry[1], [str(name) for name in entry[2]], str(entry[3])
 
 
-def _schema_cache_put(key: str, value: tuple[str, str | None]) -> None:
+def _schema_cache_put(key: str, value: list[object]) -> None:
     try:
         entries = json.loads(_SCHEMA_CACHE.read_text())
         if not isinstance(entries, dict):
@@ -87,7 +131,7 @@ def _schema_cache_put(key: str, value: tuple[str, str | None]) -> None:
     except (OSError, ValueError):
         entries = {}
     entries = dict(list(entries.items())[-31:])  # a few recent schemas are plenty
-    entries[key] = list(value)
+    entries[key] = value
     try:
         _SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
         temporary = _SCHEMA_CACHE.with_suffix(".tmp")

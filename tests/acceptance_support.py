@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -142,9 +143,30 @@ def app_schema(*tables: dict[str, Any], name: str = "app") -> dict[str, Any]:
     return {"name": name, "tables": list(tables)}
 
 
+class _Yaml12Dumper(yaml.SafeDumper):
+    """PyYAML's emitter knows only YAML 1.1: it also quotes text a YAML 1.2 reader takes for a number (`0E0`)."""
+
+
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+):
+    _Yaml12Dumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def yaml_text(document: Mapping[str, Any]) -> str:
+    """A document as YAML that PyYAML (1.1), Sovrium and this tool (1.2) all read back the same."""
+    return yaml.dump(dict(document), Dumper=_Yaml12Dumper, sort_keys=False, allow_unicode=True)
+
+
 def write_schema(path: Path, document: Mapping[str, Any] | str) -> Path:
     """Write a schema (a document, dumped as YAML, or YAML text as is) and return its path."""
-    text = document if isinstance(document, str) else yaml.safe_dump(dict(document), sort_keys=False)
+    text = document if isinstance(document, str) else yaml_text(document)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sovrium_tui.schema import app_checksum, app_from_document, app_snapshot, load_app, parse_app
 from sovrium_tui.schema.checksum import canonical_tables_json, checksum_of_tables, compact_tables_json
-from sovrium_tui.schema.validate import RESERVED_WORDS
+from sovrium_tui.schema.names import RESERVED_WORDS
+from tests.acceptance_support import yaml_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Doc = dict[str, Any]
@@ -152,7 +152,7 @@ def shuffled(value: Any, rng: random.Random) -> Any:
 @settings(max_examples=60, deadline=None)
 @given(schemas(), st.randoms(use_true_random=False))
 def test_checksum_is_the_same_for_yaml_json_and_any_key_order(doc: Doc, rng: random.Random) -> None:
-    from_yaml = parse_app(yaml.safe_dump(shuffled(doc, rng), sort_keys=False), source="app.yaml")
+    from_yaml = parse_app(yaml_text(shuffled(doc, rng)), source="app.yaml")
     from_json = parse_app(json.dumps(shuffled(doc, rng)), source="app.json")
     assert app_checksum(from_yaml) == app_checksum(from_json)
     assert from_yaml == from_json

@@ -248,7 +248,7 @@ def test_hostile_identifiers_are_refused_line_by_line(offline: Cli) -> None:
         result = offline.run(command, schema)
         assert result.returncode == 1, str(result)
         assert len(result.error_lines) == 4, str(result)
-        assert "reserved SQL word" in result.stderr
+        assert "Cannot use reserved SQL keyword 'select' as field name" in result.stderr
     assert offline.run("plan", schema, "--offline").returncode == 1
     assert not (offline.cwd / "plans").exists()
 

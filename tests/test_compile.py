@@ -126,6 +126,8 @@ FIELD_CASES: list[tuple[Field, Column, tuple[Constraint, ...], tuple[Index, ...]
         (check("range", "CHECK ((f >= '-1.5'::numeric))"),),
         (),
     ),
+    (f(type="currency", precision=0, default=3), col("numeric(18,0)", default="3"), (), ()),
+    (f(type="percentage", precision=0), col("numeric(18,0)"), (), ()),
     (
         f(type="percentage", max=100, min=-5),
         col("numeric"),
@@ -248,6 +250,7 @@ FIELD_CASES: list[tuple[Field, Column, tuple[Constraint, ...], tuple[Index, ...]
         (),
     ),
     (f(type="barcode"), col(VC), (), ()),
+    (f(type="barcode", format="ISBN-13"), col(VC), (), ()),  # a format Sovrium has no pattern for: no CHECK
     (
         f(type="color", default="#ff0000"),
         col("character varying(7)", default="'#ff0000'::character varying"),
@@ -642,6 +645,19 @@ def test_timestamp_fields_and_autonumbers_share_the_tables_functions() -> None:
     assert Trigger("trigger_t_autonumber_immutable", "t", "BEFORE", ("UPDATE",), "prevent_t_autonumber_update") in (
         table.triggers
     )
+
+
+def test_updated_by_fields_get_sovriums_set_updated_by_trigger_and_one_shared_function() -> None:
+    others = (SchemaTable(2, "notes", (f("editor", "updated-by"),)), SchemaTable(3, "plain", (f("title"),)))
+    catalog = compile_app(one_table_app(f("by", "updated-by"), f("also_by", "updated-by"), others=others))
+    assert [fn for fn in catalog.functions if fn.name == "set_updated_by"] == [
+        Function("set_updated_by", "BEGIN\n  RETURN NEW;\nEND;")
+    ]
+    for table in ("t", "notes"):
+        triggers = catalog.table(table).triggers  # type: ignore[union-attr]
+        assert Trigger("set_updated_by", table, "BEFORE", ("UPDATE",), "set_updated_by") in triggers
+    assert all(t.name != "set_updated_by" for t in catalog.table("plain").triggers)  # type: ignore[union-attr]
+    assert all(fn.name != "set_updated_by" for fn in compile_app(one_table_app(f("title"))).functions)
 
 
 def test_a_created_at_replaced_by_a_plain_field_gets_no_created_at_triggers() -> None:

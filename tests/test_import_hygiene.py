@@ -76,3 +76,21 @@ async def test_the_python_api_migrates_then_returns_at_once(database_url: str, t
         for _ in range(2)
     ]
     assert [r.stdout.split() for r in runs] == [["migrated", "1"], ["up-to-date", "1"]], [r.stderr for r in runs]
+
+
+async def test_an_unchanged_composed_app_takes_the_fast_path_too(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "items.yaml").write_text("id: 1\nname: items\nfields:\n  - $ref: ../fields/title.json\n")
+    (tmp_path / "fields").mkdir()
+    (tmp_path / "fields" / "title.json").write_text('{"id": 1, "name": "title", "type": "single-line-text"}')
+    schema = tmp_path / "app.yaml"
+    schema.write_text("name: shop\ntables:\n  - $ref: ./tables/items.yaml\n")
+    assert (await services.migrate(schema, database_url=database_url)).status == "migrated"
+    code = (
+        "from sovrium_tui.cli import main\n"
+        f"assert main(['migrate', {str(schema)!r}, '--database-url', {database_url!r}, '--quiet']) == 0"
+    )
+    _loaded_after(code, tmp_path)  # fills the cache
+    assert _loaded_after(code, tmp_path) == [], "every file is re-read and hashed, nothing heavy is imported"
+    (tmp_path / "fields" / "title.json").write_text('{"id": 1, "name": "title", "type": "long-text"}')
+    assert "asyncpg" in _loaded_after(code, tmp_path), "an edit two references down takes the full path"

@@ -8,10 +8,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.acceptance_support import yaml_text
 from tests.conftest import PgTestServer
 from tests.roundtrip import app, build, differences, plan_change, run_steps
 
@@ -67,7 +67,7 @@ def schema(draw: st.DrawFn) -> str:
         tables.append(
             {"id": number + 1, "name": draw(st.sampled_from(names)), "allowDestructive": True, "fields": fields}
         )
-    return yaml.safe_dump({"name": "property", "tables": tables}, sort_keys=False)
+    return yaml_text({"name": "property", "tables": tables})
 
 
 @pytest.fixture(scope="module")

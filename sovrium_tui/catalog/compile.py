@@ -981,6 +981,10 @@ def _trigger_plans(ctx: _Context) -> list[_TriggerPlan]:
     return plans
 
 
+# Sovrium's one function for every `updated-by` trigger: a placeholder that keeps the row as the app wrote it.
+SET_UPDATED_BY = Function("set_updated_by", _body(()))
+
+
 def _triggers(ctx: _Context) -> tuple[list[Function], list[Trigger]]:
     functions, triggers = [], []
     for plan in _trigger_plans(ctx):
@@ -988,6 +992,9 @@ def _triggers(ctx: _Context) -> tuple[list[Function], list[Trigger]]:
         functions.append(Function(function_name, plan.body))
         trigger_name = truncate_identifier(plan.trigger)
         triggers.append(Trigger(trigger_name, ctx.name, plan.timing, plan.events, function_name))
+    if any(canonical_type(f.type) == "updated-by" for f in ctx.table.fields):
+        # Named alike on every table; the shared function is added once, by compile_app.
+        triggers.append(Trigger("set_updated_by", ctx.name, "BEFORE", ("UPDATE",), SET_UPDATED_BY.name))
     return functions, triggers
 
 
@@ -1137,6 +1144,8 @@ def compile_app(app: App) -> Catalog:
         tables.append(compiled)
         functions.extend(table_functions)
         problems.extend(table_problems)
+    if any(trigger.function == SET_UPDATED_BY.name for table in tables for trigger in table.triggers):
+        functions.append(SET_UPDATED_BY)
     junctions, junction_problems = _junction_tables(app)
     tables.extend(junctions)
     problems.extend(junction_problems)

@@ -24,6 +24,7 @@ from sovrium_tui.catalog.model import (
     Trigger,
 )
 from sovrium_tui.errors import SovriumError
+from sovrium_tui.identifiers import QUOTED_KEYWORDS, requote_identifiers
 
 if TYPE_CHECKING:
     import asyncpg
@@ -106,6 +107,9 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = $1 AND p.prorettype = 'trigger'::regtype
 """
 
+# Words this server quotes when it prints a name; where they differ from ours, its texts are re-quoted.
+_QUOTED_BY_SERVER = "SELECT coalesce(array_agg(word::text), '{}') FROM pg_get_keywords() WHERE catcode <> 'U'"
+
 _CONSTRAINT_KINDS = {"p": "primary_key", "u": "unique", "f": "foreign_key", "c": "check", "x": "exclude"}
 
 # pg_trigger.tgtype bits
@@ -114,7 +118,7 @@ _TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (
 
 
 async def introspect(connection: asyncpg.Connection, schema: str = SCHEMA) -> Catalog:
-    """The catalog of one schema as the database has it now (five queries, whatever the table count)."""
+    """The catalog of one schema as the database has it now (six queries, whatever the table count)."""
     import asyncpg
 
     if not connection.is_in_transaction():
@@ -158,7 +162,8 @@ async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     trigger_rows = await connection.fetch(_TRIGGERS, schema)
     function_rows = await connection.fetch(_FUNCTIONS, schema)
     auth = await connection.fetchrow(_AUTH_USERS)
-    catalog = build_catalog(column_rows, constraint_rows, index_rows, trigger_rows, function_rows)
+    differing = QUOTED_KEYWORDS.symmetric_difference(await connection.fetchval(_QUOTED_BY_SERVER))
+    catalog = build_catalog(column_rows, constraint_rows, index_rows, trigger_rows, function_rows, requote=differing)
     state: AuthUsers = "present" if auth["table_exists"] else "schema-only" if auth["schema_exists"] else "absent"
     return replace(catalog, auth_users=state)
 
@@ -174,7 +179,13 @@ def sovrium_owned(table_name: str) -> bool:
 
 
 def build_catalog(
-    column_rows: Any, constraint_rows: Any, index_rows: Any, trigger_rows: Any, function_rows: Any
+    column_rows: Any,
+    constraint_rows: Any,
+    index_rows: Any,
+    trigger_rows: Any,
+    function_rows: Any,
+    *,
+    requote: frozenset[str] = frozenset(),
 ) -> Catalog:
     columns: dict[str, list[Column]] = defaultdict(list)
     for row in column_rows:
@@ -188,7 +199,7 @@ def build_catalog(
             Constraint(
                 name=row["name"],
                 kind=_CONSTRAINT_KINDS[row["kind"]],  # type: ignore[arg-type]
-                definition=source if source is not None else row["definition"],
+                definition=source if source is not None else requote_identifiers(row["definition"], requote),
                 columns=tuple(row["columns"]),
                 references=row["referenced_table"],
                 verbatim=source is not None,
@@ -201,10 +212,14 @@ def build_catalog(
             Index(
                 name=row["name"],
                 table=row["table_name"],
-                keys=tuple(row["keys"]),
+                keys=tuple(requote_identifiers(key, requote) for key in row["keys"]),
                 unique=row["is_unique"],
                 method=row["method"],
-                predicate=source if source is not None and row["predicate"] is not None else row["predicate"],
+                predicate=(
+                    source
+                    if source is not None and row["predicate"] is not None
+                    else row["predicate"] and requote_identifiers(row["predicate"], requote)
+                ),
                 verbatim=source is not None and row["predicate"] is not None,
             )
         )

@@ -47,11 +47,16 @@ def constraint_definition_sql(constraint: Constraint) -> str:
 
 
 def create_table_sql(table: Table) -> str:
-    """CREATE TABLE with its columns and every constraint it holds, one item per line."""
+    """CREATE TABLE with its columns and its constraints but exclusion ones (see `late_constraints`)."""
     items = [column_definition_sql(c) for c in table.columns]
-    items += [constraint_definition_sql(c) for c in table.constraints]
+    items += [constraint_definition_sql(c) for c in table.constraints if c.kind != "exclude"]
     body = ",\n".join(f"    {item}" for item in items)
     return f"CREATE TABLE {qualified(table.name)} (\n{body}\n)"
+
+
+def late_constraints_sql(table: Table) -> list[str]:
+    """Exclusion constraints, added after CREATE TABLE as Sovrium adds them (and as the plan SQL checker reads)."""
+    return [add_constraint_sql(table.name, c) for c in table.constraints if c.kind == "exclude"]
 
 
 def drop_table_sql(table: Table) -> str:
@@ -174,6 +179,7 @@ def create_catalog_sql(catalog: Catalog) -> list[str]:
         postponed = {c.name for c in deferred.get(table.name, ())}
         kept = tuple(c for c in table.constraints if c.name not in postponed)
         statements.append(create_table_sql(replace(table, constraints=kept)))
+        statements += late_constraints_sql(table)
     statements += [s for t in ordered for c in t.constraints for s in source_comment_sql(t.name, c)]
     statements += [s for t in ordered for i in t.indexes for s in (create_index_sql(i), *source_comment_sql(t.name, i))]
     statements += [add_constraint_sql(t.name, c) for t in ordered for c in deferred.get(t.name, ())]

@@ -53,6 +53,7 @@ def _statements(change: Change) -> tuple[str, ...]:
         case CreateTable(table):
             return (
                 ddl.create_table_sql(table),
+                *ddl.late_constraints_sql(table),
                 *(comment for c in table.constraints for comment in ddl.source_comment_sql(table.name, c)),
                 *(
                     sql

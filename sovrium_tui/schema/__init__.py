@@ -6,12 +6,24 @@ import json
 import os
 from collections.abc import Mapping
 
+from sovrium_tui.errors import SchemaInvalid
 from sovrium_tui.schema.checksum import app_checksum
-from sovrium_tui.schema.load import parse_document, read_document
+from sovrium_tui.schema.compose import ComposedDocument, compose_file, compose_text
 from sovrium_tui.schema.model import App
 from sovrium_tui.schema.validate import validate_document
 
-__all__ = ["App", "app_checksum", "app_from_document", "app_snapshot", "load_app", "parse_app", "recorded_app"]
+__all__ = [
+    "App",
+    "ComposedDocument",
+    "app_checksum",
+    "app_from_document",
+    "app_snapshot",
+    "compose_file",
+    "load_app",
+    "parse_app",
+    "recorded_app",
+    "validate_composed",
+]
 
 # The name given to an app whose snapshot Sovrium recorded: it stores only the tables.
 SOVRIUM_SNAPSHOT_NAME = "sovrium-app"
@@ -19,15 +31,22 @@ _USER_FIELD_TYPES = frozenset({"user", "created-by", "updated-by", "deleted-by"}
 
 
 def load_app(path: str | os.PathLike[str]) -> App:
-    """Read, parse and validate a schema file (YAML, or JSON when it ends in .json)."""
-    loaded = read_document(path)
-    return validate_document(loaded.data, positions=loaded.positions, source=loaded.source)
+    """Read, compose (`$ref`), parse and validate a schema file (YAML, or JSON when it ends in .json)."""
+    return validate_composed(compose_file(path))
 
 
 def parse_app(text: str, *, source: str = "<string>") -> App:
-    """Parse and validate schema text; `source` names it in messages (and a .json name selects JSON)."""
-    loaded = parse_document(text, source=source)
-    return validate_document(loaded.data, positions=loaded.positions, source=loaded.source)
+    """Parse and validate schema text; `source` names it in messages, selects JSON when it ends in .json, and
+    is the file its `$ref` paths are relative to (the working folder for `<string>`)."""
+    return validate_composed(compose_text(text, source=source))
+
+
+def validate_composed(document: ComposedDocument) -> App:
+    """Validate a composed document; each problem names the file and line where its value was written."""
+    try:
+        return validate_document(document.data, source=document.source)
+    except SchemaInvalid as invalid:
+        raise document.relocate(invalid) from None
 
 
 def app_from_document(doc: object, *, source: str | None = None) -> App:

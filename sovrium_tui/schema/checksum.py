@@ -1,7 +1,7 @@
 """The schema checksum: SHA-256 of the key-sorted, pretty-printed decoded tables, as Sovrium computes it.
 
-Sovrium serialises with `JSON.stringify(sorted, null, 2)`; `json.dumps(..., sort_keys=True, indent=2,
-ensure_ascii=False)` produces the same text, except that floats print the Python way (`1.0`, not `1`).
+Sovrium hashes `JSON.stringify(sortObjectKeys(tables), null, 2)`; `js_json` prints the same text, numbers and
+key order included, so a schema Sovrium and this tool both read has one checksum.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from sovrium_tui.schema.js_json import stringify
 from sovrium_tui.schema.model import App
 
 
 def canonical_tables_json(tables: Sequence[object]) -> str:
     """The text the checksum covers: keys sorted at every level, two-space indent, raw UTF-8."""
-    return json.dumps(list(tables), sort_keys=True, indent=2, ensure_ascii=False)
+    return stringify(list(tables), indent=2, sort_keys=True)
 
 
 def compact_tables_json(tables: Sequence[object]) -> str:
     """The same data as one compact line: what `App.document` holds and history stores."""
-    return json.dumps(list(tables), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return stringify(list(tables), sort_keys=True)
 
 
 def checksum_of_tables(tables: Sequence[object]) -> str:

@@ -75,7 +75,6 @@ SELECT_TYPES = frozenset({"single-select", "multi-select", "status"})
 FOREIGN_KEY_RELATIONS = frozenset({"many-to-one", "one-to-one"})
 RELATION_TYPES = ("many-to-one", "one-to-one", "one-to-many", "many-to-many")
 REFERENTIAL_ACTIONS = ("cascade", "set-null", "set-default", "restrict", "no-action")
-BARCODE_FORMATS = ("EAN-13", "EAN-8", "UPC-A", "UPC-E", "CODE-128", "CODE-39")
 PRIMARY_KEY_TYPES = ("composite", "uuid", "text", "bigserial", "auto-increment")
 
 # System columns every table gets unless a field takes the name.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +61,78 @@ def _timestamp_as_text(loader: _SchemaLoader, node: yaml.Node) -> str:
     return str(loader.construct_scalar(node))  # type: ignore[arg-type]
 
 
-# Unquoted dates stay text (Sovrium reads YAML as YAML 1.2 / JSON, where they are strings).
-_SchemaLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
-}
+# YAML 1.2 core schema (yaml.org/spec/1.2.2 §10.3), which Sovrium's parser follows: `yes`, `no`, `on`, `off`,
+# `y`, `n` are text, and so are dates, `0b1`, `1_000` and `1:30`; octal is `0o17`, not `017`.
+_CORE_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_CORE_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_CORE_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_CORE_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+_SchemaLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+    (_NULL_TAG, _CORE_NULL, ["~", "n", "N", ""]),
+    (_BOOL_TAG, _CORE_BOOL, list("tTfF")),
+    (_INT_TAG, _CORE_INT, list("-+0123456789")),  # before float: "12" is both, and is an int
+    (_FLOAT_TAG, _CORE_FLOAT, list("-+.0123456789")),
+    (_MERGE_TAG, re.compile(r"^(?:<<)$"), ["<"]),
+):
+    _SchemaLoader.add_implicit_resolver(_tag, _pattern, _first)
+
+
+def js_number(value: float) -> int | float:
+    """A decoded number as JavaScript holds it: one kind of number, so a whole float is an int (`1e3` is 1000)."""
+    if value.is_integer():
+        return int(value)
+    return value
+
+
+def _core_text(loader: _SchemaLoader, node: yaml.Node, pattern: re.Pattern[str], kind: str) -> str:
+    """The scalar's text, refused unless the core schema gives it this tag (explicit `!!bool yes` is an error)."""
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    if not pattern.match(text):
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not {kind} in YAML 1.2", node.start_mark)
+    return text
+
+
+def _core_null(loader: _SchemaLoader, node: yaml.Node) -> None:
+    _core_text(loader, node, _CORE_NULL, "null")
+
+
+def _core_bool(loader: _SchemaLoader, node: yaml.Node) -> bool:
+    return _core_text(loader, node, _CORE_BOOL, "a boolean").lower() == "true"
+
+
+def _core_int(loader: _SchemaLoader, node: yaml.Node) -> int:
+    text = _core_text(loader, node, _CORE_INT, "an integer")
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text)
+
+
+def _core_float(loader: _SchemaLoader, node: yaml.Node) -> int | float:
+    text = _core_text(loader, node, _CORE_FLOAT, "a number")
+    special = text.lstrip("+-").lower()
+    if special == ".inf":
+        return float("-inf") if text.startswith("-") else float("inf")
+    if special == ".nan":
+        return float("nan")
+    return js_number(float(text))
+
+
 _SchemaLoader.add_constructor(_TIMESTAMP_TAG, _timestamp_as_text)
+_SchemaLoader.add_constructor(_NULL_TAG, _core_null)
+_SchemaLoader.add_constructor(_BOOL_TAG, _core_bool)
+_SchemaLoader.add_constructor(_INT_TAG, _core_int)
+_SchemaLoader.add_constructor(_FLOAT_TAG, _core_float)
 
 
 class PositionIndex(Mapping[str, int]):
@@ -85,12 +152,29 @@ class PositionIndex(Mapping[str, int]):
     def __len__(self) -> int:
         return len(self._index())
 
+    def line_of(self, path: str) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one (a missing key points at its parent)."""
+        lines = self._index()
+        while path:
+            line = lines.get(path)
+            if line is not None:
+                return line
+            path = parent_path(path)
+        return lines.get("")
+
     def _index(self) -> dict[str, int]:
         if self._lines is None:
             root = self._root if self._root is not None else _compose_quietly(self._text)
             self._lines = _node_lines(root) if root is not None else {}
             self._root = None
         return self._lines
+
+
+def parent_path(path: str) -> str:
+    """`tables[1].fields` → `tables[1]` → `tables` → ``."""
+    if path.endswith("]"):
+        return path[: path.rfind("[")]
+    return path[: max(path.rfind("."), 0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,24 +189,24 @@ class LoadedDocument:
 def read_document(path: str | os.PathLike[str]) -> LoadedDocument:
     """Read and parse a schema file; anything unreadable becomes SchemaInvalid with a clear message."""
     source = os.fspath(path)
-    raw = _read_bytes(Path(source), source)
+    return parse_document(decode_text(read_source(Path(source), source), source), source=source)
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """A file's bytes as text: UTF-8 with an optional byte order mark, else SchemaInvalid naming the byte."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         message = f"The schema file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
         raise SchemaInvalid([Problem(message, line=line)], source=source) from None
-    return parse_document(text, source=source)
 
 
 def parse_document(text: str, *, source: str) -> LoadedDocument:
     """Parse schema text: JSON with JSON's own errors when the source ends in .json, YAML otherwise."""
     if not text.strip():
         raise SchemaInvalid([Problem("The schema file is empty")], source=source)
-    if source.lower().endswith(".json"):
-        data, positions = _parse_json(text, source)
-    else:
-        data, positions = _parse_yaml(text, source)
+    data, positions = parse_value(text, source=source)
     if data is None:
         raise SchemaInvalid([Problem("The schema file is empty")], source=source)
     if not isinstance(data, dict):
@@ -131,7 +215,17 @@ def parse_document(text: str, *, source: str) -> LoadedDocument:
     return LoadedDocument(data=data, positions=positions, source=source)
 
 
-def _read_bytes(path: Path, source: str) -> bytes:
+def parse_value(text: str, *, source: str) -> tuple[object, PositionIndex]:
+    """Any value a YAML or JSON file holds (a referenced file may hold one table, or a list), with its lines."""
+    if source.lower().endswith(".json"):
+        return _parse_json(text, source)
+    if not text.strip():
+        return None, PositionIndex()
+    return _parse_yaml(text, source)
+
+
+def read_source(path: Path, source: str) -> bytes:
+    """The bytes of a schema file, or SchemaInvalid saying why it cannot be read."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -181,7 +275,7 @@ def _parse_json(text: str, source: str) -> tuple[object, PositionIndex]:
         return result
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs_to_dict)
+        data = json.loads(text, object_pairs_hook=pairs_to_dict, parse_float=_json_number)
     except json.JSONDecodeError as exc:
         problem = Problem(f"Invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)
         raise SchemaInvalid([problem], source=source) from None
@@ -190,6 +284,10 @@ def _parse_json(text: str, source: str) -> tuple[object, PositionIndex]:
     if duplicates:
         raise SchemaInvalid(_json_duplicate_problems(text, duplicates), source=source)
     return data, PositionIndex(text=text)
+
+
+def _json_number(text: str) -> int | float:
+    return js_number(float(text))
 
 
 def _json_duplicate_problems(text: str, duplicates: list[str]) -> list[Problem]:

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from sovrium_tui.errors import Problem, SchemaInvalid
-from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES, QUOTED_KEYWORDS
+from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
 from sovrium_tui.schema.checksum import compact_tables_json
 from sovrium_tui.schema.field_types import (
-    BARCODE_FORMATS,
     FOREIGN_KEY_RELATIONS,
     KNOWN_TYPES,
     PRIMARY_KEY_TYPES,
@@ -44,6 +43,7 @@ from sovrium_tui.schema.model import (
     UniqueSpec,
     physical_table_name,
 )
+from sovrium_tui.schema.names import field_name_problem, table_name_problem
 
 # ---------------------------------------------------------------------------------------------------------------
 # Vocabulary (reference §1.1–§1.4)
@@ -140,12 +140,8 @@ _DEFAULT_KIND: dict[str, str] = {
     "array": "strings",
 }
 
-# PostgreSQL's reserved words plus the extra words Sovrium refuses as names (reference §1.3).
-RESERVED_WORDS = QUOTED_KEYWORDS | frozenset({"key", "index"})
-
 _APP_NAME = re.compile(r"(?:@[a-z0-9\-~][a-z0-9\-._~]*/)?[a-z0-9\-~][a-z0-9\-._~]*")
-_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\- ]*")
-_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")  # index names
 _CONSTRAINT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _ITEM_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?: [A-Za-z0-9]+)*")
 _HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -495,7 +491,9 @@ class _FieldReader:
         value = self.get("precision")
         if value is _MISSING:
             return None
-        return _expect_int(self.problems, value, self.at("precision"), minimum=1, maximum=10)
+        # Sovrium: currency and percentage take 0 (whole numbers, NUMERIC(18,0)); decimal starts at 1.
+        lowest = 1 if self.kind == "decimal" else 0
+        return _expect_int(self.problems, value, self.at("precision"), minimum=lowest, maximum=10)
 
     def options(self) -> tuple[str, ...]:
         items = self.get("options")
@@ -575,12 +573,9 @@ class _FieldReader:
         return name
 
     def barcode_format(self) -> str | None:
-        name = self.text("format") if self.kind == "barcode" else None
-        if name is not None and name not in BARCODE_FORMATS:
-            expected = ", ".join(BARCODE_FORMATS)
-            self.problems.add(self.at("format"), f"Invalid barcode format {_show(name)} (expected one of {expected})")
-            return None
-        return name
+        """Any text, as in Sovrium; only the formats in BARCODE_PATTERNS get a CHECK on the column."""
+        value = self.get("format") if self.kind == "barcode" else _MISSING
+        return None if value is _MISSING else _expect_str(self.problems, value, self.at("format"), non_empty=False)
 
     def check_display_keys(self) -> None:
         """Keys with no DDL effect that still have a checkable shape."""
@@ -842,20 +837,10 @@ class _Validator:
 
     def table_name(self, data: Mapping[str, object], path: str) -> str | None:
         value = _require(self.problems, data, "name", path)
-        name = None if value is _MISSING else _expect_str(self.problems, value, f"{path}.name")
-        if name is None:
-            return None
-        rule = None
-        if len(name) > 63:
-            rule = "at most 63 characters"
-        elif not _TABLE_NAME.fullmatch(name):
-            rule = "start with a letter; use only letters, digits, '_', '-' and spaces"
-        elif physical_table_name(name) in RESERVED_WORDS:
-            rule = "it is a reserved SQL word"
-        elif len(physical_table_name(name).encode()) > MAX_IDENTIFIER_BYTES:
-            rule = "its table name in the database is longer than 63 bytes"
-        if rule is not None:
-            self.problems.add(f"{path}.name", f"Invalid table name {_show(name)}: {rule}")
+        name = None if value is _MISSING else _expect_str(self.problems, value, f"{path}.name", non_empty=False)
+        problem = None if name is None else table_name_problem(name)
+        if problem is not None:
+            self.problems.add(f"{path}.name", problem)
             return None
         return name
 
@@ -899,18 +884,10 @@ class _Validator:
 
     def field_name(self, data: Mapping[str, object], path: str) -> str | None:
         value = _require(self.problems, data, "name", path)
-        name = None if value is _MISSING else _expect_str(self.problems, value, f"{path}.name")
-        if name is None:
-            return None
-        rule = None
-        if len(name.encode()) > MAX_IDENTIFIER_BYTES:
-            rule = "longer than 63 bytes"
-        elif not _FIELD_NAME.fullmatch(name):
-            rule = "must start with a lowercase letter and use only lowercase letters, digits and '_'"
-        elif name in RESERVED_WORDS:
-            rule = "it is a reserved SQL word"
-        if rule is not None:
-            self.problems.add(f"{path}.name", f"Invalid field name {_show(name)}: {rule}")
+        name = None if value is _MISSING else _expect_str(self.problems, value, f"{path}.name", non_empty=False)
+        problem = None if name is None else field_name_problem(name)
+        if problem is not None:
+            self.problems.add(f"{path}.name", problem)
             return None
         return name
 

@@ -1,0 +1,199 @@
+"""Field details Sovrium has and the first version got wrong (interop §3), each on a real database: whole-number
+currency and percentage, free-text barcode formats, unique geolocation, and the updated-by trigger."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import asyncpg
+import pytest
+import yaml
+
+from tests.acceptance_support import Cli, constraint_names
+from tests.roundtrip import app, build, differences, plan_change, run_steps
+
+
+def schema(*fields: str, name: str = "things") -> str:
+    lines = "".join(f"      - {field}\n" for field in fields)
+    return f"name: app\ntables:\n  - id: 1\n    name: {name}\n    fields:\n{lines}"
+
+
+async def column_type(db: asyncpg.Connection, table: str, column: str) -> str:
+    return str(
+        await db.fetchval(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+            f"public.{table}",
+            column,
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# precision 0
+
+
+async def test_currency_and_percentage_with_precision_0_hold_whole_numbers(db: asyncpg.Connection) -> None:
+    target = app(
+        schema(
+            "{id: 1, name: price, type: currency, currency: JPY, precision: 0, min: 0}",
+            "{id: 2, name: share, type: percentage, precision: 0, default: 50}",
+        )
+    )
+    await build(db, target)
+    assert await differences(db, target) == []
+    assert await column_type(db, "things", "price") == "numeric(18,0)"
+    assert await column_type(db, "things", "share") == "numeric(18,0)"
+    await db.execute("INSERT INTO things (price) VALUES (1234.5)")
+    assert await db.fetchrow("SELECT price, share FROM things") == (1235, 50)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("INSERT INTO things (price) VALUES (-1)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# barcode formats
+
+
+async def test_any_barcode_format_is_accepted_and_only_known_ones_are_checked(db: asyncpg.Connection) -> None:
+    target = app(
+        schema(
+            "{id: 1, name: isbn, type: barcode, format: ISBN-13}",
+            "{id: 2, name: qr, type: barcode, format: qr code}",
+            "{id: 3, name: ean, type: barcode, format: EAN-13}",
+        )
+    )
+    await build(db, target)
+    assert await differences(db, target) == []
+    assert await constraint_names(db, "things") == {"things_pkey", "check_ean_format"}
+    insert = "INSERT INTO things (isbn, qr, ean) VALUES ('978-3-16-148410-0', 'https://x.test/?a=1', $1)"
+    await db.execute(insert, "4" * 13)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("INSERT INTO things (ean) VALUES ('not a barcode')")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# unique geolocation
+
+
+GEO = schema("{id: 1, name: label, type: single-line-text}", "{id: 2, name: spot, type: geolocation, unique: true}")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str) -> Cli:
+    return Cli(tmp_path, database_url)
+
+
+async def test_a_unique_geolocation_is_planned_applied_and_enforced(cli: Cli, db: asyncpg.Connection) -> None:
+    (cli.cwd / "app.yaml").write_text(GEO)
+    cli.db_ok("plan", "app.yaml")  # refused with an internal error before: EXCLUDE inside CREATE TABLE
+    (plan_file,) = (cli.cwd / "plans").iterdir()
+    forward = [sql for step in yaml.safe_load(plan_file.read_text())["steps"] for sql in step["forward"]]
+    assert "ALTER TABLE public.things ADD CONSTRAINT things_spot_key EXCLUDE USING gist (spot WITH ~=)" in forward
+    assert not any("EXCLUDE" in sql for sql in forward if sql.startswith("CREATE TABLE"))
+    cli.db_ok("apply", "--yes")
+
+    await db.execute("INSERT INTO things (label, spot) VALUES ('a', point(1, 2)), ('b', point(2, 1))")
+    with pytest.raises(asyncpg.ExclusionViolationError):
+        await db.execute("INSERT INTO things (label, spot) VALUES ('c', point(1, 2))")
+    assert cli.db_ok("migrate", "app.yaml", "--json").json()["status"] == "up-to-date"
+    assert cli.db_ok("drift", "--json").returncode == 0
+
+
+def test_sql_adds_the_exclusion_after_the_table(cli: Cli) -> None:
+    (cli.cwd / "app.yaml").write_text(GEO)
+    statements = cli.ok("sql", "app.yaml", "--json").json()["statements"]
+    create = next(i for i, s in enumerate(statements) if s.startswith("CREATE TABLE public.things"))
+    assert "EXCLUDE" not in statements[create]
+    assert statements[create + 1] == (
+        "ALTER TABLE public.things ADD CONSTRAINT things_spot_key EXCLUDE USING gist (spot WITH ~=)"
+    )
+
+
+async def test_migrate_creates_and_then_adds_or_drops_the_exclusion(cli: Cli, db: asyncpg.Connection) -> None:
+    schema_file = cli.cwd / "app.yaml"
+    schema_file.write_text(GEO)
+    assert cli.db_ok("migrate", "app.yaml", "--json").json()["status"] == "migrated"
+    assert "things_spot_key" in await constraint_names(db, "things")
+
+    schema_file.write_text(GEO.replace(", unique: true", ""))
+    assert cli.db_ok("migrate", "app.yaml", "--json").json()["status"] == "migrated"
+    assert "things_spot_key" not in await constraint_names(db, "things")
+    await db.execute("INSERT INTO things (spot) VALUES (point(0, 0)), (point(3, 3))")
+
+    schema_file.write_text(GEO)
+    assert cli.db_ok("migrate", "app.yaml", "--json").json()["status"] == "migrated"
+    assert "things_spot_key" in await constraint_names(db, "things")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# updated-by
+
+
+NOTES = textwrap.dedent("""\
+    name: app
+    tables:
+      - id: 1
+        name: notes
+        fields:
+          - {id: 1, name: body, type: long-text}
+      - id: 2
+        name: tasks
+        fields:
+          - {id: 1, name: title, type: single-line-text}
+    """)
+WITH_EDITORS = NOTES.replace("long-text}\n", "long-text}\n      - {id: 2, name: editor, type: updated-by}\n").replace(
+    "single-line-text}\n", "single-line-text}\n      - {id: 2, name: changed_by, type: updated-by}\n"
+)
+
+
+async def set_updated_by_calls(db: asyncpg.Connection, update: str) -> int:
+    """How often `set_updated_by()` ran for one UPDATE (function statistics of the current transaction)."""
+    async with db.transaction():
+        await db.execute("SET LOCAL track_functions = 'pl'")
+        await db.execute(update)
+        return int(await db.fetchval("SELECT pg_stat_get_xact_function_calls('public.set_updated_by'::regproc)"))
+
+
+async def test_updated_by_fields_get_the_set_updated_by_trigger(db: asyncpg.Connection) -> None:
+    before, after = app(NOTES), app(WITH_EDITORS)
+    await build(db, before)
+    plan = await plan_change(db, before, after)
+    assert plan is not None
+    assert [(step.op, step.target) for step in plan.steps] == [
+        ("create_function", "set_updated_by()"),
+        ("add_column", "notes.editor"),
+        ("add_column", "tasks.changed_by"),
+        ("create_trigger", "notes.set_updated_by"),
+        ("create_trigger", "tasks.set_updated_by"),
+    ]
+    await run_steps(db, plan.steps)
+    assert await differences(db, after) == [], "the trigger and its function read back as compiled"
+
+    triggers = await db.fetch(
+        "SELECT tgrelid::regclass::text AS table_name, pg_get_triggerdef(oid) AS definition FROM pg_trigger "
+        "WHERE tgname = 'set_updated_by' ORDER BY 1"
+    )
+    assert [(t["table_name"], t["definition"]) for t in triggers] == [
+        (
+            table,
+            f"CREATE TRIGGER set_updated_by BEFORE UPDATE ON public.{table} FOR EACH ROW "
+            "EXECUTE FUNCTION set_updated_by()",
+        )
+        for table in ("notes", "tasks")
+    ]
+    await db.execute("INSERT INTO notes (body) VALUES ('draft')")
+    assert await set_updated_by_calls(db, "UPDATE notes SET body = 'final', editor = 'user-1'") == 1
+    assert await db.fetchrow("SELECT body, editor FROM notes") == ("final", "user-1")
+
+    # The plan's reverse takes them away again.
+    await run_steps(db, plan.steps, forward=False)
+    assert await differences(db, before) == []
+    assert await db.fetchval("SELECT count(*) FROM pg_proc WHERE proname = 'set_updated_by'") == 0
+
+    # Removing the fields drops both triggers and then the shared function.
+    await run_steps(db, plan.steps)
+    removal = await plan_change(db, after, before)
+    assert removal is not None
+    await run_steps(db, removal.steps)
+    assert await differences(db, before) == []
+    assert await db.fetchval("SELECT count(*) FROM pg_proc WHERE proname = 'set_updated_by'") == 0
