@@ -158,6 +158,8 @@ class _Progress:
                 self._say(_rolled_back_line(version, outcome, operation))
             case events.LockWaiting(holder):
                 self._say(f"waiting for the migration lock held by {holder}")
+            case events.TableLockWaiting(what, holders, waited_s, limit):
+                self._say(f"\n  {what}: waiting {waited_s:.0f} s (gives up after {limit}) for a lock held by {holders}")
 
     @staticmethod
     def _say(text: str, end: str = "\n") -> None:

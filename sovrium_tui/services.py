@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -489,6 +489,7 @@ async def apply(
                 reporter=reporter or _ignore,
                 dry_run=dry_run,
                 recorded_catalog_for=catalog_for_snapshot,
+                opener=_opener(database.url),
             )
             runs.append(PlanRun(str(file.path), result.version, result.status, len(result.steps), result.elapsed_ms))
             if dry_run:
@@ -519,7 +520,8 @@ async def migrate(
 
     app = load_app(Path(schema_path))
     checksum = app_checksum(app)
-    connection = await connect(resolve_database(database_url).url, lock_timeout=lock_timeout)
+    url = resolve_database(database_url).url
+    connection = await connect(url, lock_timeout=lock_timeout)
     try:
         state = await store.read_state(connection)
         if state is not None and state.checksum == checksum:
@@ -544,6 +546,7 @@ async def migrate(
             reporter=reporter or _ignore,
             recorded_catalog_for=catalog_for_snapshot,
             replan=plan_from,
+            opener=_opener(url),
         )
     finally:
         await connection.close()
@@ -588,7 +591,8 @@ async def rollback(
     from sovrium_tui.execution import executor
     from sovrium_tui.execution.connect import connect, resolve_database
 
-    connection = await connect(resolve_database(database_url).url, lock_timeout=lock_timeout)
+    url = resolve_database(database_url).url
+    connection = await connect(url, lock_timeout=lock_timeout)
     try:
         return await executor.rollback(
             connection,
@@ -602,6 +606,7 @@ async def rollback(
             lock_timeout=lock_timeout,
             statement_timeout=statement_timeout,
             target_catalog_for=catalog_for_snapshot,
+            opener=_opener(url),
         )
     finally:
         await connection.close()
@@ -894,6 +899,17 @@ async def drift(
 
 def _ignore(event: object) -> None:
     del event
+
+
+def _opener(url: str) -> Callable[[], Awaitable[asyncpg.Connection]]:
+    """Opens a second connection to `url`, to ask who holds a lock the migration's connection waits for."""
+
+    async def open_connection() -> asyncpg.Connection:
+        from sovrium_tui.execution.connect import connect
+
+        return await connect(url)
+
+    return open_connection
 
 
 async def verify(

@@ -747,12 +747,14 @@ async def test_migration_audit_regression_user_can_complete_full_audit_workflow(
     assert [(e["operation"], e["status"]) for e in listed["log"]] == [
         ("MIGRATE", "COMPLETED"),
         ("MIGRATE", "COMPLETED"),
+        ("MIGRATE", "FAILED"),
         ("ROLLBACK", "COMPLETED"),
         ("ROLLBACK", "COMPLETED"),
     ]
     assert 'column "nickname" of relation "users" contains null values' in listed["log"][2]["reason"]
+    assert listed["log"][3]["reason"].startswith("automatic rollback of the failed migration: ")
     assert "contains null values" in failure.stderr
-    assert listed["log"][3]["reason"] == "email unused"
+    assert listed["log"][4]["reason"] == "email unused"
     status = cli.db_ok("status", "--json").json()
     assert (status["version"], status["drift"]) == (1, True)
     drift = cli.db("drift", "--json")
@@ -1059,6 +1061,7 @@ async def test_migration_error_regression_user_can_complete_full_error_handling_
     assert [h["version"] for h in await history_rows(db)] == [1, 2]
     assert [(r["operation"], r["status"]) for r in await log_rows(db)] == [
         ("MIGRATE", "COMPLETED"),
+        ("MIGRATE", "FAILED"),
         ("ROLLBACK", "COMPLETED"),
         ("MIGRATE", "COMPLETED"),
     ]

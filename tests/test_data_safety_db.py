@@ -19,6 +19,7 @@ import yaml
 
 from sovrium_tui import services
 from sovrium_tui.errors import DestructiveRefused, PlanInvalid, PlanStale, PlanTooLarge, SovriumError
+from sovrium_tui.execution import events
 from sovrium_tui.planning.plan import load_plan, parse_plan
 from sovrium_tui.schema.checksum import checksum_of_tables
 from tests.acceptance_support import (
@@ -697,3 +698,55 @@ async def test_a_stale_plan_is_refused_without_a_log_row(cli: Cli, db: asyncpg.C
     finally:
         await connection.close()
     assert await log_rows(db) == rows
+
+
+# --- waiting for a lock says who is in the way, while it waits -------------------------------------------------
+
+
+async def test_a_step_waiting_for_a_lock_reports_who_holds_it_while_it_waits(
+    cli: Cli, db: asyncpg.Connection, writer: asyncpg.Connection, database_url: str
+) -> None:
+    await _migrate(cli, ITEMS_V1)
+    await writer.execute("SET application_name = 'reporting-job'")
+    await writer.execute("BEGIN")
+    await writer.execute("SELECT count(*) FROM items")
+    seen: list[events.Event] = []
+
+    migrate = services.migrate(_schema(cli, ITEMS_V2), database_url=database_url, lock_wait=5, reporter=seen.append)
+    task = asyncio.ensure_future(migrate)
+    for _ in range(100):
+        if any(isinstance(e, events.TableLockWaiting) for e in seen):
+            break
+        await asyncio.sleep(0.1)
+    await writer.execute("COMMIT")
+    outcome = await task
+
+    waits = [e for e in seen if isinstance(e, events.TableLockWaiting)]
+    assert waits, "the wait was reported while it lasted"
+    assert "application 'reporting-job'" in waits[0].holders and "idle in transaction" in waits[0].holders
+    assert (waits[0].limit, outcome.status) == ("10s", "migrated")
+
+
+# --- rolling back across accepted drift -------------------------------------------------------------------------
+
+
+async def test_a_rollback_across_accepted_drift_plans_from_the_snapshots(cli: Cli, db: asyncpg.Connection) -> None:
+    await _migrate(cli, ITEMS_V1)
+    await _migrate(cli, ITEMS_V2)
+    await db.execute("CREATE INDEX items_title_manual ON items (title)")
+    assert cli.db("drift").returncode == 3
+    cli.db_ok("drift", "--accept", "--reason", "hotfix index")
+
+    cli.db_ok("rollback", "--to", "1", "--yes", "--reason", "back")
+
+    assert "note" not in await columns_of(db, "items")
+    assert cli.db("drift").returncode == 0
+    assert (await checksum_row(db) or {})["version"] == 1
+
+
+async def columns_of(db: asyncpg.Connection, table_name: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+        table_name,
+    )
+    return [row["attname"] for row in rows]

@@ -237,9 +237,16 @@ async def test_failing_step_rolls_back_the_earlier_steps_and_logs_the_error(db: 
     assert await _state_version(db) == 1
     assert [e.version for e in await history(db)] == [1]
     assert await db.fetchval("SELECT count(*) FROM users") == 2
-    last = (await log_entries(db))[-1]
-    assert (last.operation, last.status, last.from_version, last.to_version) == ("ROLLBACK", "COMPLETED", 1, 2)
-    assert last.reason == failure.value.message
+    failed, rolled_back = (await log_entries(db))[-2:]
+    assert (failed.operation, failed.status, failed.from_version, failed.to_version) == ("MIGRATE", "FAILED", 1, 2)
+    assert failed.reason == failure.value.message
+    assert (rolled_back.operation, rolled_back.status, rolled_back.from_version, rolled_back.to_version) == (
+        "ROLLBACK",
+        "COMPLETED",
+        1,
+        2,
+    )
+    assert rolled_back.reason == "automatic rollback of the failed migration: " + failure.value.message
     assert [type(e) for e in seen][-2:] == [events.StepFailed, events.PlanRolledBack]
 
 
@@ -251,9 +258,11 @@ async def test_failed_first_plan_leaves_no_state_but_its_log_row(db: asyncpg.Con
 
     assert await introspect(db) == Catalog()
     assert await db.fetchval("SELECT count(*) FROM system.schema_checksum") == 0
-    [log] = await log_entries(db)
-    assert (log.operation, log.status) == ("ROLLBACK", "COMPLETED")
-    assert "step 1" in (log.reason or "")
+    assert [(e.operation, e.status) for e in await log_entries(db)] == [
+        ("MIGRATE", "FAILED"),
+        ("ROLLBACK", "COMPLETED"),
+    ]
+    assert all("step 1" in (e.reason or "") for e in await log_entries(db))
 
 
 async def test_stale_plan_is_refused(db: asyncpg.Connection) -> None:

@@ -16,6 +16,25 @@ if TYPE_CHECKING:
 AUDIT_TIMEOUT = "5s"
 
 
+# The reason of the ROLLBACK row written after a failed migration starts with this, so every reader (the log
+# in `history`, the TUI) can tell an automatic rollback from a `sovrium rollback`.
+AUTOMATIC_ROLLBACK = "automatic rollback of the failed migration: "
+
+
+async def write_failed_migration(
+    conn: asyncpg.Connection, *, from_version: int | None, to_version: int | None, reason: str, actor: str
+) -> None:
+    """After a failed migration rolled back: `MIGRATE`/`FAILED` with the error, then the `ROLLBACK`/`COMPLETED`
+    row Sovrium writes (and DESIGN names) for the automatic rollback, its reason carrying the error too."""
+    await _write(
+        conn,
+        [
+            ("MIGRATE", "FAILED", from_version, to_version, reason, actor),
+            ("ROLLBACK", "COMPLETED", from_version, to_version, AUTOMATIC_ROLLBACK + reason, actor),
+        ],
+    )
+
+
 async def write_failure(
     conn: asyncpg.Connection,
     *,
@@ -27,6 +46,13 @@ async def write_failure(
     actor: str,
 ) -> None:
     """One log row after the failed transaction rolled back; best effort (the failure itself is what matters)."""
+    await _write(conn, [(operation, status, from_version, to_version, reason, actor)])
+
+
+_Row = tuple[str, str, int | None, int | None, str, str]
+
+
+async def _write(conn: asyncpg.Connection, rows: list[_Row]) -> None:
     if conn.is_closed():
         return
     with contextlib.suppress(Exception):
@@ -36,15 +62,16 @@ async def write_failure(
                 AUDIT_TIMEOUT,
             )
             await ensure_store(conn)
-            await append_log(
-                conn,
-                operation=operation,
-                status=status,
-                from_version=from_version,
-                to_version=to_version,
-                reason=reason,
-                actor=actor,
-            )
+            for operation, status, from_version, to_version, reason, actor in rows:
+                await append_log(
+                    conn,
+                    operation=operation,
+                    status=status,
+                    from_version=from_version,
+                    to_version=to_version,
+                    reason=reason,
+                    actor=actor,
+                )
 
 
 def applied_by() -> str:

@@ -75,7 +75,27 @@ class LockWaiting:
     holder: str
 
 
-Event = PlanStarted | StepStarted | StepFinished | StepFailed | PlanFinished | PlanRolledBack | LockWaiting
+@dataclass(frozen=True, slots=True)
+class TableLockWaiting:
+    """A step (or the locking of the plan's tables) waits for a lock another session holds; sent about every
+    second while it waits, so a screen can say who is in the way and how long is left."""
+
+    what: str  # "step 3", "locking the plan's tables"
+    holders: str  # who holds the lock, in words (pid, user, application, state, how long, last query)
+    waited_s: float
+    limit: str  # the lock_timeout that will end the wait
+
+
+Event = (
+    PlanStarted
+    | StepStarted
+    | StepFinished
+    | StepFailed
+    | PlanFinished
+    | PlanRolledBack
+    | LockWaiting
+    | TableLockWaiting
+)
 Reporter = Callable[[Event], None]
 
 

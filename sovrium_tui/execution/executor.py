@@ -186,11 +186,13 @@ async def apply_plan(
     recorded_catalog_for: CatalogFor | None = None,
     replan: Replanner | None = None,
     target_catalog_for: CatalogFor | None = None,
+    opener: session.Opener | None = None,
 ) -> ApplyResult:
     """Apply `plan` as one transaction, or raise with the database exactly as before.
 
     `recorded_catalog_for` compiles a recorded app snapshot (default: the schema compiler): it says what
     differs when the live database has drifted, and (as `target_catalog_for`) gives a re-made plan's target.
+    `opener` opens a second connection to say, while a statement waits for a lock, who holds it.
     """
     started = time.monotonic()
     catalog_for = recorded_catalog_for or compiled_catalog
@@ -219,6 +221,7 @@ async def apply_plan(
                 started=started,
                 recorded_catalog_for=catalog_for,
                 replan=replan,
+                opener=opener,
             )
             if dry_run and result.status == "applied":
                 raise _DryRunFinished(ApplyResult(result.version, "dry-run", result.steps, result.elapsed_ms))
@@ -229,10 +232,8 @@ async def apply_plan(
     except Exception as failure:
         error = await _explained(conn, failure, attempt)
         if attempt.started and not dry_run:
-            await audit.write_failure(
+            await audit.write_failed_migration(
                 conn,
-                operation="ROLLBACK",
-                status="COMPLETED",
                 from_version=attempt.from_version,
                 to_version=attempt.to_version,
                 reason=error.message,
@@ -260,6 +261,7 @@ async def _apply_locked(
     started: float,
     recorded_catalog_for: CatalogFor,
     replan: Replanner | None,
+    opener: session.Opener | None,
 ) -> ApplyResult:
     """Everything `apply_plan` does while holding the migration lock inside its transaction, in order."""
     assert attempt.plan is not None
@@ -291,7 +293,7 @@ async def _apply_locked(
     await ensure_store(conn)
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward) for s in plan.steps]
-    await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout)
+    await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
     # 6. Data the statements would destroy, counted now and again just before each step, refused unless allowed.
     allowed = allowed_destructive_tables(plan.schema)
     if not allow_destructive:
@@ -303,7 +305,7 @@ async def _apply_locked(
         if not allow_destructive:
             refused += refused_on_apply(await losses_of(conn, step.label, step.statements), allowed)
         try:
-            runs.append(await _run_step(conn, step, reporter))
+            runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
         except StepFailed as failed:
             if refused:
                 _refuse_apply_losses(plan, refused, then=failed.message)
@@ -399,6 +401,7 @@ async def rollback(
     lock_timeout: str = "10s",
     statement_timeout: str = "0",
     target_catalog_for: CatalogFor | None = None,
+    opener: session.Opener | None = None,
 ) -> RollbackResult:
     """Reverse the latest applied version (or every one above `to_version`) as one transaction.
 
@@ -430,6 +433,7 @@ async def rollback(
                 reporter=reporter,
                 started=started,
                 target_catalog_for=target_catalog_for or compiled_catalog,
+                opener=opener,
             )
             if dry_run:
                 raise _DryRunFinished(result)
@@ -480,6 +484,7 @@ async def _rollback_locked(
     reporter: Reporter,
     started: float,
     target_catalog_for: CatalogFor,
+    opener: session.Opener | None,
 ) -> RollbackResult:
     """Everything `rollback` does while holding the migration lock inside its transaction, in order."""
     # 1. There is something to roll back, to a version this database has applied.
@@ -492,9 +497,12 @@ async def _rollback_locked(
     attempt.to_version = target
     reverted = tuple(sorted((v for v in applied if target < v <= state.version), reverse=True))
     desired = Catalog() if target == 0 else target_catalog_for(applied[target].schema)
-    if all(applied[v].has_steps for v in reverted):
+    accepted_drift = state.fingerprint not in (None, applied[state.version].fingerprint or state.fingerprint)
+    if all(applied[v].has_steps for v in reverted) and not accepted_drift:
         steps = _reverse_steps([(v, applied[v].plan) for v in reverted])
-    else:  # a version Sovrium recorded has no steps to reverse: plan the way back from the snapshots
+    else:
+        # A version Sovrium recorded has no steps to reverse, or drift accepted since the current version was
+        # applied is in no version's steps: plan the way back from the live schema to the target's snapshot.
         target_schema = applied[target].schema if target else {"tables": []}
         steps = await _steps_between_snapshots(conn, state.schema, target_schema, desired, target)
     _refuse_unsafe_reverse_statements(steps)
@@ -505,7 +513,7 @@ async def _rollback_locked(
     checks.check_stored_checksum(state)
     await checks.check_no_drift(conn, state, target_catalog_for)
     # 4. Every existing table the reverse steps change is locked before anything is counted or changed.
-    await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout)
+    await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
     # 5. Values the reverse steps would destroy: refused up front unless forced; counted again as each runs.
     if not force:
         _refuse_rollback_loss([loss for loss in await _losses_now(conn, steps) if loss.destroys], target)
@@ -513,7 +521,7 @@ async def _rollback_locked(
     runs, losses = [], []
     for step in steps:
         losses += [loss for loss in await losses_of(conn, step.label, step.statements) if loss.destroys]
-        runs.append(await _run_step(conn, step, reporter))
+        runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
     if not force:
         _refuse_rollback_loss(losses, target)
     # 6. The database is what version `target` recorded.
@@ -679,7 +687,14 @@ async def _losses_now(conn: asyncpg.Connection, steps: Sequence[_RunnableStep]) 
     return found
 
 
-async def _run_step(conn: asyncpg.Connection, step: _RunnableStep, reporter: Reporter) -> StepRun:
+async def _run_step(
+    conn: asyncpg.Connection,
+    step: _RunnableStep,
+    reporter: Reporter,
+    *,
+    opener: session.Opener | None = None,
+    lock_timeout: str = "",
+) -> StepRun:
     """Send one step's statements as one simple-query round trip; a failure keeps PostgreSQL's own text."""
     import asyncpg
 
@@ -689,7 +704,8 @@ async def _run_step(conn: asyncpg.Connection, step: _RunnableStep, reporter: Rep
     reporter(events.StepStarted(step.number, step.summary))
     started = time.monotonic()
     try:
-        await conn.execute(sql)
+        async with session.watching(conn, opener=opener, what=step.label, limit=lock_timeout, reporter=reporter):
+            await conn.execute(sql)
     except asyncpg.PostgresError as failure:
         if connection_lost(failure):
             raise  # not the step's fault: said as a lost connection

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sovrium_tui.errors import CommitOutcomeUnknown, LockNotAcquired, SovriumError, UsageError
@@ -145,7 +145,14 @@ ORDER BY 1
 """
 
 
-async def lock_tables(conn: asyncpg.Connection, relations: Iterable[Relation], *, lock_timeout: str) -> None:
+async def lock_tables(
+    conn: asyncpg.Connection,
+    relations: Iterable[Relation],
+    *,
+    lock_timeout: str,
+    opener: Opener | None = None,
+    reporter: Reporter = events.ignore_events,
+) -> None:
     """Take ACCESS EXCLUSIVE locks on those of `relations` that exist, in name order, or say who is in the way.
 
     Tables a plan creates do not exist yet and need no lock; a name that is not a table is ignored. The lock
@@ -160,7 +167,11 @@ async def lock_tables(conn: asyncpg.Connection, relations: Iterable[Relation], *
     if not existing:
         return
     try:
-        async with conn.transaction():  # a savepoint: a lock timeout must not end the migration's transaction
+        async with (
+            conn.transaction(),  # a savepoint: a lock timeout must not end the migration's transaction
+            watching(conn, opener=opener, what="locking the plan's tables", limit=lock_timeout, reporter=reporter),
+        ):
+            # Names as the server printed them (regclass::text), so quoted exactly as it quotes them.
             await conn.execute(f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE")
     except asyncpg.LockNotAvailableError as failure:
         held = await describe_blockers(conn, existing)
@@ -200,10 +211,62 @@ def describe_session(row: asyncpg.Record) -> str:
     name = row["application_name"] or "no application name"
     query = " ".join(str(row["query"] or "").split())
     held = f" for {row['held_for']} s" if row["held_for"] is not None else ""
+    on = f" on {row['relation']}" if row["relation"] else ""
     return (
         f"pid {row['pid']} (user {row['usename']}, application {name!r}, {row['state'] or 'unknown state'}{held}, "
-        f"last query: {query!r}) holds a lock on {row['relation']}"
+        f"last query: {query!r}) holds a lock{on}"
     )
+
+
+# --- watching a statement that waits for a lock ------------------------------------------------------------------
+
+Opener = Callable[[], Awaitable["asyncpg.Connection"]]
+WATCH_AFTER_SECONDS = 1.0
+WATCH_EVERY_SECONDS = 1.0
+
+_BLOCKING = """
+SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 200) AS query,
+       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int AS held_for,
+       (SELECT string_agg(DISTINCT l.relation::regclass::text, ', ') FROM pg_locks l
+        WHERE l.pid = a.pid AND l.granted AND l.locktype = 'relation') AS relation
+FROM pg_stat_activity a
+WHERE a.pid = ANY(pg_blocking_pids($1))
+ORDER BY held_for DESC NULLS LAST
+LIMIT 5
+"""
+
+
+@contextlib.asynccontextmanager
+async def watching(
+    conn: asyncpg.Connection, *, opener: Opener | None, what: str, limit: str, reporter: Reporter
+) -> AsyncIterator[None]:
+    """While the body runs, report every second who blocks `conn` (from a second connection, opened only after a
+    second of waiting, since the busy one cannot be asked)."""
+    if opener is None:
+        yield
+        return
+    task = asyncio.create_task(_watch(conn.get_server_pid(), opener, what, limit, reporter))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def _watch(pid: int, opener: Opener, what: str, limit: str, reporter: Reporter) -> None:
+    started = time.monotonic()
+    await asyncio.sleep(WATCH_AFTER_SECONDS)
+    side = await opener()
+    try:
+        while True:
+            rows = await side.fetch(_BLOCKING, pid)
+            if rows:
+                holders = "; ".join(describe_session(row) for row in rows)
+                reporter(events.TableLockWaiting(what, holders, round(time.monotonic() - started, 1), limit))
+            await asyncio.sleep(WATCH_EVERY_SECONDS)
+    finally:
+        await side.close()
 
 
 def _listed(names: Sequence[str]) -> str:
