@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import os
 import statistics
 import subprocess
@@ -52,7 +53,7 @@ def wide_schema(tables: int) -> str:
     ]
     document = {"name": "bench", "tables": []}
     for number in range(1, tables + 1):
-        own = [dict(f) for f in fields]
+        own = copy.deepcopy(fields)  # no shared lists: the file must not use YAML anchors
         if number > 1:
             own.append({"id": 14, "name": "parent", "type": "relationship", "relatedTable": f"t{number - 1:04d}"})
         document["tables"].append({"id": number, "name": f"t{number:04d}", "fields": own})

@@ -160,6 +160,7 @@ async def test_updated_by_fields_get_the_set_updated_by_trigger(db: asyncpg.Conn
     plan = await plan_change(db, before, after)
     assert plan is not None
     assert [(step.op, step.target) for step in plan.steps] == [
+        ("create_auth_users", "auth.user"),  # updated-by values are Better Auth user ids
         ("create_function", "set_updated_by()"),
         ("add_column", "notes.editor"),
         ("add_column", "tasks.changed_by"),

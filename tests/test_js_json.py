@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sovrium_tui.schema.checksum import canonical_tables_json, checksum_of_tables, compact_tables_json
@@ -112,3 +112,19 @@ def test_the_fast_compact_text_is_the_written_one(tables: list[object]) -> None:
     _Writer(parts, "", sort_keys=True).write(tables, "")
     assert compact_tables_json(tables) == "".join(parts)
     assert json.loads(compact_tables_json(tables)) == json.loads(canonical_tables_json(tables))
+
+
+_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_DOCUMENTS, max_size=3) | st.dictionaries(st.text(), _DOCUMENTS, max_size=3))
+def test_the_fast_encoder_is_used_only_where_it_prints_javascripts_text(document: object) -> None:
+    for indent, newline in ((None, ""), (2, "\n")):
+        parts: list[str] = []
+        _Writer(parts, " " * (indent or 0), True).write(document, newline)
+        assert stringify(document, indent=indent, sort_keys=True) == "".join(parts)

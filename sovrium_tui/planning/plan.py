@@ -113,8 +113,15 @@ def canonical_json(value: object) -> str:
 
 
 def compute_digest(plan: Plan) -> str:
-    canonical = canonical_json(plan.header_json())
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """SHA-256 over the canonical JSON of everything above `digest:` in the file."""
+    import orjson
+
+    header = plan.header_json()
+    try:  # the header holds text, whole numbers and null only: orjson writes what canonical_json writes, faster
+        canonical = orjson.dumps(header, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        canonical = canonical_json(header).encode("utf-8")
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
 def plan_file_name(version: int, slug: str) -> str:

@@ -10,13 +10,18 @@ writer leaves text such as `0o17` unquoted, which it then reads back as a number
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
 from sovrium_tui.errors import PlanInvalid
 
-_PLAIN = re.compile(r"[A-Za-z][^\n\t\r]*")  # not `_`: yaml-rs reads `_1` as a number
+# Text written without quotes: starts with a letter (not `_`: yaml-rs reads `_1` as a number), printable, no
+# `: ` or ` #` inside, no `:` or blank at the end. Anything else is quoted.
+_PLAIN = re.compile(
+    "[A-Za-z](?:[^\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff: #]|:(?=[^ ])| (?=[^ #])|#)*(?<![ :])"
+)
 _WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 _NOT_PRINTABLE = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
 
@@ -83,7 +88,7 @@ def _mapping(mapping: dict[str, Any], indent: int, lines: list[str], *, first_pr
     pad = " " * indent
     for number, (key, value) in enumerate(mapping.items()):
         lead = first_prefix if number == 0 and first_prefix is not None else pad
-        head = f"{lead}{_scalar_key(key)}:"
+        head = f"{lead}{_scalar_key(str(key))}:"
         _value(value, head, indent, lines)
 
 
@@ -145,8 +150,9 @@ def _block(text: str, head: str, indent: int, lines: list[str]) -> None:
     lines.extend("" for _ in range(trailing - 1))
 
 
-def _scalar_key(key: object) -> str:
-    return _scalar(str(key))
+@functools.lru_cache(maxsize=1024)
+def _scalar_key(key: str) -> str:
+    return _scalar(key)
 
 
 def _scalar(value: Any) -> str:
@@ -169,15 +175,7 @@ def _scalar(value: Any) -> str:
 
 def _plain(text: str) -> bool:
     """Whether `text` reads back as itself written without quotes, by YAML 1.1 and 1.2 readers alike."""
-    return (
-        _PLAIN.fullmatch(text) is not None
-        and text == text.strip()
-        and ": " not in text
-        and " #" not in text
-        and not text.endswith(":")
-        and text.lower() not in _WORDS
-        and _NOT_PRINTABLE.search(text) is None
-    )
+    return _PLAIN.fullmatch(text) is not None and (len(text) > 5 or text.lower() not in _WORDS)
 
 
 def _float(value: float) -> str:

@@ -7,7 +7,6 @@ integer-like keys first, in numeric order, and compares other keys by UTF-16 cod
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -78,8 +77,8 @@ def sorted_keys(keys: Sequence[str]) -> list[str]:
 
 def stringify(value: object, *, indent: int | None = None, sort_keys: bool = False) -> str:
     """`JSON.stringify(value, null, indent)`; with `sort_keys`, as if every object's keys had been sorted first."""
-    if not indent and sort_keys:
-        text = _compact_by_json_module(value)
+    if sort_keys and indent in (None, 0, 2):
+        text = _by_orjson(value, indented=bool(indent))
         if text is not None:
             return text
     parts: list[str] = []
@@ -87,7 +86,7 @@ def stringify(value: object, *, indent: int | None = None, sort_keys: bool = Fal
     return "".join(parts)
 
 
-# Where Python's compact, key-sorted output may differ from JavaScript's: a number that is not a plain safe
+# Where orjson's compact, key-sorted output may differ from JavaScript's: a number that is not a plain safe
 # integer (only possible right after `:`, `,` or `[`, as a quote inside a string is always escaped), a key that
 # is an array index, and astral characters next to U+E000..U+FFFF (UTF-16 order). False alarms only cost time.
 _MAYBE_DIFFERENT = re.compile(r'[:,\[]-?[0-9]+(?:[.eE]|[0-9]{15})|NaN|Infinity|[{,]"(?:0|[1-9][0-9]*)":')
@@ -95,19 +94,25 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _PRIVATE_USE_AND_UP = re.compile("[\ue000-\uffff]")
 
 
-def _compact_by_json_module(value: object) -> str | None:
-    """The compact text from the C encoder (four times faster) when it is provably JavaScript's text, else None."""
+def _by_orjson(value: object, *, indented: bool) -> str | None:
+    """The text from orjson (Rust; 10 to 30 times faster than this module's writer) when it is provably
+    JavaScript's text, else None. orjson escapes as JSON.stringify does and indents by two spaces as
+    `JSON.stringify(v, null, 2)`; numbers and key order are checked on its compact text below."""
+    import orjson
+
     if type(value) is not list and type(value) is not dict:
         return None  # the search below needs every number inside brackets
     try:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
+        compact = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return None  # keys that are not text, integers beyond 64 bits, lone surrogates …
+    if _MAYBE_DIFFERENT.search(compact):
         return None
-    if _MAYBE_DIFFERENT.search(text):
+    if not compact.isascii() and _ASTRAL.search(compact) and _PRIVATE_USE_AND_UP.search(compact):
         return None
-    if not text.isascii() and _ASTRAL.search(text) and _PRIVATE_USE_AND_UP.search(text):
-        return None
-    return text
+    if not indented:
+        return compact
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
 
 
 def _key_text(key: object) -> str:

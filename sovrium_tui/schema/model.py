@@ -126,9 +126,16 @@ class App:
     tables: tuple[Table, ...]
     auth: bool = False
     document: str = field(default="[]", compare=False, repr=False)
+    _by_name: dict[str, Table] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, Table] = {}
+        for table in self.tables:
+            by_name.setdefault(table.name, table)  # the first of a name, as a linear search would find
+        object.__setattr__(self, "_by_name", by_name)
 
     def table_named(self, name: str) -> Table | None:
-        return next((t for t in self.tables if t.name == name), None)
+        return self._by_name.get(name)
 
 
 _NOT_IDENT = re.compile(r"[^a-z0-9_]+")

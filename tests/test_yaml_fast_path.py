@@ -1,0 +1,74 @@
+"""Schema files are read with yaml-rs when nothing in them could be read differently from YAML 1.2's core schema.
+
+The PyYAML path implements the core schema exactly (see test_yaml12.py); yaml-rs is ten times faster but reads
+some text as numbers (`1_000`, `0b11`, `0X1F` …). Whatever the fast path accepts must equal the full path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from sovrium_tui.schema import load
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+_NUMBERISH = st.text(alphabet="0123456789_.+-eExXoObBaAfF:", min_size=1, max_size=8) | st.sampled_from(
+    ["0o17", "0x1F", "0b11", "1e3", ".inf", "-.inf", ".NaN", "~", "null", "True", "yes", "NO", "2024-01-01"]
+)
+
+
+def _both(text: str) -> tuple[object, object]:
+    fast = load._parse_yaml_fast(text)
+    try:
+        full: object = load._parse_yaml_fully(text, "x.yaml")[0]
+    except Exception as failure:
+        full = failure
+    return fast, full
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_NUMBERISH, st.sampled_from(["k: {}\n", "- [{}, x]\n", "k:\n  - {}\n"]))
+@example("1_000", "k: {}\n")
+@example("__1", "k: {}\n")
+@example("0X1F", "k: {}\n")
+@example("+0o17", "k: {}\n")
+def test_what_the_fast_path_reads_equals_the_core_schema(scalar: str, shape: str) -> None:
+    text = shape.format(scalar)
+    if load._NEEDS_PYYAML.search(text):
+        return
+    fast, full = _both(text)
+    if fast is load._UNREAD or isinstance(full, Exception):
+        return  # refused, or YAML 1.2 syntax PyYAML's 1.1 grammar refuses (`[:0]`): nothing read differently
+    assert repr(fast) == repr(full), text
+
+
+def test_the_example_schemas_read_the_same_on_both_paths() -> None:
+    files = sorted(EXAMPLES.rglob("*.yaml"))
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fast, full = _both(text)
+        assert fast is load._UNREAD or fast == full, path
+
+
+def test_anything_that_could_differ_takes_the_full_path() -> None:
+    for text in ("a: &x 1\nb: *x\n", "a: !!str 1\n", "<<: {a: 1}\n", "a: 1\n---\nb: 2\n", "a: 1_000\n", "a: 0b1\n"):
+        assert load._NEEDS_PYYAML.search(text), text
+
+
+def test_multiplication_and_comparison_in_formulas_and_checks_stay_on_the_fast_path() -> None:
+    for text in ("f: price * quantity\n", "w: count(*) > 0\n", 'c: "a != b"\n', "c: a*b\n"):
+        assert load._NEEDS_PYYAML.search(text) is None, text
+
+
+def test_errors_are_reported_by_the_full_path_with_their_line() -> None:
+    import pytest
+
+    from sovrium_tui.errors import SchemaInvalid
+
+    with pytest.raises(SchemaInvalid) as caught:
+        load.parse_document("name: a\nname: b\n", source="app.yaml")
+    assert caught.value.problems[0].line == 2
