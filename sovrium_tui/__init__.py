@@ -12,12 +12,12 @@ the database cannot be reached, or the migration is refused or fails (it is then
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs the start-up path milliseconds
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sovrium_tui.startup import MigrateOutcome
 
 __all__ = ["__version__", "migrate", "migrate_async"]

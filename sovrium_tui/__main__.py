@@ -1,3 +1,3 @@
-from sovrium_tui.cli import main
+from sovrium_tui.entry import main
 
 raise SystemExit(main())

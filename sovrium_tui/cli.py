@@ -650,10 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SovriumError as error:
         if args.debug:
             raise
-        if getattr(args, "json", False):
-            _emit_json({"ok": False, **error.to_json()})
-        sys.stderr.write(_error_text(error.render()))
-        return error.exit_code
+        return report(error, as_json=getattr(args, "json", False))
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
@@ -663,6 +660,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = terminal_text(f"{type(error).__name__}: {error}")
         sys.stderr.write(f"error: unexpected {detail} (run with --debug for details)\n")
         return EXIT_FAILED
+
+
+def report(error: SovriumError, *, as_json: bool) -> int:
+    """Say what went wrong (stderr, and a JSON document on stdout with --json); the exit code."""
+    if as_json:
+        _emit_json({"ok": False, **error.to_json()})
+    sys.stderr.write(_error_text(error.render()))
+    return error.exit_code
 
 
 def _error_text(rendered: str) -> str:

@@ -94,3 +94,23 @@ async def test_an_unchanged_composed_app_takes_the_fast_path_too(database_url: s
     assert _loaded_after(code, tmp_path) == [], "every file is re-read and hashed, nothing heavy is imported"
     (tmp_path / "fields" / "title.json").write_text('{"id": 1, "name": "title", "type": "long-text"}')
     assert "asyncpg" in _loaded_after(code, tmp_path), "an edit two references down takes the full path"
+
+
+async def test_the_console_command_answers_an_unchanged_start_up_without_argparse_dataclasses_or_typing(
+    database_url: str, tmp_path: Path
+) -> None:
+    schema = tmp_path / "app.yaml"
+    schema.write_text(SCHEMA)
+    assert (await services.migrate(schema, database_url=database_url)).status == "migrated"
+    code = (
+        "import sys\nfrom sovrium_tui.entry import main\n"
+        f"assert main(['migrate', {str(schema)!r}, '--database-url', {database_url!r}, '--quiet']) == 0\n"
+        "print(sorted(m for m in ('argparse', 'dataclasses', 'typing', 'sovrium_tui.cli', 'yaml') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    for _ in range(2):  # the first run fills the checksum cache
+        result = subprocess.run(
+            [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", "each of these costs the application's every boot milliseconds"

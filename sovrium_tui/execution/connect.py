@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from sovrium_tui.errors import ConnectionFailed, UsageError
-
+# This module is on the start-up fast path: no dataclasses, typing or errors import until they are needed.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncpg
 
+    from sovrium_tui.errors import ConnectionFailed
     from sovrium_tui.execution.server import LocalServer
 
 EMBEDDED_DATA_DIR = Path(".sovrium") / "pgdata"
@@ -32,12 +30,23 @@ SESSION_SETTINGS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class DatabaseTarget:
-    """A resolved database URL and where it came from (flag, environment or embedded)."""
+    """A resolved database URL and where it came from (flag, environment or embedded); a value."""
 
-    url: str
-    origin: str  # "--database-url", "DATABASE_URL" or "embedded"
+    __slots__ = ("origin", "url")
+
+    def __init__(self, url: str, origin: str) -> None:
+        self.url = url
+        self.origin = origin  # "--database-url", "DATABASE_URL" or "embedded"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DatabaseTarget) and (self.url, self.origin) == (other.url, other.origin)
+
+    def __hash__(self) -> int:
+        return hash((self.url, self.origin))
+
+    def __repr__(self) -> str:
+        return f"DatabaseTarget(url={redact_url(self.url)!r}, origin={self.origin!r})"
 
     @property
     def display_url(self) -> str:
@@ -46,10 +55,10 @@ class DatabaseTarget:
 
 def embedded_server(workdir: Path | None = None) -> LocalServer:
     """The embedded cluster kept in `.sovrium/pgdata` under the working directory."""
-    from sovrium_tui.execution.server import LocalServer, embedded_bin_dir
+    from sovrium_tui.execution.server import LARGE_LOCK_TABLE, LocalServer, embedded_bin_dir
 
     data_dir = ((workdir or Path.cwd()) / EMBEDDED_DATA_DIR).absolute()
-    return LocalServer(data_dir=data_dir, bin_dir=embedded_bin_dir())
+    return LocalServer(data_dir=data_dir, bin_dir=embedded_bin_dir(), settings=LARGE_LOCK_TABLE)
 
 
 def resolve_database(explicit_url: str | None, *, workdir: Path | None = None) -> DatabaseTarget:
@@ -97,7 +106,11 @@ async def connect(
     Every statement on it gives up waiting for a lock after `lock_timeout`, so no command hangs behind a
     session holding a table lock (a migration's transaction sets its own, from --lock-timeout).
     """
+    import socket
+
     import asyncpg
+
+    from sovrium_tui.errors import ConnectionFailed, UsageError
 
     settings = {**SESSION_SETTINGS, "lock_timeout": lock_timeout, "application_name": "sovrium"}
     try:
@@ -118,6 +131,10 @@ async def connect(
 
 def unreachable(url: str, failure: OSError, timeout: float) -> ConnectionFailed:
     """The error for a server that does not exist, refuses us, or does not answer in time."""
+    import socket
+
+    from sovrium_tui.errors import ConnectionFailed
+
     where = _host_of(url)
     if isinstance(failure, socket.gaierror):
         return ConnectionFailed(f"Database connection failed: unknown host {where.rsplit(':', 1)[0]!r}")

@@ -197,7 +197,6 @@ async def apply_plan(
     started = time.monotonic()
     catalog_for = recorded_catalog_for or compiled_catalog
     attempt = _Attempt(plan, plan.from_version, plan.version)
-    _refuse_unsafe_statements(plan)
     try:
         async with session.migration_transaction(conn):
             await _begin(
@@ -276,7 +275,6 @@ async def _apply_locked(
         if remade is None:
             version = state.version if state else 0
             return ApplyResult(version, "already-applied", (), _elapsed_ms(started))
-        _refuse_unsafe_statements(remade)
         plan, target_catalog = remade, target_catalog_for(_schema_of(remade))
         attempt.plan, attempt.from_version, attempt.to_version = plan, plan.from_version, plan.version
     if await _already_applied(conn, state, plan):
@@ -284,8 +282,10 @@ async def _apply_locked(
     checks.check_same_app(state, plan)
     checks.check_not_stale(state, plan)
     checks.check_next_version(plan, await highest_version(conn))
-    # 3. The lock table can hold what the plan will lock.
+    # 3. The lock table can hold what the plan will lock; every statement may be in a plan (read with PostgreSQL's
+    # parser, whatever the file says). Both only read, so a refusal here writes nothing.
     await checks.check_lock_ceiling(conn, [step.forward for step in plan.steps], "this plan")
+    _refuse_unsafe_statements(plan)
     attempt.started = True
     # 4. The live schema is what the last migration recorded.
     if state is not None:

