@@ -54,6 +54,22 @@ def qualified(name: str) -> str:
     return f"public.{quote_ident(name)}"
 
 
+def _source(related: SchemaTable, field: Field) -> str:
+    """The related table's base when the columns read are stored there, its view when one is computed.
+
+    Sovrium always reads the related table's view; reading its base gives the same values and keeps two
+    view-backed tables that look each other up from depending on each other's views.
+    """
+    from sovrium_tui.schema.computed_fields import filter_fields
+
+    if not related.view_backed:
+        return related.physical_name
+    computed = {f.name for f in related.fields if f.type in ("lookup", "rollup", "count")}
+    computed |= {name for name, kind in formula_kinds(related).items() if kind == "view"}
+    needed = {field.related_field or ""} | {name for name, _ in filter_fields(field.filters)}
+    return related.physical_name if needed & computed else related.storage_name
+
+
 def _alias(related: SchemaTable, field: Field) -> str:
     return quote_ident(truncate_identifier(f"{related.physical_name}_for_{field.name}"))
 
@@ -124,7 +140,7 @@ def _lookup(app: App, table: SchemaTable, field: Field) -> tuple[str, str | None
     related = _related(app, relationship.related_table)
     alias = _alias(related, field)
     if relationship.relation_type == "many-to-many":
-        return _junction_lookup(table, related, field), None, _junction_reads(table, related)
+        return _junction_lookup(table, related, field), None, _junction_reads(table, related, field)
     if relationship.relation_type == "one-to-many":
         back_name = back_reference_column(relationship, table.name, related.fields)
         back = related.field_named(back_name)
@@ -132,11 +148,11 @@ def _lookup(app: App, table: SchemaTable, field: Field) -> tuple[str, str | None
     target = quote_ident(relationship.related_field or "id")
     here = f"{BASE_ALIAS}.{quote_ident(relationship.name)}"
     if field.filters is None:
-        join = f"LEFT JOIN {qualified(related.physical_name)} AS {alias} ON {alias}.{target} = {here}"
-        return f"{alias}.{wanted}", join, {related.physical_name}
+        join = f"LEFT JOIN {qualified(_source(related, field))} AS {alias} ON {alias}.{target} = {here}"
+        return f"{alias}.{wanted}", join, {_source(related, field)}
     condition = f"{alias}.{target} = {here} AND {filter_sql(field.filters, alias)}"
-    expression = f"(\n      SELECT {alias}.{wanted}\n      FROM {qualified(related.physical_name)} AS {alias}\n      WHERE {condition}\n    )"
-    return expression, None, {related.physical_name}
+    expression = f"(\n      SELECT {alias}.{wanted}\n      FROM {qualified(_source(related, field))} AS {alias}\n      WHERE {condition}\n    )"
+    return expression, None, {_source(related, field)}
 
 
 def _string_agg(alias: str, column: str) -> str:
@@ -153,10 +169,10 @@ def _reverse_lookup(
         conditions.append(filter_sql(field.filters, alias))
     expression = (
         f"(\n      SELECT {_string_agg(alias, quote_ident(field.related_field or ''))}\n"
-        f"      FROM {qualified(related.physical_name)} AS {alias}\n"
+        f"      FROM {qualified(_source(related, field))} AS {alias}\n"
         f"      WHERE {' AND '.join(conditions)}\n    )"
     )
-    return expression, None, {related.physical_name}
+    return expression, None, {_source(related, field)}
 
 
 def _junction_names(table: SchemaTable, related: SchemaTable) -> tuple[str, str, str]:
@@ -165,8 +181,8 @@ def _junction_names(table: SchemaTable, related: SchemaTable) -> tuple[str, str,
     return junction_table_name(table, related), junction_column_name(table), junction_column_name(related)
 
 
-def _junction_reads(table: SchemaTable, related: SchemaTable) -> set[str]:
-    return {_junction_names(table, related)[0], related.physical_name}
+def _junction_reads(table: SchemaTable, related: SchemaTable, field: Field) -> set[str]:
+    return {_junction_names(table, related)[0], _source(related, field)}
 
 
 def _junction_source(table: SchemaTable, related: SchemaTable, field: Field, alias: str) -> tuple[str, list[str]]:
@@ -175,7 +191,7 @@ def _junction_source(table: SchemaTable, related: SchemaTable, field: Field, ali
     link = quote_ident(truncate_identifier(f"junction_{field.name}"))
     source = (
         f"FROM {qualified(junction)} AS {link}\n"
-        f"      INNER JOIN {qualified(related.physical_name)} AS {alias} ON {alias}.id = {link}.{quote_ident(related_column)}"
+        f"      INNER JOIN {qualified(_source(related, field))} AS {alias} ON {alias}.id = {link}.{quote_ident(related_column)}"
     )
     return source, [f"{link}.{quote_ident(own_column)} = {BASE_ALIAS}.id"]
 
@@ -224,7 +240,7 @@ def _aggregate(app: App, table: SchemaTable, field: Field) -> tuple[str, set[str
         empty = _EMPTY_VALUES.get(aggregation, "0")
     if relationship.relation_type == "many-to-many":
         source, conditions = _junction_source(table, related, field, alias)
-        reads = _junction_reads(table, related)
+        reads = _junction_reads(table, related, field)
     else:
         back = back_reference_column(relationship, table.name, related.fields)
         back_field = related.field_named(back)
@@ -233,9 +249,9 @@ def _aggregate(app: App, table: SchemaTable, field: Field) -> tuple[str, set[str
             if back_field is not None and (back_field.relation_type or "many-to-one") in FOREIGN_KEY_RELATIONS
             else None
         ) or "id"
-        source = f"FROM {qualified(related.physical_name)} AS {alias}"
+        source = f"FROM {qualified(_source(related, field))} AS {alias}"
         conditions = [f"{alias}.{quote_ident(back)} = {BASE_ALIAS}.{quote_ident(matched)}"]
-        reads = {related.physical_name}
+        reads = {_source(related, field)}
     conditions.append(f"{alias}.deleted_at IS NULL")
     if field.filters is not None:
         conditions.append(filter_sql(field.filters, alias))
