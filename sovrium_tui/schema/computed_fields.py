@@ -510,10 +510,10 @@ class CrossCheck:
         known = _readable(draft)
         for name in parsed.names:
             if name == built.name:
-                self.problems.add(f"{path}.formula", f'Formula of field "{built.name}" refers to itself')
+                self.problems.add(f"{path}.formula", f'Formula of field "{built.name}": refers to itself')
             elif name not in known:
                 hint = did_you_mean(name, known)
-                message = f'Formula of field "{built.name}" references unknown field "{name}"{hint}'
+                message = f'Formula of field "{built.name}": references unknown field "{name}"{hint}'
                 self.problems.add(f"{path}.formula", message)
 
     def formula_cycles(self, draft: _TableDraft) -> None:

@@ -41,10 +41,12 @@ def parse_formula(text: str) -> ParsedFormula:
     if len(parsed) != 1:
         raise FormulaError(f"a formula is one expression, found {len(parsed)} statements")
     tree = parsed[0]
-    if isinstance(tree, exp.Query | exp.DML | exp.DDL | exp.Command | exp.Transaction | exp.Set | exp.Use):
-        raise FormulaError("a formula is an expression, not a statement")
+    if isinstance(tree, exp.Subquery):
+        raise FormulaError("a formula cannot contain a subquery")
     if isinstance(tree, exp.Alias):
         raise FormulaError("a formula cannot name its result (AS …): the field's name is its name")
+    if isinstance(tree, exp.Query) or not isinstance(tree, exp.Condition):
+        raise FormulaError("a formula is an expression, not a statement")
     if next(tree.find_all(exp.Query, exp.Subquery), None) is not None:
         raise FormulaError("a formula cannot contain a subquery")
     if next(tree.find_all(exp.Table), None) is not None:
