@@ -54,7 +54,8 @@ def test_a_bad_formula_is_refused_at_its_line(formula: str, message: str) -> Non
 
 def test_formulas_that_use_each_other_in_a_circle_are_refused() -> None:
     found = problems(
-        "      - {id: 9, name: a, type: formula, formula: b + 1}\n      - {id: 10, name: b, type: formula, formula: a + 1}\n"
+        "      - {id: 9, name: a, type: formula, formula: b + 1}\n"
+        "      - {id: 10, name: b, type: formula, formula: a + 1}\n"
     )
     assert any("in a circle" in message for _, _, message in found)
 

@@ -1,4 +1,5 @@
-"""Computed fields on a real database: values read and written through each table's own name, as Sovrium defines them."""
+"""Computed fields on a real database: values read and written through each table's own name, as Sovrium
+defines them."""
 
 from __future__ import annotations
 

@@ -94,7 +94,11 @@ def _body(storage: str, field: Field, settings: AiSettings) -> str:
         ]
         lines += [f"  IF {given} THEN", "    RETURN NEW;", "  END IF;"]
     elif kind == "ai-tag":
-        declarations += [f"tags text[] := {_array(settings.tags)};", "chosen text[] := ARRAY[]::text[];", "lowered text;"]
+        declarations += [
+            f"tags text[] := {_array(settings.tags)};",
+            "chosen text[] := ARRAY[]::text[];",
+            "lowered text;",
+        ]
         declarations += ["candidate text;"]
         lines += [
             f"  IF TG_OP = 'INSERT' AND {column} IS NOT NULL AND jsonb_typeof({column}) = 'array'",
@@ -103,7 +107,9 @@ def _body(storage: str, field: Field, settings: AiSettings) -> str:
             "  END IF;",
         ]
     else:
-        changed = " OR ".join(f"NEW.{quote_ident(s)} IS DISTINCT FROM OLD.{quote_ident(s)}" for s in settings.source_fields)
+        changed = " OR ".join(
+            f"NEW.{quote_ident(s)} IS DISTINCT FROM OLD.{quote_ident(s)}" for s in settings.source_fields
+        )
         lines += [
             "  IF TG_OP = 'INSERT' THEN",
             f"    IF {given} THEN",
@@ -224,7 +230,8 @@ def _placeholder(
         return lines, common + payload
     if kind == "ai-extract":
         pairs = [
-            f"{quote_literal(name)}, {'NULL::text' if numeric else _EXCERPT}" for name, numeric in settings.extract_properties
+            f"{quote_literal(name)}, {'NULL::text' if numeric else _EXCERPT}"
+            for name, numeric in settings.extract_properties
         ]
         value = f"jsonb_build_object({', '.join(pairs)})" if pairs else "'{}'::jsonb"
         lines = [f"  {column} := {value};"]
@@ -252,7 +259,11 @@ def _placeholder(
         f"  {column} := jsonb_build_object('label', sentiment_label, 'score', sentiment_score, 'explanation',",
         "    'Deterministic placeholder based on keyword analysis of the source text.');",
     ]
-    payload = [("value", f"({column})::text"), ("source", "left(source_content, 4000)"), ("prompt", _text(settings.prompt))]
+    payload = [
+        ("value", f"({column})::text"),
+        ("source", "left(source_content, 4000)"),
+        ("prompt", _text(settings.prompt)),
+    ]
     return lines, common + payload + overrides
 
 

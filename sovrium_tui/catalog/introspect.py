@@ -190,7 +190,7 @@ async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     auth = await connection.fetchrow(_AUTH_USERS)
     differing = QUOTED_KEYWORDS.symmetric_difference(await connection.fetchval(_QUOTED_BY_SERVER))
     catalog = build_catalog(
-        column_rows, constraint_rows, index_rows, trigger_rows, function_rows, view_rows, requote=differing
+        column_rows, constraint_rows, index_rows, trigger_rows, function_rows, view_rows=view_rows, requote=differing
     )
     state: AuthUsers = "present" if auth["table_exists"] else "schema-only" if auth["schema_exists"] else "absent"
     return replace(catalog, auth_users=state)
@@ -212,8 +212,8 @@ def build_catalog(
     index_rows: Any,
     trigger_rows: Any,
     function_rows: Any,
-    view_rows: Any = (),
     *,
+    view_rows: Any = (),
     requote: frozenset[str] = frozenset(),
 ) -> Catalog:
     columns: dict[str, list[Column]] = defaultdict(list)

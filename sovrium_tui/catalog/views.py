@@ -151,7 +151,8 @@ def _lookup(app: App, table: SchemaTable, field: Field) -> tuple[str, str | None
         join = f"LEFT JOIN {qualified(_source(related, field))} AS {alias} ON {alias}.{target} = {here}"
         return f"{alias}.{wanted}", join, {_source(related, field)}
     condition = f"{alias}.{target} = {here} AND {filter_sql(field.filters, alias)}"
-    expression = f"(\n      SELECT {alias}.{wanted}\n      FROM {qualified(_source(related, field))} AS {alias}\n      WHERE {condition}\n    )"
+    source = qualified(_source(related, field))
+    expression = f"(\n      SELECT {alias}.{wanted}\n      FROM {source} AS {alias}\n      WHERE {condition}\n    )"
     return expression, None, {_source(related, field)}
 
 
@@ -160,9 +161,7 @@ def _string_agg(alias: str, column: str) -> str:
     return f"STRING_AGG(({value})::text, ', ' ORDER BY {value})"
 
 
-def _reverse_lookup(
-    related: SchemaTable, field: Field, back: str, matched: str
-) -> tuple[str, str | None, set[str]]:
+def _reverse_lookup(related: SchemaTable, field: Field, back: str, matched: str) -> tuple[str, str | None, set[str]]:
     alias = _alias(related, field)
     conditions = [f"{alias}.{quote_ident(back)} = {BASE_ALIAS}.{quote_ident(matched)}"]
     if field.filters is not None:
@@ -189,9 +188,10 @@ def _junction_source(table: SchemaTable, related: SchemaTable, field: Field, ali
     """`FROM junction JOIN related` and the condition tying the junction to this row, for many-to-many fields."""
     junction, own_column, related_column = _junction_names(table, related)
     link = quote_ident(truncate_identifier(f"junction_{field.name}"))
+    joined = qualified(_source(related, field))
     source = (
         f"FROM {qualified(junction)} AS {link}\n"
-        f"      INNER JOIN {qualified(_source(related, field))} AS {alias} ON {alias}.id = {link}.{quote_ident(related_column)}"
+        f"      INNER JOIN {joined} AS {alias} ON {alias}.id = {link}.{quote_ident(related_column)}"
     )
     return source, [f"{link}.{quote_ident(own_column)} = {BASE_ALIAS}.id"]
 
@@ -201,11 +201,10 @@ def _junction_lookup(table: SchemaTable, related: SchemaTable, field: Field) -> 
     source, conditions = _junction_source(table, related, field, alias)
     if field.filters is not None:
         conditions.append(filter_sql(field.filters, alias))
-    expression = (
+    return (
         f"(\n      SELECT {_string_agg(alias, quote_ident(field.related_field or ''))}\n      {source}\n"
         f"      WHERE {' AND '.join(conditions)}\n    )"
     )
-    return expression
 
 
 # Sovrium's aggregations and the value a row without related rows gets.
@@ -332,7 +331,9 @@ def _write_triggers(view: str) -> tuple[Trigger, ...]:
 
 
 def _write_function_names(view: str) -> list[tuple[str, str]]:
-    return [(event, truncate_identifier(f"{view}_instead_of_{event.lower()}")) for event in ("INSERT", "UPDATE", "DELETE")]
+    return [
+        (event, truncate_identifier(f"{view}_instead_of_{event.lower()}")) for event in ("INSERT", "UPDATE", "DELETE")
+    ]
 
 
 def _write_functions(table: SchemaTable, base: Table) -> list[Function]:
@@ -367,9 +368,7 @@ def _write_functions(table: SchemaTable, base: Table) -> list[Function]:
         ],
         "DELETE": [f"  DELETE FROM {target}", f"  WHERE {where};", "  RETURN OLD;"],
     }
-    return [
-        Function(name, "\n".join(("BEGIN", *bodies[event], "END;"))) for event, name in _write_function_names(view)
-    ]
+    return [Function(name, "\n".join(("BEGIN", *bodies[event], "END;"))) for event, name in _write_function_names(view)]
 
 
 def _keys(base: Table) -> tuple[str, ...]:
@@ -446,4 +445,3 @@ def query_relations(query: str) -> set[str]:
         if name not in ctes and (not found.db or found.db.lower() == "public"):
             names.add(name)
     return names
-

@@ -124,11 +124,16 @@ async def _count(conn: asyncpg.Connection, step: str, effect: Effect) -> DataLos
 
 
 async def _computed_column(conn: asyncpg.Connection, target: str, column: str) -> bool:
-    """Whether a column's values are computed from other columns (generated, or filled by a formula trigger)."""
+    """Whether a column's values are computed from other columns (generated, or filled by a formula trigger).
+
+    A name that is a view now (a view-backed table turning plain again: its base is renamed to it by an earlier
+    step) holds no data of its own yet; the column is counted again just before its step runs.
+    """
     from sovrium_tui.catalog.model import DERIVED_COMMENT
 
     computed = await conn.fetchval(
-        "SELECT a.attgenerated <> '' OR col_description(a.attrelid, a.attnum) = $3 FROM pg_attribute a "
+        "SELECT a.attgenerated <> '' OR col_description(a.attrelid, a.attnum) = $3 OR c.relkind IN ('v', 'm') "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
         target,
         column,

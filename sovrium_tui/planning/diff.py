@@ -154,9 +154,7 @@ def _renamed(phases: _Phases) -> set[str]:
 # --- views -------------------------------------------------------------------------------------------------
 
 
-def _diff_views(
-    current: Sequence[View], desired: Sequence[View], phases: _Phases, *, renamed_tables: set[str]
-) -> None:
+def _diff_views(current: Sequence[View], desired: Sequence[View], phases: _Phases, *, renamed_tables: set[str]) -> None:
     """Drop views that go or change (dependents first), create new and changed ones last (dependencies first)."""
     from sovrium_tui.planning.ddl import view_creation_order
 

@@ -56,7 +56,9 @@ def find_drift(expected: Catalog, live: Catalog) -> tuple[Difference, ...]:
     """
     changes = diff(replace(expected, auth_users="present"), replace(live, auth_users="present"))
     # A view rebuilt only because what it reads differs is not a difference of its own; refreshes neither.
-    kept = [c for c in changes if not (isinstance(c, CreateView | DropView) and c.rebuild or isinstance(c, RefreshView))]
+    kept = [
+        c for c in changes if not ((isinstance(c, CreateView | DropView) and c.rebuild) or isinstance(c, RefreshView))
+    ]
     return tuple(_describe(change) for change in kept)
 
 

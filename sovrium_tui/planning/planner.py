@@ -151,7 +151,9 @@ def _collapse_views(marks: list[str]) -> list[str]:
     """A view dropped and created again (its query changed) reads as `~name`."""
     made = {m[1:] for m in marks if m.startswith("+")}
     gone = {m[1:] for m in marks if m.startswith("-")}
-    return [f"~{m[1:]}" if m[1:] in made & gone else m for m in dict.fromkeys(marks) if not (m[0] == "-" and m[1:] in made)]
+    return [
+        f"~{m[1:]}" if m[1:] in made & gone else m for m in dict.fromkeys(marks) if not (m[0] == "-" and m[1:] in made)
+    ]
 
 
 def _collapse(marks: list[str]) -> list[str]:

@@ -212,7 +212,7 @@ def _extract_properties(schema: Mapping[str, object]) -> tuple[tuple[str, bool],
         if isinstance(definition, dict):
             type_name = definition.get("type") if isinstance(definition.get("type"), str) else None
         found.append((str(name), type_name in ("number", "integer")))
-    return tuple(found)
+    return tuple(sorted(found))  # by name: a snapshot stored as jsonb comes back with its keys reordered
 
 
 def read_filters(problems: Problems, value: object, path: str) -> FilterNode | None:
