@@ -477,3 +477,21 @@ async def test_each_change_applies_and_reverses_keeping_every_row(db: asyncpg.Co
     await run_steps(db, plan.steps, forward=False)
     assert await differences(db, before) == [], "reverse yields the old schema"
     assert await _snapshot(db) == rows
+
+
+async def test_views_changed_outside_migrations_are_drift(db: asyncpg.Connection) -> None:
+    from sovrium_tui.catalog import compile_app
+    from sovrium_tui.catalog.introspect import introspect
+    from sovrium_tui.planning.drift import find_drift
+
+    target = app(STEPS[7][1])
+    await build(db, target)
+    await db.execute("DROP VIEW cheap")
+    await db.execute("CREATE VIEW extra_view AS SELECT 1 AS one")
+    await db.execute("COMMENT ON MATERIALIZED VIEW stats IS 'sovrium-source: SELECT 2 AS n'")
+    found = {(d.table, d.kind, d.detail) for d in find_drift(compile_app(target), await introspect(db))}
+    assert found == {
+        ("cheap", "missing", "view cheap is missing"),
+        ("extra_view", "extra", "view extra_view exists but was not recorded"),
+        ("stats", "changed", "materialized view stats differs from the recorded one (its query or triggers changed)"),
+    }

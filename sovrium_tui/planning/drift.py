@@ -59,7 +59,20 @@ def find_drift(expected: Catalog, live: Catalog) -> tuple[Difference, ...]:
     kept = [
         c for c in changes if not ((isinstance(c, CreateView | DropView) and c.rebuild) or isinstance(c, RefreshView))
     ]
-    return tuple(_describe(change) for change in kept)
+    made = {c.view.name: c.view for c in kept if isinstance(c, CreateView)}
+    replaced = {c.view.name for c in kept if isinstance(c, DropView) and c.view.name in made}
+    differences = []
+    for change in kept:
+        if isinstance(change, CreateView | DropView) and change.view.name in replaced:
+            if isinstance(change, DropView):  # one difference for the pair: the live view is not the recorded one
+                live_view = made[change.view.name]
+                detail = (
+                    f"{live_view.kind} {live_view.name} differs from the recorded one (its query or triggers changed)"
+                )
+                differences.append(Difference(live_view.name, "changed", detail))
+            continue
+        differences.append(_describe(change))
+    return tuple(differences)
 
 
 def _describe(change: Change) -> Difference:
