@@ -34,6 +34,7 @@ from sovrium_tui.planning.ddl import (
 )
 from sovrium_tui.schema.field_types import COLUMN_TYPES, LEGACY_ALIASES
 from sovrium_tui.schema.model import (
+    AiSettings,
     App,
     CheckSpec,
     DefaultValue,
@@ -90,6 +91,7 @@ def fk(target: str, definition: str) -> Constraint:
 
 
 UNIQUE = Constraint("t_f_key", "unique", "UNIQUE (f)", ("f",))
+AI = AiSettings(source_fields=("id",), compute_on="manual")
 FK_INDEX = idx("idx_t_f_fk")
 
 # (field, its column, its constraints, its indexes) — everything the field adds to table `t`.
@@ -296,6 +298,16 @@ FIELD_CASES: list[tuple[Field, Column, tuple[Constraint, ...], tuple[Index, ...]
         (fk("authors", "FOREIGN KEY (f) REFERENCES authors(name)"),),
         (FK_INDEX,),
     ),
+    # formulas: immutable ones are generated columns; volatile ones plain columns a trigger fills
+    (f(type="formula", formula="1 + 2", result_type="integer"), Column("f", "integer", generated="1 + 2"), (), ()),
+    (f(type="formula", formula="CURRENT_DATE", result_type="date"), Column("f", "date", derived=True), (), ()),
+    (f(type="ai-categorize", ai=AI), col(VC), (), ()),
+    (f(type="ai-extract", ai=AI), col("jsonb"), (), ()),
+    (f(type="ai-generate", ai=AI), col("text"), (), ()),
+    (f(type="ai-sentiment", ai=AI), col("jsonb"), (), ()),
+    (f(type="ai-summary", ai=AI), col("text"), (), ()),
+    (f(type="ai-tag", ai=AI), col("jsonb", default="'[]'::jsonb"), (), ()),
+    (f(type="ai-translate", ai=AI), col("text"), (), ()),
 ]
 
 SYSTEM_CONSTRAINTS = {"t_pkey"}
@@ -345,7 +357,7 @@ def test_fields_without_a_column_add_nothing(field: Field) -> None:
     ("field", "message"),
     [
         (f(type="INVALID_TYPE"), "Unknown field type: INVALID_TYPE"),
-        (f(type="formula"), "Field type formula is not supported yet"),
+        (f(type="formula"), "formula is required"),
         (f(type="relationship", related_table="nowhere"), 'relatedTable "nowhere" does not exist'),
         (
             f(type="relationship", related_table="authors", related_field="nope"),

@@ -31,6 +31,8 @@ FIELD_SHAPES: list[dict[str, Any]] = [
     {"type": "email", "unique": True},
     {"type": "json"},
     {"type": "color"},
+    {"type": "formula", "formula": "id * 2", "resultType": "integer"},
+    {"type": "formula", "formula": "CURRENT_DATE - 1", "resultType": "date"},
 ]
 TABLE_NAMES = (("alpha", "apples"), ("beta", "bananas"), ("gamma", "grapes"))
 FIELD_NAMES = ("f_one", "f_two", "f_three", "f_four")
@@ -64,9 +66,22 @@ def schema(draw: st.DrawFn) -> str:
             fields.append(
                 {"id": 9, "name": "parent", "type": "relationship", "relatedTable": draw(st.sampled_from(earlier))}
             )
-        tables.append(
-            {"id": number + 1, "name": draw(st.sampled_from(names)), "allowDestructive": True, "fields": fields}
-        )
+            if draw(st.booleans()):  # a lookup makes the table view-backed: its rows move to <name>_base
+                fields.append(
+                    {
+                        "id": 10,
+                        "name": "parent_seen",
+                        "type": "lookup",
+                        "relationshipField": "parent",
+                        "relatedField": "created_at",
+                    }
+                )
+        name = draw(st.sampled_from(names))
+        table: dict[str, Any] = {"id": number + 1, "name": name, "allowDestructive": True, "fields": fields}
+        if draw(st.booleans()):
+            query = draw(st.sampled_from(["SELECT id FROM {t}", "SELECT id, created_at FROM {t} WHERE id > 1"]))
+            table["views"] = [{"id": f"v_{number}", "name": "listing", "query": query.format(t=name)}]
+        tables.append(table)
     return yaml_text({"name": "property", "tables": tables})
 
 

@@ -316,10 +316,10 @@ RULES = [
         5,
     ),
     (
-        "unsupported type",
+        "lookup through a missing relationship",
         table("{name: a, type: lookup, relationshipField: b, relatedField: c}"),
-        "tables[0].fields[0].type",
-        r'^Field type "lookup" is not supported yet \(it needs computed views or triggers\)$',
+        "tables[0].fields[0].relationshipField",
+        r'^Lookup field "users.a" relationshipField "b" not found$',
         5,
     ),
     # -- type-specific required keys -------------------------------------------------------------------------

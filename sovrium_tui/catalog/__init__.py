@@ -12,6 +12,7 @@ from sovrium_tui.catalog.model import (
     Index,
     Table,
     Trigger,
+    View,
 )
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Index",
     "Table",
     "Trigger",
+    "View",
     "compile_app",
     "junction_table_name",
 ]

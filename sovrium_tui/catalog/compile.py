@@ -14,19 +14,30 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Literal, TypeVar
 
-from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.catalog import ai, formula
+from sovrium_tui.catalog.model import (
+    AuthUsers,
+    Catalog,
+    Column,
+    Constraint,
+    Function,
+    Index,
+    Table,
+    Trigger,
+    View,
+)
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import quote_ident, quote_literal, truncate_identifier
 from sovrium_tui.schema.field_types import (
     FOREIGN_KEY_RELATIONS,
     NO_COLUMN_TYPES,
-    UNSUPPORTED_TYPES,
+    VIEW_COMPUTED_TYPES,
     canonical_type,
     creates_column,
 )
@@ -572,9 +583,11 @@ class _Resolver:
 class _Context:
     app: App
     table: SchemaTable
-    name: str  # the table's physical name
+    name: str  # the physical table that holds the rows (`<t>_base` for a view-backed table)
     resolver: _Resolver
     serial_fields: frozenset[str]  # integer fields that become SERIAL as a single-field primary key
+    label: str  # the name the app sees; unique and foreign-key constraints are named after it, as in Sovrium
+    formulas: Mapping[str, formula.FormulaKind]  # how each formula field is computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,7 +708,7 @@ def _user(ctx: _Context, field: Field) -> _FieldParts:
         return _FieldParts(column, indexes=(_fk_index(ctx, field),))
     definition = foreign_key_definition((field.name,), AUTH_USER_REFERENCE)
     fk = Constraint(
-        object_name(ctx.name, field.name, "fkey"), "foreign_key", definition, (field.name,), AUTH_USER_TABLE
+        object_name(ctx.label, field.name, "fkey"), "foreign_key", definition, (field.name,), AUTH_USER_TABLE
     )
     return _FieldParts(column, (fk,), (_fk_index(ctx, field),))
 
@@ -712,12 +725,26 @@ def _relationship(ctx: _Context, field: Field) -> _FieldParts:
     related = ctx.resolver.table(field.related_table)
     target_column = field.related_field or "id"
     column = _column(field, ctx.resolver.column_type(related, target_column))
-    target = _references(related.physical_name, (target_column,))
+    target = _references(related.storage_name, (target_column,))
     definition = foreign_key_definition((field.name,), target, field.on_delete, field.on_update)
     fk = Constraint(
-        object_name(ctx.name, field.name, "fkey"), "foreign_key", definition, (field.name,), related.physical_name
+        object_name(ctx.label, field.name, "fkey"), "foreign_key", definition, (field.name,), related.storage_name
     )
     return _FieldParts(column, (fk,), (_fk_index(ctx, field),))
+
+
+def _formula(ctx: _Context, field: Field) -> _FieldParts:
+    if not field.formula:
+        raise _FieldError("formula is required")
+    pg_type = formula.column_type(field)
+    if ctx.formulas.get(field.name) == "generated":
+        return _FieldParts(Column(field.name, pg_type, generated=formula.translate(field.formula, ctx.table)))
+    return _FieldParts(Column(field.name, pg_type, derived=True))
+
+
+def _ai_field(ctx: _Context, field: Field) -> _FieldParts:
+    default = ai.TAG_DEFAULT if field.type == "ai-tag" else None
+    return _FieldParts(_column(field, ai.COLUMN_TYPES[field.type], default=default))
 
 
 _BUILDERS: dict[str, Callable[[_Context, Field], _FieldParts]] = {
@@ -758,6 +785,8 @@ _BUILDERS: dict[str, Callable[[_Context, Field], _FieldParts]] = {
     "updated-at": _automatic_timestamp,
     "deleted-at": _typed(TIMESTAMP),
     "relationship": _relationship,
+    "formula": _formula,
+    **dict.fromkeys(ai.COLUMN_TYPES, _ai_field),
 }
 
 _INDEX_METHODS = {"array": "gin", "json": "gin", "geolocation": "gist"}
@@ -767,7 +796,7 @@ def _unique_rule(ctx: _Context, field: Field, kind: str) -> tuple[Constraint, ..
     one_to_one = kind == "relationship" and field.relation_type == "one-to-one"
     if not (field.unique or one_to_one):
         return ()
-    name = object_name(ctx.name, field.name, "key")
+    name = object_name(ctx.label, field.name, "key")
     if kind == "geolocation":  # points have no btree equality: an exclusion constraint does the job
         definition = f"EXCLUDE USING gist ({quote_ident(field.name)} WITH ~=)"
         return (Constraint(name, "exclude", definition, (field.name,)),)
@@ -786,8 +815,6 @@ def _compile_field(ctx: _Context, field: Field) -> _FieldParts:
     kind = canonical_type(field.type)
     build = _BUILDERS.get(kind)
     if build is None:
-        if kind in UNSUPPORTED_TYPES:
-            raise _FieldError(f"Field type {field.type} is not supported yet")
         raise _FieldError(f"Unknown field type: {field.type}")
     parts = build(ctx, field)
     return _FieldParts(
@@ -797,9 +824,9 @@ def _compile_field(ctx: _Context, field: Field) -> _FieldParts:
     )
 
 
-def _stores_column(field: Field) -> bool:
+def _stores_column(ctx: _Context, field: Field) -> bool:
     kind = canonical_type(field.type)
-    if kind in NO_COLUMN_TYPES:
+    if kind in NO_COLUMN_TYPES or kind in VIEW_COMPUTED_TYPES or ctx.formulas.get(field.name) == "view":
         return False
     if kind == "relationship":
         return (field.relation_type or "many-to-one") in FOREIGN_KEY_RELATIONS
@@ -851,7 +878,15 @@ def _serial_fields(table: SchemaTable) -> frozenset[str]:
 
 
 def _context(app: App, table: SchemaTable, resolver: _Resolver) -> _Context:
-    return _Context(app, table, table.physical_name, resolver, _serial_fields(table))
+    return _Context(
+        app,
+        table,
+        table.storage_name,
+        resolver,
+        _serial_fields(table),
+        table.physical_name,
+        formula.formula_kinds(table),
+    )
 
 
 def _primary_key(ctx: _Context, column_names: set[str]) -> Constraint | None:
@@ -878,7 +913,7 @@ def _table_rules(ctx: _Context) -> tuple[list[Constraint], list[Index]]:
         indexes.append(replace(index, predicate=predicate, verbatim=predicate is not None))
     for number, group in enumerate(table.unique_constraints):
         if group.name is not None or len(group.fields) == 1:
-            name = group.name or object_name(ctx.name, group.fields[0], "key")
+            name = group.name or object_name(ctx.label, group.fields[0], "key")
             definition = f"UNIQUE ({_idents(group.fields)})"
             constraints.append(Constraint(truncate_identifier(name), "unique", definition, group.fields))
         else:
@@ -886,7 +921,7 @@ def _table_rules(ctx: _Context) -> tuple[list[Constraint], list[Index]]:
             indexes.append(_index(name, ctx.name, group.fields, unique=True))
     for fk in table.foreign_keys:
         referenced = ctx.app.table_named(fk.referenced_table)
-        target_name = referenced.physical_name if referenced else fk.referenced_table
+        target_name = referenced.storage_name if referenced else fk.referenced_table
         definition = foreign_key_definition(
             fk.fields, _references(target_name, fk.referenced_fields), fk.on_delete, fk.on_update
         )
@@ -995,7 +1030,14 @@ def _triggers(ctx: _Context) -> tuple[list[Function], list[Trigger]]:
     if any(canonical_type(f.type) == "updated-by" for f in ctx.table.fields):
         # Named alike on every table; the shared function is added once, by compile_app.
         triggers.append(Trigger("set_updated_by", ctx.name, "BEFORE", ("UPDATE",), SET_UPDATED_BY.name))
-    return functions, triggers
+    computed = [name for name, kind in ctx.formulas.items() if kind == "trigger"]
+    if computed:
+        function_name = formula.trigger_function_name(ctx.name)
+        functions.append(Function(function_name, formula.trigger_body(ctx.table, computed)))
+        events = ("INSERT", "UPDATE")
+        triggers.append(Trigger(formula.trigger_name(ctx.name), ctx.name, "BEFORE", events, function_name))
+    ai_functions, ai_triggers = ai.ai_objects(ctx.name, ctx.table.fields)
+    return functions + ai_functions, triggers + ai_triggers
 
 
 @dataclass(slots=True)
@@ -1008,7 +1050,7 @@ class _TableBuild:
 
 def _add_fields(ctx: _Context, position: int, build: _TableBuild) -> None:
     for number, spec in enumerate(ctx.table.fields):
-        if not _stores_column(spec):
+        if not _stores_column(ctx, spec):
             continue
         try:
             parts = _compile_field(ctx, spec)
@@ -1075,9 +1117,9 @@ def _junction(resolver: _Resolver, source: SchemaTable, related: SchemaTable) ->
     key = (source_column, related_column)
     constraints = [Constraint(object_name(name, "pkey"), "primary_key", f"PRIMARY KEY ({_idents(key)})", key)]
     for column, target in ((source_column, source), (related_column, related)):
-        definition = foreign_key_definition((column,), _references(target.physical_name, ("id",)))
+        definition = foreign_key_definition((column,), _references(target.storage_name, ("id",)))
         constraints.append(
-            Constraint(object_name(name, column, "fkey"), "foreign_key", definition, (column,), target.physical_name)
+            Constraint(object_name(name, column, "fkey"), "foreign_key", definition, (column,), target.storage_name)
         )
     return Table(name, columns, tuple(constraints))
 
@@ -1105,7 +1147,7 @@ def _junction_tables(app: App) -> tuple[list[Table], list[Problem]]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _name_problems(tables: Sequence[Table], functions: Sequence[Function]) -> list[Problem]:
+def _name_problems(tables: Sequence[Table], functions: Sequence[Function], views: Sequence[View]) -> list[Problem]:
     """Names PostgreSQL would refuse as duplicates (often two long names truncated alike)."""
     problems: list[Problem] = []
 
@@ -1116,13 +1158,13 @@ def _name_problems(tables: Sequence[Table], functions: Sequence[Function]) -> li
                 problems.append(Problem(f'Two {kind} would both be named "{name}"'))
             seen.add(name)
 
-    relations = [t.name for t in tables]
+    relations = [t.name for t in tables] + [v.name for v in views]
     for table in tables:
         relations += [i.name for i in table.indexes]
         relations += [c.name for c in table.constraints if c.kind in ("primary_key", "unique", "exclude")]
         report(f'columns of table "{table.name}"', (c.name for c in table.columns))
         report(f'constraints of table "{table.name}"', (c.name for c in table.constraints))
-    report("tables or indexes", relations)
+    report("tables, views or indexes", relations)
     report("functions", (f.name for f in functions))
     return problems
 
@@ -1130,6 +1172,7 @@ def _name_problems(tables: Sequence[Table], functions: Sequence[Function]) -> li
 def compile_app(app: App) -> Catalog:
     """The catalog an App needs, in the exact texts PostgreSQL prints; every problem raised at once."""
     from sovrium_tui.catalog.introspect import SOVRIUM_PUBLIC_TABLES
+    from sovrium_tui.catalog.views import compile_views
 
     tables: list[Table] = []
     functions: list[Function] = []
@@ -1149,10 +1192,15 @@ def compile_app(app: App) -> Catalog:
     junctions, junction_problems = _junction_tables(app)
     tables.extend(junctions)
     problems.extend(junction_problems)
-    problems.extend(_name_problems(tables, functions))
     if problems:
         raise SchemaInvalid(problems)
-    return Catalog(tuple(tables), tuple(functions), "present" if uses_auth_users(app) else "absent")
+    compiled_views = compile_views(app, tables)
+    functions.extend(compiled_views.functions)
+    problems.extend(_name_problems(tables, functions, compiled_views.views))
+    if problems:
+        raise SchemaInvalid(problems)
+    auth: AuthUsers = "present" if uses_auth_users(app) else "absent"
+    return Catalog(tuple(tables), tuple(functions), auth, compiled_views.views)
 
 
 USER_FIELD_TYPES = frozenset({"user", "created-by", "updated-by", "deleted-by"})

@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from sovrium_tui.catalog.model import (
+    DERIVED_COMMENT,
     SOURCE_COMMENT_PREFIX,
     AuthUsers,
     Catalog,
@@ -22,6 +23,7 @@ from sovrium_tui.catalog.model import (
     Index,
     Table,
     Trigger,
+    View,
 )
 from sovrium_tui.errors import SovriumError
 from sovrium_tui.identifiers import QUOTED_KEYWORDS, requote_identifiers
@@ -37,6 +39,8 @@ SELECT c.relname AS table_name,
        format_type(a.atttypid, a.atttypmod) AS column_type,
        NOT a.attnotnull AS nullable,
        pg_get_expr(d.adbin, d.adrelid) AS column_default,
+       a.attgenerated = 's' AS generated,
+       col_description(c.oid, a.attnum) AS comment,
        EXISTS (
            SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
            WHERE dep.classid = 'pg_class'::regclass AND dep.refobjid = c.oid
@@ -93,12 +97,32 @@ WHERE n.nspname = $1 AND t.relkind IN ('r', 'p')
 """
 
 _TRIGGERS = """
-SELECT c.relname AS table_name, t.tgname AS name, t.tgtype AS type_bits, p.proname AS function_name
+SELECT c.relname AS table_name, c.relkind IN ('v', 'm') AS on_view, t.tgname AS name, t.tgtype AS type_bits,
+       p.proname AS function_name
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_proc p ON p.oid = t.tgfoid
 WHERE n.nspname = $1 AND NOT t.tgisinternal
+"""
+
+# Views and materialized views, with the relations their query reads (from the rewrite rule's dependencies).
+_VIEWS = """
+SELECT c.relname AS name,
+       c.relkind = 'm' AS materialized,
+       pg_get_viewdef(c.oid) AS definition,
+       obj_description(c.oid, 'pg_class') AS comment,
+       ARRAY(
+           SELECT DISTINCT ref.relname
+           FROM pg_rewrite r
+           JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                           AND d.refclassid = 'pg_class'::regclass
+           JOIN pg_class ref ON ref.oid = d.refobjid
+           WHERE r.ev_class = c.oid AND ref.oid <> c.oid AND ref.relkind IN ('r', 'p', 'v', 'm')
+       ) AS reads
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('v', 'm')
 """
 
 _FUNCTIONS = """
@@ -114,6 +138,7 @@ _CONSTRAINT_KINDS = {"p": "primary_key", "u": "unique", "f": "foreign_key", "c":
 
 # pg_trigger.tgtype bits
 _TRIGGER_BEFORE = 1 << 1
+_TRIGGER_INSTEAD = 1 << 6
 _TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (1 << 5, "TRUNCATE"))
 
 
@@ -161,9 +186,12 @@ async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     index_rows = await connection.fetch(_INDEXES, schema)
     trigger_rows = await connection.fetch(_TRIGGERS, schema)
     function_rows = await connection.fetch(_FUNCTIONS, schema)
+    view_rows = await connection.fetch(_VIEWS, schema)
     auth = await connection.fetchrow(_AUTH_USERS)
     differing = QUOTED_KEYWORDS.symmetric_difference(await connection.fetchval(_QUOTED_BY_SERVER))
-    catalog = build_catalog(column_rows, constraint_rows, index_rows, trigger_rows, function_rows, requote=differing)
+    catalog = build_catalog(
+        column_rows, constraint_rows, index_rows, trigger_rows, function_rows, view_rows=view_rows, requote=differing
+    )
     state: AuthUsers = "present" if auth["table_exists"] else "schema-only" if auth["schema_exists"] else "absent"
     return replace(catalog, auth_users=state)
 
@@ -185,6 +213,7 @@ def build_catalog(
     trigger_rows: Any,
     function_rows: Any,
     *,
+    view_rows: Any = (),
     requote: frozenset[str] = frozenset(),
 ) -> Catalog:
     columns: dict[str, list[Column]] = defaultdict(list)
@@ -224,13 +253,14 @@ def build_catalog(
             )
         )
     triggers: dict[str, list[Trigger]] = defaultdict(list)
+    view_triggers: dict[str, list[Trigger]] = defaultdict(list)
     for row in trigger_rows:
         bits = row["type_bits"]
-        triggers[row["table_name"]].append(
+        (view_triggers if row.get("on_view") else triggers)[row["table_name"]].append(
             Trigger(
                 name=row["name"],
                 table=row["table_name"],
-                timing="BEFORE" if bits & _TRIGGER_BEFORE else "AFTER",
+                timing="INSTEAD OF" if bits & _TRIGGER_INSTEAD else "BEFORE" if bits & _TRIGGER_BEFORE else "AFTER",
                 events=tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit),
                 function=row["function_name"],
             )
@@ -246,7 +276,23 @@ def build_catalog(
         for name, table_columns in columns.items()
     )
     functions = tuple(Function(name=row["name"], body=row["body"]) for row in function_rows)
-    return Catalog(tables=tables, functions=functions)
+    views = tuple(
+        View(
+            name=row["name"],
+            definition=_view_definition(row),
+            materialized=row["materialized"],
+            triggers=tuple(view_triggers.get(row["name"], ())),
+            reads=tuple(row["reads"]),
+        )
+        for row in view_rows
+    )
+    return Catalog(tables=tables, functions=functions, views=views)
+
+
+def _view_definition(row: Any) -> str:
+    """The query as this tool wrote it (the view's comment), else as PostgreSQL prints it."""
+    source = _source_text(row["comment"])
+    return source if source is not None else str(row["definition"]).strip().rstrip(";")
 
 
 def _source_text(comment: str | None) -> str | None:
@@ -258,6 +304,9 @@ def _source_text(comment: str | None) -> str | None:
 
 def _column(row: Any) -> Column:
     default = row["column_default"]
+    if row.get("generated"):
+        source = _source_text(row.get("comment"))
+        return Column(row["column_name"], row["column_type"], row["nullable"], generated=source or default)
     serial = bool(row["owns_sequence"]) and default is not None and default.startswith("nextval(")
     return Column(
         name=row["column_name"],
@@ -265,15 +314,24 @@ def _column(row: Any) -> Column:
         nullable=row["nullable"],
         default=None if serial else default,
         serial=serial,
+        derived=row.get("comment") == DERIVED_COMMENT,
     )
 
 
 def fingerprint(catalog: Catalog) -> str:
     """A SHA-256 over the app's catalog, stable across runs, for drift and stale-plan checks.
 
-    Better Auth's users table is Sovrium's, not the app's: whether it exists is left out.
+    Better Auth's users table is Sovrium's, not the app's: whether it exists is left out. Properties added since
+    fingerprints were first recorded (views, computed columns) are left out while they hold their empty value, so
+    a database migrated by an earlier version keeps its fingerprint.
     """
     document = asdict(catalog)
     document.pop("auth_users", None)
+    if not document["views"]:
+        document.pop("views")
+    for table in document["tables"]:
+        for column in table["columns"]:
+            if column["generated"] is None and not column["derived"]:
+                del column["generated"], column["derived"]
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

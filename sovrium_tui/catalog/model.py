@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 SOURCE_COMMENT_PREFIX = "sovrium-source: "
+# The comment of a column a trigger computes from other columns (a formula): its values are derived, not data.
+DERIVED_COMMENT = "sovrium-derived: computed from other columns by a trigger"
 
 ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check", "exclude"]
 
@@ -28,6 +30,15 @@ class Column:
     nullable: bool = True
     default: str | None = None  # pg_get_expr() text: "'a'::character varying", "CURRENT_TIMESTAMP", …
     serial: bool = False  # backed by an owned sequence (SERIAL / BIGSERIAL); `default` is then None
+    # GENERATED ALWAYS AS (<generated>) STORED. The expression as the compiler wrote it (PostgreSQL reprints it
+    # differently), kept in the column's comment with SOURCE_COMMENT_PREFIX.
+    generated: str | None = None
+    derived: bool = False  # a trigger fills it from other columns (DERIVED_COMMENT): dropping it loses nothing
+
+    @property
+    def computed(self) -> bool:
+        """Whether its values are computed from other columns (so dropping the column loses no data)."""
+        return self.generated is not None or self.derived
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +73,14 @@ class Function:
     body: str  # prosrc, exactly as stored
 
 
+TriggerTiming = Literal["BEFORE", "AFTER", "INSTEAD OF"]
+
+
 @dataclass(frozen=True, slots=True)
 class Trigger:
     name: str
-    table: str
-    timing: Literal["BEFORE", "AFTER"]
+    table: str  # the table, or the view for INSTEAD OF triggers
+    timing: TriggerTiming
     events: tuple[str, ...]  # ("INSERT",), ("INSERT", "UPDATE"), …
     function: str
 
@@ -95,16 +109,48 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class View:
+    """A view or materialized view: the front of a view-backed table, or a table's declared view.
+
+    `definition` is the query as the compiler (or the user) wrote it; PostgreSQL reprints a view's query in its own
+    words, so the text is kept in the view's comment with SOURCE_COMMENT_PREFIX. A view found without that comment
+    (not made by this tool) reads back as pg_get_viewdef() prints it.
+    """
+
+    name: str
+    definition: str
+    materialized: bool = False
+    triggers: tuple[Trigger, ...] = ()  # INSTEAD OF triggers, sorted by name
+    # Relations the query reads (tables and views), for ordering; they follow from the definition.
+    reads: tuple[str, ...] = field(default=(), compare=False)
+    # Declared, not stored: a materialized view refreshed by every plan that changes anything.
+    refresh_on_migration: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "triggers", tuple(sorted(self.triggers, key=lambda t: t.name)))
+        object.__setattr__(self, "reads", tuple(sorted(set(self.reads))))
+
+    @property
+    def kind(self) -> str:
+        return "materialized view" if self.materialized else "view"
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
-    """The `public` schema of one database: tables (sorted by name) and the trigger functions they use."""
+    """The `public` schema of one database: tables and views (sorted by name) and the trigger functions they use."""
 
     tables: tuple[Table, ...] = ()
     functions: tuple[Function, ...] = ()
     auth_users: AuthUsers = field(default="absent", compare=False)  # see AuthUsers
+    views: tuple[View, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name)))
         object.__setattr__(self, "functions", tuple(sorted(self.functions, key=lambda f: f.name)))
+        object.__setattr__(self, "views", tuple(sorted(self.views, key=lambda v: v.name)))
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
+
+    def view(self, name: str) -> View | None:
+        return next((v for v in self.views if v.name == name), None)

@@ -93,6 +93,9 @@ async def _count(conn: asyncpg.Connection, step: str, effect: Effect) -> DataLos
             amount = await _count_or_none(conn, f"SELECT count(*) FROM {target}")
             return DataLoss(step, f"drops table {label}", amount, "rows", True, table)
         case "drop_column":
+            if await _computed_column(conn, target, effect.column or ""):
+                action = f"drops computed column {label}.{effect.column} (derived from other columns)"
+                return DataLoss(step, action, 0, "non-null values", False, table)
             amount = await _count_or_none(conn, f"SELECT count({column}) FROM {target}")
             return DataLoss(step, f"drops column {label}.{effect.column}", amount, "non-null values", True, table)
         case "truncate":
@@ -118,6 +121,25 @@ async def _count(conn: asyncpg.Connection, step: str, effect: Effect) -> DataLos
             action = f"runs {effect.detail}, whose effect on data the tool cannot analyse"
             return DataLoss(step, action, None, "", False, table)
     raise AssertionError(effect.kind)  # pragma: no cover - the match covers EffectKind
+
+
+async def _computed_column(conn: asyncpg.Connection, target: str, column: str) -> bool:
+    """Whether a column's values are computed from other columns (generated, or filled by a formula trigger).
+
+    A name that is a view now (a view-backed table turning plain again: its base is renamed to it by an earlier
+    step) holds no data of its own yet; the column is counted again just before its step runs.
+    """
+    from sovrium_tui.catalog.model import DERIVED_COMMENT
+
+    computed = await conn.fetchval(
+        "SELECT a.attgenerated <> '' OR col_description(a.attrelid, a.attnum) = $3 OR c.relkind IN ('v', 'm') "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
+        target,
+        column,
+        DERIVED_COMMENT,
+    )
+    return bool(computed)
 
 
 async def _count_update(

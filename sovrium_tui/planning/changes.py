@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Table, Trigger, View
 
 Hazard = Literal["data-loss", "table-rewrite", "exclusive-lock", "fails-on-existing-rows", "narrowing"]
 HAZARDS: tuple[Hazard, ...] = (
@@ -102,6 +102,8 @@ class AddColumn:
 
     def hazards(self) -> tuple[Hazard, ...]:
         column = self.column
+        if column.generated is not None:
+            return ("table-rewrite",)  # every existing row gets its value computed and stored
         if not column.nullable and column.default is None and not column.serial:
             return ("fails-on-existing-rows",)
         if column.default is not None and _is_volatile(column.default):
@@ -124,10 +126,12 @@ class DropColumn:
         return f"{self.table}.{self.column.name}"
 
     def summary(self) -> str:
+        if self.column.computed:
+            return f"drop computed column {self.target} (its values derive from other columns)"
         return f"drop column {self.target} and its values"
 
     def hazards(self) -> tuple[Hazard, ...]:
-        return ("data-loss",)
+        return () if self.column.computed else ("data-loss",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +541,77 @@ class RenameFunction:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateView:
+    """A view (or materialized view) with its INSTEAD OF triggers; `rebuild` when only what it reads changed."""
+
+    view: View
+    rebuild: bool = False
+
+    op = "create_view"
+
+    def reverse(self) -> Change:
+        return DropView(self.view, self.rebuild)
+
+    @property
+    def target(self) -> str:
+        return self.view.name
+
+    def summary(self) -> str:
+        again = " again (what it reads changed)" if self.rebuild else ""
+        triggers = f" with {len(self.view.triggers)} INSTEAD OF triggers" if self.view.triggers else ""
+        return f"create {self.view.kind} {self.view.name}{triggers}{again}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropView:
+    """A view holds no rows of its own (a materialized one is computed again when created): nothing is lost."""
+
+    view: View
+    rebuild: bool = False
+
+    op = "drop_view"
+
+    def reverse(self) -> Change:
+        return CreateView(self.view, self.rebuild)
+
+    @property
+    def target(self) -> str:
+        return self.view.name
+
+    def summary(self) -> str:
+        until = " until it is created again below" if self.rebuild else ""
+        return f"drop {self.view.kind} {self.view.name}{until}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshView:
+    """REFRESH MATERIALIZED VIEW, for views declared with `refreshOnMigration`."""
+
+    view: View
+
+    op = "refresh_view"
+
+    def reverse(self) -> Change:
+        return RefreshView(self.view)
+
+    @property
+    def target(self) -> str:
+        return self.view.name
+
+    def summary(self) -> str:
+        return f"refresh materialized view {self.view.name} (refreshOnMigration)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
 class CreateAuthUsers:
     """Better Auth's `auth."user"` table (and schema `auth` when it is missing too), as Sovrium creates it."""
 
@@ -608,6 +683,9 @@ Change = (
     | DropFunction
     | ReplaceFunction
     | RenameFunction
+    | CreateView
+    | DropView
+    | RefreshView
 )
 
 
@@ -616,6 +694,10 @@ def is_destructive(hazards: tuple[str, ...] | list[str]) -> bool:
 
 
 def _column_traits(column: Column) -> str:
+    if column.generated is not None:
+        return f", generated from {column.generated}"
+    if column.derived:
+        return ", computed by a trigger"
     traits = []
     if not column.nullable:
         traits.append("NOT NULL")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from sovrium_tui.catalog.model import (
+    DERIVED_COMMENT,
     SOURCE_COMMENT_PREFIX,
     Catalog,
     Column,
@@ -19,6 +20,7 @@ from sovrium_tui.catalog.model import (
     Index,
     Table,
     Trigger,
+    View,
 )
 from sovrium_tui.identifiers import quote_ident, quote_literal, setting_proof
 
@@ -26,6 +28,7 @@ SCHEMA = "public"
 
 _SERIAL_TYPES = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
 _TRIGGER_EVENTS = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
+_TRIGGER_TIMINGS = frozenset({"BEFORE", "AFTER", "INSTEAD OF"})
 
 
 def qualified(name: str) -> str:
@@ -35,6 +38,8 @@ def qualified(name: str) -> str:
 
 def column_definition_sql(column: Column) -> str:
     """`name type [NOT NULL] [DEFAULT expr]`, with `serial`/`bigserial` for sequence-backed columns."""
+    if column.generated is not None:
+        return f"{quote_ident(column.name)} {column.type} GENERATED ALWAYS AS ({column.generated}) STORED"
     pg_type = _SERIAL_TYPES[column.type] if column.serial else column.type
     not_null = "" if column.nullable else " NOT NULL"
     default = f" DEFAULT {column.default}" if column.default is not None and not column.serial else ""
@@ -109,7 +114,7 @@ def drop_function_sql(function: Function) -> str:
 def create_trigger_sql(trigger: Trigger) -> str:
     """A row-level trigger, its events in the order pg_get_triggerdef prints them."""
     unknown = set(trigger.events) - _TRIGGER_EVENTS
-    if unknown or not trigger.events or trigger.timing not in ("BEFORE", "AFTER"):
+    if unknown or not trigger.events or trigger.timing not in _TRIGGER_TIMINGS:
         raise ValueError(f"not a trigger this tool creates: {trigger}")
     events = " OR ".join(trigger.events)
     return (
@@ -131,6 +136,51 @@ def source_comment_sql(table_name: str, item: Constraint | Index) -> tuple[str, 
         return (f"COMMENT ON CONSTRAINT {quote_ident(item.name)} ON {qualified(table_name)} IS {text}",)
     text = quote_literal(SOURCE_COMMENT_PREFIX + (item.predicate or ""))
     return (f"COMMENT ON INDEX {qualified(item.name)} IS {text}",)
+
+
+def column_comment_sql(table_name: str, column: Column) -> tuple[str, ...]:
+    """Mark a computed column where introspection reads it back: its generation text, or that a trigger fills it."""
+    if column.generated is not None:
+        text = SOURCE_COMMENT_PREFIX + column.generated
+    elif column.derived:
+        text = DERIVED_COMMENT
+    else:
+        return ()
+    target = f"{qualified(table_name)}.{quote_ident(column.name)}"
+    return (f"COMMENT ON COLUMN {target} IS {quote_literal(text)}",)
+
+
+def create_view_sql(view: View) -> tuple[str, ...]:
+    """CREATE [MATERIALIZED] VIEW, the comment that keeps its query as written, and its INSTEAD OF triggers."""
+    kind = view.kind.upper()
+    comment = quote_literal(SOURCE_COMMENT_PREFIX + view.definition)
+    return (
+        f"CREATE {kind} {qualified(view.name)} AS\n{view.definition}",
+        f"COMMENT ON {kind} {qualified(view.name)} IS {comment}",
+        *(create_trigger_sql(trigger) for trigger in view.triggers),
+    )
+
+
+def drop_view_sql(view: View) -> str:
+    return f"DROP {view.kind.upper()} {qualified(view.name)}"
+
+
+def refresh_view_sql(view: View) -> str:
+    return f"REFRESH MATERIALIZED VIEW {qualified(view.name)}"
+
+
+def view_creation_order(views: Iterable[View]) -> list[View]:
+    """Views with the views they read first (ties by name); a cycle keeps name order."""
+    pending = sorted(views, key=lambda v: v.name)
+    names = {v.name for v in pending}
+    created: set[str] = set()
+    ordered: list[View] = []
+    while pending:
+        ready = next((v for v in pending if (set(v.reads) & names) <= created | {v.name}), pending[0])
+        pending.remove(ready)
+        created.add(ready.name)
+        ordered.append(ready)
+    return ordered
 
 
 # Better Auth's users table exactly as Sovrium's first Drizzle migration creates it.
@@ -161,7 +211,8 @@ def drop_auth_users_sql(drop_schema: bool) -> tuple[str, ...]:
 
 
 def create_catalog_sql(catalog: Catalog) -> list[str]:
-    """Statements that build `catalog` in an empty schema: functions, tables, late foreign keys, indexes, triggers.
+    """Statements that build `catalog` in an empty schema: functions, tables, late foreign keys, indexes, triggers,
+    views.
 
     Tables come in foreign-key order (referenced first). A foreign key that cannot be created with its table
     (its target is in a cycle with it, or relies on a unique index that does not exist yet) is added with
@@ -184,6 +235,8 @@ def create_catalog_sql(catalog: Catalog) -> list[str]:
     statements += [s for t in ordered for i in t.indexes for s in (create_index_sql(i), *source_comment_sql(t.name, i))]
     statements += [add_constraint_sql(t.name, c) for t in ordered for c in deferred.get(t.name, ())]
     statements += [create_trigger_sql(tr) for t in ordered for tr in t.triggers]
+    statements += [s for t in ordered for c in t.columns for s in column_comment_sql(t.name, c)]
+    statements += [s for v in view_creation_order(catalog.views) for s in create_view_sql(v)]
     return [setting_proof(statement) for statement in statements]
 
 

@@ -1,10 +1,13 @@
 """The differ: current catalog + desired catalog + renames → ordered changes. Pure: no I/O.
 
 Order (each phase's mirror is the reverse plan's order, so reverses are valid too):
-renames (everything after speaks the new names) → drop foreign keys → drop other constraints, indexes,
-triggers → drop tables → drop columns →
+drop views → renames (everything after speaks the new names) → drop foreign keys → drop other constraints,
+indexes, triggers → drop tables → drop columns →
 create functions → create tables → add columns → alter columns → add constraints, indexes, triggers →
-add foreign keys → drop functions.
+add foreign keys → create views → refresh materialized views → drop functions.
+
+A view that reads a table (or view) whose columns or name change is dropped first and created again last, since
+PostgreSQL keeps a view's column list as it was when the view was made and refuses to change what a view uses.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
+from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger, View
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -25,6 +28,7 @@ from sovrium_tui.planning.changes import (
     CreateIndex,
     CreateTable,
     CreateTrigger,
+    CreateView,
     DropColumn,
     DropConstraint,
     DropFunction,
@@ -32,6 +36,8 @@ from sovrium_tui.planning.changes import (
     DropNotNull,
     DropTable,
     DropTrigger,
+    DropView,
+    RefreshView,
     RenameColumn,
     RenameConstraint,
     RenameFunction,
@@ -60,6 +66,7 @@ class Renames:
 @dataclass
 class _Phases:
     prerequisites: list[Change] = field(default_factory=list)
+    drop_views: list[Change] = field(default_factory=list)
     drop_foreign_keys: list[Change] = field(default_factory=list)
     drop_objects: list[Change] = field(default_factory=list)
     renames: list[Change] = field(default_factory=list)
@@ -71,11 +78,14 @@ class _Phases:
     alter_columns: list[Change] = field(default_factory=list)
     add_objects: list[Change] = field(default_factory=list)
     add_foreign_keys: list[Change] = field(default_factory=list)
+    create_views: list[Change] = field(default_factory=list)
+    refresh_views: list[Change] = field(default_factory=list)
     drop_functions: list[Change] = field(default_factory=list)
 
     def ordered(self) -> list[Change]:
         return [
             *self.prerequisites,
+            *self.drop_views,
             *self.renames,
             *self.drop_foreign_keys,
             *self.drop_objects,
@@ -87,8 +97,27 @@ class _Phases:
             *self.alter_columns,
             *self.add_objects,
             *self.add_foreign_keys,
+            *self.create_views,
+            *self.refresh_views,
             *self.drop_functions,
         ]
+
+    def touched_relations(self) -> set[str]:
+        """Tables whose columns or names change: views reading them are made again."""
+        touched: set[str] = set()
+        for change in (*self.renames, *self.drop_tables, *self.drop_columns, *self.create_tables):
+            match change:
+                case RenameTable(old, new):
+                    touched |= {old, new}
+                case RenameConstraint() | RenameIndex() | RenameTrigger() | RenameFunction():
+                    continue
+                case DropTable(table) | CreateTable(table):
+                    touched.add(table.name)
+                case _:
+                    touched.add(change.target.split(".")[0])
+        for change in (*self.add_columns, *self.alter_columns):
+            touched.add(change.target.split(".")[0])
+        return touched
 
 
 def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> list[Change]:
@@ -109,7 +138,43 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
     _diff_functions(current.functions, desired.functions, phases)
     if desired.auth_users == "present" and current.auth_users != "present":
         phases.prerequisites.append(CreateAuthUsers(create_schema=current.auth_users == "absent"))
+    _diff_views(current.views, desired.views, phases, renamed_tables=_renamed(phases))
+    if any(phases.ordered()):
+        made = {c.view.name for c in phases.create_views if isinstance(c, CreateView)}
+        phases.refresh_views += [
+            RefreshView(v) for v in desired.views if v.materialized and v.refresh_on_migration and v.name not in made
+        ]
     return phases.ordered()
+
+
+def _renamed(phases: _Phases) -> set[str]:
+    return {name for c in phases.renames if isinstance(c, RenameTable) for name in (c.old, c.new)}
+
+
+# --- views -------------------------------------------------------------------------------------------------
+
+
+def _diff_views(current: Sequence[View], desired: Sequence[View], phases: _Phases, *, renamed_tables: set[str]) -> None:
+    """Drop views that go or change (dependents first), create new and changed ones last (dependencies first)."""
+    from sovrium_tui.planning.ddl import view_creation_order
+
+    wanted = {v.name: v for v in desired}
+    existing = {v.name: v for v in current}
+    changed = {name for name, view in existing.items() if wanted.get(name) != view}
+    touched = phases.touched_relations() | renamed_tables | changed
+    rebuilt: set[str] = set()
+    grew = True
+    while grew:  # views reading a view that is made again are made again too
+        grew = False
+        for name, view in existing.items():
+            if name not in changed and name not in rebuilt and set(view.reads) & (touched | rebuilt):
+                rebuilt.add(name)
+                grew = True
+    dropped = [v for v in view_creation_order(current) if v.name in changed | rebuilt]
+    phases.drop_views += [DropView(v, rebuild=v.name in rebuilt) for v in reversed(dropped)]
+    for view in view_creation_order(desired):
+        if view.name not in existing or view.name in changed | rebuilt:
+            phases.create_views.append(CreateView(view, rebuild=view.name in rebuilt))
 
 
 # --- tables ------------------------------------------------------------------------------------------
@@ -168,12 +233,14 @@ def _dependency_order(tables: Sequence[Table]) -> tuple[list[Table], dict[str, l
 
 def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     name = desired.name
-    for column in current.columns:
-        if desired.column(column.name) is None:
+    rebuilt = _rebuilt_computed_columns(current, desired)
+    # Computed columns go first and come last: they may read the other columns being dropped or added.
+    for column in sorted(current.columns, key=lambda c: not c.computed):
+        if desired.column(column.name) is None or column.name in rebuilt:
             phases.drop_columns.append(DropColumn(name, column))
-    for column in desired.columns:
+    for column in sorted(desired.columns, key=lambda c: c.generated is not None):
         existing = current.column(column.name)
-        if existing is None:
+        if existing is None or column.name in rebuilt:
             phases.add_columns.append(AddColumn(name, column))
         elif existing != column:
             _diff_column(name, existing, column, phases)
@@ -181,6 +248,25 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     _diff_named(current.constraints, desired.constraints, phases, name, new_columns)
     _diff_named(current.indexes, desired.indexes, phases, name, new_columns)
     _diff_named(current.triggers, desired.triggers, phases, name, new_columns)
+
+
+def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
+    """Computed columns dropped and added again: a changed expression or kind (PostgreSQL 15 cannot alter a
+    generation expression), and every generated column of a table where another column changes type (PostgreSQL
+    refuses to change the type of a column a generation expression reads)."""
+    rebuilt = set()
+    type_changes = False
+    for column in desired.columns:
+        before = current.column(column.name)
+        if before is None:
+            continue
+        if (before.generated, before.derived) != (column.generated, column.derived):
+            rebuilt.add(column.name)
+        elif before.type != column.type:
+            type_changes = True
+    if type_changes:
+        rebuilt |= {c.name for c in desired.columns if c.generated is not None and current.column(c.name) is not None}
+    return rebuilt
 
 
 def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) -> None:

@@ -15,6 +15,7 @@ from sovrium_tui.planning.changes import (
     CreateIndex,
     CreateTable,
     CreateTrigger,
+    CreateView,
     DropAuthUsers,
     DropColumn,
     DropConstraint,
@@ -23,6 +24,8 @@ from sovrium_tui.planning.changes import (
     DropNotNull,
     DropTable,
     DropTrigger,
+    DropView,
+    RefreshView,
     RenameColumn,
     RenameConstraint,
     RenameFunction,
@@ -52,7 +55,24 @@ def find_drift(expected: Catalog, live: Catalog) -> tuple[Difference, ...]:
     Better Auth's users table is Sovrium's, not the app's: it is never drift.
     """
     changes = diff(replace(expected, auth_users="present"), replace(live, auth_users="present"))
-    return tuple(_describe(change) for change in changes)
+    # A view rebuilt only because what it reads differs is not a difference of its own; refreshes neither.
+    kept = [
+        c for c in changes if not ((isinstance(c, CreateView | DropView) and c.rebuild) or isinstance(c, RefreshView))
+    ]
+    made = {c.view.name: c.view for c in kept if isinstance(c, CreateView)}
+    replaced = {c.view.name for c in kept if isinstance(c, DropView) and c.view.name in made}
+    differences = []
+    for change in kept:
+        if isinstance(change, CreateView | DropView) and change.view.name in replaced:
+            if isinstance(change, DropView):  # one difference for the pair: the live view is not the recorded one
+                live_view = made[change.view.name]
+                detail = (
+                    f"{live_view.kind} {live_view.name} differs from the recorded one (its query or triggers changed)"
+                )
+                differences.append(Difference(live_view.name, "changed", detail))
+            continue
+        differences.append(_describe(change))
+    return tuple(differences)
 
 
 def _describe(change: Change) -> Difference:
@@ -93,5 +113,9 @@ def _describe(change: Change) -> Difference:
             return Difference("", "changed", f"body of function {after.name}() was changed")
         case RenameTable() | RenameColumn() | RenameConstraint() | RenameIndex() | RenameTrigger() | RenameFunction():
             return Difference("", "changed", change.summary())
-        case CreateAuthUsers() | DropAuthUsers():  # left out by find_drift; named for completeness
+        case CreateView(view):
+            return Difference(view.name, "extra", f"{view.kind} {view.name} exists but was not recorded")
+        case DropView(view):
+            return Difference(view.name, "missing", f"{view.kind} {view.name} is missing")
+        case CreateAuthUsers() | DropAuthUsers() | RefreshView():  # left out by find_drift; named for completeness
             return Difference("", "changed", change.summary())

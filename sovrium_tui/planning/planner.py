@@ -14,10 +14,13 @@ from sovrium_tui.planning.changes import (
     CreateAuthUsers,
     CreateFunction,
     CreateTable,
+    CreateView,
     DropAuthUsers,
     DropColumn,
     DropFunction,
     DropTable,
+    DropView,
+    RefreshView,
     RenameColumn,
     RenameFunction,
     RenameTable,
@@ -102,8 +105,15 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
     dropped: list[str] = []
     renamed: list[str] = []
     per_table: dict[str, list[str]] = {}
+    views: list[str] = []
     for change in changes:
         match change:
+            case CreateView(view, rebuild=False):
+                views.append(f"+{view.name}")
+            case DropView(view, rebuild=False):
+                views.append(f"-{view.name}")
+            case CreateView() | DropView() | RefreshView():
+                continue  # made again because what it reads changed: the tables tell the story
             case CreateTable(table):
                 created.append(table.name)
             case DropTable(table):
@@ -126,6 +136,7 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
         *([f"new table{'s' if len(created) > 1 else ''} {', '.join(created)}"] if created else []),
         *([f"drop table{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}"] if dropped else []),
         *([f"rename {', '.join(renamed)}"] if renamed else []),
+        *([f"views: {' '.join(_collapse_views(views))}"] if views else []),
         *(
             f"{table}: {' '.join(_collapse(marks))}"
             for table, marks in sorted(per_table.items())
@@ -134,6 +145,15 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
     ]
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _collapse_views(marks: list[str]) -> list[str]:
+    """A view dropped and created again (its query changed) reads as `~name`."""
+    made = {m[1:] for m in marks if m.startswith("+")}
+    gone = {m[1:] for m in marks if m.startswith("-")}
+    return [
+        f"~{m[1:]}" if m[1:] in made & gone else m for m in dict.fromkeys(marks) if not (m[0] == "-" and m[1:] in made)
+    ]
 
 
 def _collapse(marks: list[str]) -> list[str]:

@@ -16,8 +16,8 @@ def renames_between(previous: App, target: App) -> Renames:
         before = previous_tables.get(table.id)
         if before is None:
             continue
-        if before.physical_name != table.physical_name:
-            table_renames.append((before.physical_name, table.physical_name))
+        if before.storage_name != table.storage_name:  # also a table becoming view-backed (<t>_base), and back
+            table_renames.append((before.storage_name, table.storage_name))
         column_renames.extend(_column_renames(before, table))
     junction_tables, junction_columns = _junction_renames(previous, target)
     table_renames.extend(junction_tables)
@@ -33,7 +33,7 @@ def _column_renames(before: Table, after: Table) -> list[tuple[str, str, str]]:
         if old is None or old.name == field.name:
             continue
         if _has_column(old) and _has_column(field):
-            renames.append((after.physical_name, old.name, field.name))
+            renames.append((after.storage_name, old.name, field.name))
     return renames
 
 

@@ -16,6 +16,7 @@ from sovrium_tui.planning.changes import (
     CreateIndex,
     CreateTable,
     CreateTrigger,
+    CreateView,
     DropAuthUsers,
     DropColumn,
     DropConstraint,
@@ -24,6 +25,8 @@ from sovrium_tui.planning.changes import (
     DropNotNull,
     DropTable,
     DropTrigger,
+    DropView,
+    RefreshView,
     RenameColumn,
     RenameConstraint,
     RenameFunction,
@@ -61,13 +64,17 @@ def _statements(change: Change) -> tuple[str, ...]:
                     for sql in (ddl.create_index_sql(index), *ddl.source_comment_sql("", index))
                 ),
                 *(ddl.create_trigger_sql(trigger) for trigger in table.triggers),
+                *(comment for column in table.columns for comment in ddl.column_comment_sql(table.name, column)),
             )
         case DropTable(table):
             return (f"DROP TABLE {_table(table.name)}",)
         case RenameTable(old, new):
             return (f"ALTER TABLE {_table(old)} RENAME TO {quote_ident(new)}",)
         case AddColumn(table, column):
-            return (f"ALTER TABLE {_table(table)} ADD COLUMN {ddl.column_definition_sql(column)}",)
+            return (
+                f"ALTER TABLE {_table(table)} ADD COLUMN {ddl.column_definition_sql(column)}",
+                *ddl.column_comment_sql(table, column),
+            )
         case DropColumn(table, column):
             return (f"ALTER TABLE {_table(table)} DROP COLUMN {quote_ident(column.name)}",)
         case RenameColumn(table, old, new):
@@ -111,6 +118,12 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (f"DROP FUNCTION {_table(function.name)}()",)
         case RenameFunction(old, new):
             return (f"ALTER FUNCTION {_table(old)}() RENAME TO {quote_ident(new)}",)
+        case CreateView(view):
+            return ddl.create_view_sql(view)
+        case DropView(view):
+            return (ddl.drop_view_sql(view),)
+        case RefreshView(view):
+            return (ddl.refresh_view_sql(view),)
         case _:
             assert_never(change)
 

@@ -1,4 +1,4 @@
-"""The field-type vocabulary: which types exist, which make a column, which are not supported yet."""
+"""The field-type vocabulary: which types exist, which make a column, which are computed in the table's view."""
 
 from __future__ import annotations
 
@@ -42,22 +42,7 @@ COLUMN_TYPES = frozenset(
         "updated-at",
         "deleted-at",
         "relationship",  # one-to-many and many-to-many make no column here; see creates_column()
-    }
-)
-
-# Legacy aliases Sovrium still accepts, and the type each behaves as.
-LEGACY_ALIASES = {"boolean": "checkbox", "number": "decimal", "attachment": "multiple-attachments"}
-
-# Types that make no column at all and need nothing from the database.
-NO_COLUMN_TYPES = frozenset({"button"})
-
-# Types Sovrium computes with views or triggers; refused at validation until the compiler can build them.
-UNSUPPORTED_TYPES = frozenset(
-    {
-        "lookup",
-        "rollup",
-        "count",
-        "formula",
+        "formula",  # unless it reads a lookup, rollup or count: then it is computed in the table's view
         "ai-categorize",
         "ai-extract",
         "ai-generate",
@@ -68,7 +53,16 @@ UNSUPPORTED_TYPES = frozenset(
     }
 )
 
-KNOWN_TYPES = COLUMN_TYPES | NO_COLUMN_TYPES | UNSUPPORTED_TYPES | frozenset(LEGACY_ALIASES)
+# Legacy aliases Sovrium still accepts, and the type each behaves as.
+LEGACY_ALIASES = {"boolean": "checkbox", "number": "decimal", "attachment": "multiple-attachments"}
+
+# Types that make no column at all and need nothing from the database.
+NO_COLUMN_TYPES = frozenset({"button"})
+
+# Types computed in the table's view (which makes the table view-backed): no column of their own.
+VIEW_COMPUTED_TYPES = frozenset({"lookup", "rollup", "count"})
+
+KNOWN_TYPES = COLUMN_TYPES | NO_COLUMN_TYPES | VIEW_COMPUTED_TYPES | frozenset(LEGACY_ALIASES)
 
 NUMERIC_TYPES = frozenset({"integer", "decimal", "currency", "percentage", "rating"})
 SELECT_TYPES = frozenset({"single-select", "multi-select", "status"})

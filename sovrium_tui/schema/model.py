@@ -6,11 +6,58 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sovrium_tui.identifiers import truncate_identifier
+from sovrium_tui.schema.field_types import VIEW_COMPUTED_TYPES
+
 # A field default as the user wrote it: a scalar, or a tuple of strings for multi-select / array.
 DefaultValue = str | int | float | bool | tuple[str, ...]
 
 RelationType = Literal["many-to-one", "one-to-one", "one-to-many", "many-to-many"]
 PrimaryKeyType = Literal["composite", "uuid", "text", "bigserial", "auto-increment"]
+
+# A filter value as written: a scalar, or a list of scalars for `in`.
+FilterScalar = str | int | float | bool | None
+FilterValue = FilterScalar | tuple[FilterScalar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterCondition:
+    """One `{field, operator, value}` of a lookup, rollup, count or table view filter."""
+
+    field: str
+    operator: str
+    value: FilterValue = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilterGroup:
+    """`{and: [...]}` or `{or: [...]}`: conditions (or groups) combined."""
+
+    kind: Literal["and", "or"]
+    items: tuple[FilterNode, ...]
+
+
+FilterNode = FilterCondition | FilterGroup
+
+
+@dataclass(frozen=True, slots=True)
+class AiSettings:
+    """What an AI field's trigger needs: its source fields, when it fires, and the provider hints it passes on."""
+
+    source_fields: tuple[str, ...]
+    compute_on: str | None = None  # create, update, both, manual; None: Sovrium's default (insert only)
+    prompt: str | None = None
+    system_prompt: str | None = None
+    model: str | None = None
+    temperature: int | float | None = None
+    max_tokens: int | None = None
+    categories: tuple[str, ...] = ()  # ai-categorize
+    tags: tuple[str, ...] = ()  # ai-tag
+    max_tags: int | None = None
+    target_language: str | None = None  # ai-translate
+    max_length: int | None = None  # ai-summary
+    schema_json: str | None = None  # ai-extract: the JSON Schema as compact JSON text
+    extract_properties: tuple[tuple[str, bool], ...] = ()  # ai-extract: (property, numeric?) in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +95,18 @@ class Field:
     full_text_search: bool = False
     # barcode
     format: str | None = None
+    # relationship metadata that says which column of the related table points back (one-to-many)
+    foreign_key: str | None = None
+    reciprocal_field: str | None = None
+    # lookup, rollup, count (`related_field` is then the related table's field they read)
+    relationship_field: str | None = None
+    aggregation: str | None = None
+    filters: FilterNode | None = None
+    # formula
+    formula: str | None = None
+    result_type: str | None = None
+    # ai-* fields
+    ai: AiSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +154,30 @@ class CheckSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ViewSpec:
+    """A table's `views[]` entry; only those with a `query` or a text id become SQL views (see `sql_view`)."""
+
+    id: int | str
+    name: str
+    query: str | None = None
+    materialized: bool = False
+    refresh_on_migration: bool = False
+    filters: FilterNode | None = None
+    sorts: tuple[tuple[str, str], ...] = ()  # (field, asc|desc)
+    fields: tuple[str, ...] = ()
+    group_by: tuple[str, str] | None = None  # (field, asc|desc)
+
+    @property
+    def sql_view(self) -> bool:
+        """Whether Sovrium creates a database view for it (numeric ids without a query are UI-only)."""
+        return self.query is not None or isinstance(self.id, str)
+
+    @property
+    def view_name(self) -> str:
+        return str(self.id)
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     id: int | str
     name: str
@@ -105,10 +188,22 @@ class Table:
     foreign_keys: tuple[ForeignKeySpec, ...] = ()
     checks: tuple[CheckSpec, ...] = ()
     allow_destructive: bool = False
+    views: tuple[ViewSpec, ...] = ()
 
     @property
     def physical_name(self) -> str:
+        """The name the app sees: the table itself, or the view in front of `<name>_base` (see `view_backed`)."""
         return physical_table_name(self.name)
+
+    @property
+    def view_backed(self) -> bool:
+        """Whether lookups, rollups or counts make it a view over a `<name>_base` table, as Sovrium does."""
+        return any(f.type in VIEW_COMPUTED_TYPES for f in self.fields)
+
+    @property
+    def storage_name(self) -> str:
+        """The physical table that holds the rows: `<name>_base` for a view-backed table."""
+        return truncate_identifier(f"{self.physical_name}_base") if self.view_backed else self.physical_name
 
     def field_named(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -11,11 +11,12 @@ import math
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
+from sovrium_tui.schema import computed_fields
 from sovrium_tui.schema.checksum import compact_tables_json
 from sovrium_tui.schema.field_types import (
     FOREIGN_KEY_RELATIONS,
@@ -24,7 +25,7 @@ from sovrium_tui.schema.field_types import (
     REFERENTIAL_ACTIONS,
     RELATION_TYPES,
     SYSTEM_COLUMNS,
-    UNSUPPORTED_TYPES,
+    VIEW_COMPUTED_TYPES,
     canonical_type,
     creates_column,
 )
@@ -41,6 +42,7 @@ from sovrium_tui.schema.model import (
     RelationType,
     Table,
     UniqueSpec,
+    ViewSpec,
     physical_table_name,
 )
 from sovrium_tui.schema.names import field_name_problem, table_name_problem
@@ -60,8 +62,8 @@ COMMON_FIELD_KEYS = frozenset("id name type required unique indexed default sear
 
 _DATE_KEYS = frozenset({"format", "dateFormat", "timeFormat", "includeTime", "timezone", "timeZone"})
 _AI_KEYS = frozenset(
-    """sourceFields prompt model temperature maxTokens computeOn categories schema tags maxTags targetLanguage
-    maxLength""".split()
+    """sourceFields prompt systemPrompt model temperature maxTokens computeOn categories schema tags maxTags
+    targetLanguage maxLength""".split()
 )
 _ATTACHMENT_KEYS = frozenset({"bucket", "allowedFileTypes", "maxFileSize", "storeMetadata"})
 
@@ -120,6 +122,7 @@ REQUIRED_TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "relationship": ("relatedTable",),
     "code": ("language",),
     "button": ("label", "action"),
+    **computed_fields.REQUIRED_KEYS,
 }
 
 # What a `default` must be, per canonical type; types not listed take no default.
@@ -675,6 +678,7 @@ class _TableDraft:
     foreign_keys: list[tuple[str, ForeignKeySpec]] = field(default_factory=list)
     checks: list[CheckSpec] = field(default_factory=list)
     allow_destructive: bool = False
+    views: list[tuple[str, ViewSpec]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -682,6 +686,12 @@ class _TableDraft:
 
     def field_named(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def storage_name(self) -> str:
+        """The physical table that will hold the rows (`<name>_base` when lookups, rollups or counts need a view)."""
+        view_backed = any(f.type in VIEW_COMPUTED_TYPES for f in self.fields)
+        name = physical_table_name(self.name or "")
+        return f"{name}_base" if view_backed else name
 
     def columns(self) -> set[str]:
         """Column names this table will have (unreadable fields count, so one mistake is reported once)."""
@@ -718,6 +728,7 @@ class _TableDraft:
             foreign_keys=tuple(spec for _, spec in self.foreign_keys),
             checks=tuple(self.checks),
             allow_destructive=self.allow_destructive,
+            views=tuple(spec for _, spec in self.views),
         )
 
     def decoded(self) -> dict[str, object]:
@@ -833,6 +844,7 @@ class _Validator:
         draft.checks = self.checks(draft)
         self.check_constraint_names_unique(draft)
         draft.allow_destructive = _flag(self.problems, data, "allowDestructive", path)
+        draft.views = computed_fields.read_views(self.problems, draft)
         return draft
 
     def table_name(self, data: Mapping[str, object], path: str) -> str | None:
@@ -904,6 +916,7 @@ class _Validator:
         low, high = read.bounds()
         options = read.options()
         relation = read.relation(required)
+        extras = computed_fields.read_extras(read)
         built = Field(
             id=field_id,
             name=name or "",
@@ -929,7 +942,17 @@ class _Validator:
             max_length=read.count("maxLength"),
             full_text_search=read.flag("fullTextSearch"),
             format=read.barcode_format(),
+            foreign_key=extras.foreign_key,
+            reciprocal_field=extras.reciprocal_field,
+            relationship_field=extras.relationship_field,
+            aggregation=extras.aggregation,
+            filters=extras.filters,
+            formula=extras.formula,
+            result_type=extras.result_type,
+            ai=extras.ai,
         )
+        if extras.related_field is not None:
+            built = replace(built, related_field=extras.related_field)
         return built if name is not None else None
 
     def field_type(self, data: Mapping[str, object], path: str) -> str | None:
@@ -943,10 +966,6 @@ class _Validator:
             _check_keys(self.problems, data, path, ALL_FIELD_KEYS)
             return None
         kind = canonical_type(written)
-        if kind in UNSUPPORTED_TYPES:
-            message = f'Field type "{written}" is not supported yet (it needs computed views or triggers)'
-            self.problems.add(f"{path}.type", message)
-            return None
         allowed = COMMON_FIELD_KEYS | TYPE_KEYS[kind]
         for key in data:
             if key in allowed:
@@ -1120,6 +1139,10 @@ class _Validator:
                 self.foreign_key_target(path, spec, by_name)
         self.circular_relationships(drafts, by_name)
         self.relation_names_unique(drafts)
+        computed = computed_fields.CrossCheck(self.problems, by_name)
+        for draft in drafts:
+            computed.table(draft)
+        self.view_names_unique(drafts)
 
     def relationship(self, draft: _TableDraft, built: Field, by_name: Mapping[str, _TableDraft]) -> None:
         path = draft.field_paths[built.name]
@@ -1198,6 +1221,19 @@ class _Validator:
                 else:
                     message = f'Name "{name}" is already used by {owner} (index and constraint names are schema-wide)'
                     self.problems.add(f"{path}.name", message)
+
+    def view_names_unique(self, drafts: list[_TableDraft]) -> None:
+        """A table view is a relation in `public` too: its name may not be another view's or a table's."""
+        owners = {physical_table_name(d.name): f'table "{d.name}"' for d in drafts if d.name is not None}
+        owners |= {d.storage_name(): f'the base table of "{d.name}"' for d in drafts if d.name is not None}
+        for draft in drafts:
+            for path, view in draft.views:
+                if not view.sql_view:
+                    continue
+                owner = owners.get(view.view_name)
+                if owner is not None:
+                    self.problems.add(f"{path}.id", f'View "{view.view_name}" has the same name as {owner}')
+                owners.setdefault(view.view_name, f'view "{view.view_name}" of table "{draft.label}"')
 
 
 def _required_references(draft: _TableDraft, by_name: Mapping[str, object]) -> list[tuple[str, str]]:

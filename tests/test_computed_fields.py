@@ -1,0 +1,174 @@
+"""Computed fields without a database: bad formulas and references refused where they are written, and the
+SQL each formula, lookup, rollup and view becomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from sovrium_tui.catalog import compile_app
+from sovrium_tui.catalog.formula import formula_kinds, translate
+from sovrium_tui.errors import SchemaInvalid
+from sovrium_tui.schema import parse_app
+
+HEAD = """name: shop
+tables:
+  - id: 1
+    name: items
+    fields:
+      - {id: 1, name: price, type: decimal}
+      - {id: 2, name: qty, type: integer}
+      - {id: 3, name: due, type: date}
+"""
+
+
+def problems(extra: str, tail: str = "") -> list[tuple[str, int | None, str]]:
+    with pytest.raises(SchemaInvalid) as raised:
+        parse_app(HEAD + extra + tail, source="app.yaml")
+    return [(p.path, p.line, p.message) for p in raised.value.problems]
+
+
+FORMULA = "      - {{id: 9, name: total, type: formula, formula: {!r}}}\n"
+
+BAD_FORMULAS = [
+    ("prise * qty", r'references unknown field "prise" \(did you mean \'price\'\?\)'),
+    ("(SELECT max(price) FROM items)", "cannot contain a subquery"),
+    ("other.price * 2", "reads only its own table's fields, not other.price"),
+    ("price; qty", "one expression, found 2 statements"),
+    ("DROP TABLE items", "not a statement"),
+    ("SELECT 1", "not a statement"),
+    ("total + 1", "refers to itself"),
+    ("price *", "not a valid SQL expression"),
+    ("price AS p", "cannot name its result"),
+]
+
+
+@pytest.mark.parametrize(("formula", "message"), BAD_FORMULAS, ids=[b[0] for b in BAD_FORMULAS])
+def test_a_bad_formula_is_refused_at_its_line(formula: str, message: str) -> None:
+    found = problems(FORMULA.format(formula))
+    assert [(path, line) for path, line, _ in found] == [("tables[0].fields[3].formula", 9)]
+    assert found[0][2].startswith('Formula of field "total": ')
+    import re
+
+    assert re.search(message, found[0][2]), found
+
+
+def test_formulas_that_use_each_other_in_a_circle_are_refused() -> None:
+    found = problems(
+        "      - {id: 9, name: a, type: formula, formula: b + 1}\n"
+        "      - {id: 10, name: b, type: formula, formula: a + 1}\n"
+    )
+    assert any("in a circle" in message for _, _, message in found)
+
+
+@pytest.mark.parametrize(
+    ("field", "path", "message"),
+    [
+        (
+            "{id: 9, name: n, type: count, relationshipField: nope}",
+            "tables[0].fields[3].relationshipField",
+            'Count field "n" references relationshipField "nope" not found in the same table',
+        ),
+        (
+            "{id: 9, name: n, type: rollup, relationshipField: qty, relatedField: x, aggregation: SUM}",
+            "tables[0].fields[3].relationshipField",
+            'Rollup field "n" relationshipField "qty" must reference a relationship field',
+        ),
+        (
+            "{id: 9, name: n, type: rollup, relationshipField: qty, relatedField: x, aggregation: MEDIAN}",
+            "tables[0].fields[3].aggregation",
+            "Unknown aggregation 'MEDIAN'",
+        ),
+        (
+            "{id: 9, name: n, type: lookup, relationshipField: owner, relatedField: x}",
+            "tables[0].fields[3].relationshipField",
+            'Lookup field "items.n" relationshipField "owner" not found',
+        ),
+        (
+            "{id: 9, name: n, type: formula, formula: '1', resultType: interger}",
+            "tables[0].fields[3].resultType",
+            "Unknown resultType 'interger' (did you mean 'integer'?)",
+        ),
+        (
+            "{id: 9, name: s, type: ai-summary, sourceFields: [nope]}",
+            "tables[0].fields[3].sourceFields[0]",
+            'AI field "s": source field "nope" not found in the same table',
+        ),
+    ],
+)
+def test_computed_fields_point_at_what_exists(field: str, path: str, message: str) -> None:
+    found = problems(f"      - {field}\n")
+    assert any(p == path and m.startswith(message) for p, _, m in found), found
+
+
+def test_a_view_query_must_be_one_select() -> None:
+    found = problems("", "    views:\n      - {id: v, name: V, query: 'DELETE FROM items'}\n")
+    assert found == [("tables[0].views[0].query", 10, 'View "v": query must be one SELECT statement')]
+
+
+# --- translation ---------------------------------------------------------------------------------------------------
+
+
+def _items(*formulas: tuple[str, str, str]) -> object:
+    fields = "".join(
+        f"      - {{id: {10 + i}, name: {name}, type: formula, formula: {formula!r}, resultType: {kind}}}\n"
+        for i, (name, formula, kind) in enumerate(formulas)
+    )
+    return parse_app(HEAD + fields + "      - {id: 30, name: position, type: integer}\n", source="app.yaml").tables[0]
+
+
+@pytest.mark.parametrize(
+    ("formula", "sql"),
+    [
+        ("SUBSTR(due::TEXT, 1, 4)", "SUBSTRING(TO_CHAR(due, 'YYYY-MM-DD') FROM 1 FOR 4)"),
+        ("price / qty", "CAST(price AS DECIMAL) / CAST(qty AS DECIMAL)"),
+        ("ROUND(SQRT(qty) * 2, 1)", "ROUND(CAST((SQRT(qty) * 2) AS DECIMAL), 1)"),
+        ("IF(qty > 1, 'many', 'one')", "CASE WHEN qty > 1 THEN 'many' ELSE 'one' END"),
+        ("Position + Qty", '"position" + qty'),
+    ],
+)
+def test_formulas_are_rewritten_as_sovrium_rewrites_them(formula: str, sql: str) -> None:
+    table = _items(("f", formula, "text"))
+    assert translate(formula, table) == sql  # type: ignore[arg-type]
+
+
+def test_where_each_formula_is_computed() -> None:
+    table = _items(
+        ("a", "price * qty", "decimal"),
+        ("b", "due - CURRENT_DATE", "integer"),
+        ("c", "a * 2", "decimal"),
+        ("d", "qty + 1", "integer"),
+    )
+    assert formula_kinds(table) == {"a": "trigger", "b": "trigger", "c": "trigger", "d": "generated"}  # type: ignore[arg-type]
+
+
+def test_a_view_backed_table_keeps_its_rows_in_base_and_others_point_there() -> None:
+    app = parse_app(
+        """name: shop
+tables:
+  - id: 1
+    name: customers
+    fields:
+      - {id: 1, name: name, type: single-line-text}
+      - {id: 2, name: orders, type: relationship, relatedTable: orders, relationType: one-to-many}
+      - {id: 3, name: spent, type: rollup, relationshipField: orders, relatedField: amount, aggregation: SUM}
+  - id: 2
+    name: orders
+    fields:
+      - {id: 1, name: amount, type: integer}
+      - {id: 2, name: customer, type: relationship, relatedTable: customers}
+""",
+        source="app.yaml",
+    )
+    catalog = compile_app(app)
+    assert [t.name for t in catalog.tables] == ["customers_base", "orders"]
+    assert [v.name for v in catalog.views] == ["customers"]
+    fk = catalog.table("orders").constraint("orders_customer_fkey")  # type: ignore[union-attr]
+    assert fk is not None and fk.references == "customers_base"
+    view = catalog.views[0]
+    assert "orders_for_spent.customer = base.id" in view.definition, "one-to-many: the back-pointing column"
+    assert "orders_for_spent.deleted_at IS NULL" in view.definition, "soft-deleted orders are left out"
+    assert [(t.name, t.timing, t.events) for t in view.triggers] == [
+        ("customers_delete_trigger", "INSTEAD OF", ("DELETE",)),
+        ("customers_insert_trigger", "INSTEAD OF", ("INSERT",)),
+        ("customers_update_trigger", "INSTEAD OF", ("UPDATE",)),
+    ]
