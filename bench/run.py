@@ -1,10 +1,12 @@
-"""Benchmarks: figures and ratios against raw baselines. Not tests; run with `just bench`.
+"""Benchmarks: every figure next to its baseline as a ratio. Not tests; run with `just bench`.
 
-1. An unchanged start-up: whole-process `sovrium migrate` (fast path) vs `python -c pass` and vs a process
-   that only imports asyncpg.
-2. Creating N tables: `sovrium apply` of a plan (one transaction, checks, verification, audit) vs
-   `psql -1 -f` of the same forward SQL.
-3. Introspection of N tables, and offline planning (compile + diff) of N tables.
+1. An unchanged start-up: the whole `sovrium migrate` process vs `python -c pass`.
+2. `sovrium plan --offline` of N tables (time and peak memory) and `sovrium check` of the result, vs the targets.
+3. `sovrium apply` of N new tables vs `psql -1 -f` of the same forward SQL (one transaction each).
+4. `sovrium apply` refusing a plan that would exceed the lock table of a server with default settings.
+5. Introspection of N tables vs the same catalog queries sent raw.
+
+Tables have 14 fields (text, numbers, selects, dates, a relationship), some indexed and unique, as in a real app.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import copy
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,15 +26,11 @@ from pathlib import Path
 import asyncpg
 import yaml
 
-from sovrium_tui.catalog import compile_app
-from sovrium_tui.catalog.introspect import introspect
-from sovrium_tui.catalog.model import Catalog
-from sovrium_tui.execution.server import LocalServer, embedded_bin_dir
-from sovrium_tui.planning.plan import write_plan
-from sovrium_tui.planning.planner import Origin, make_plan
-from sovrium_tui.schema import parse_app
+from sovrium_tui.catalog import introspect as introspection
+from sovrium_tui.execution.server import LARGE_LOCK_TABLE, LocalServer, embedded_bin_dir
 
-SOVRIUM = [sys.executable, "-m", "sovrium_tui"]
+SOVRIUM = [str(Path(sys.executable).with_name("sovrium"))]
+TARGETS = {"start-up": 50.0, "plan": 1000.0, "check": 1000.0, "refusal": 1000.0, "apply": 1.2, "introspect": 1.3}
 
 
 def wide_schema(tables: int) -> str:
@@ -51,28 +50,40 @@ def wide_schema(tables: int) -> str:
         {"id": 12, "name": "meta", "type": "json"},
         {"id": 13, "name": "score", "type": "rating", "max": 5},
     ]
-    document = {"name": "bench", "tables": []}
+    document: dict[str, object] = {"name": "bench", "tables": []}
+    tables_list: list[object] = []
     for number in range(1, tables + 1):
         own = copy.deepcopy(fields)  # no shared lists: the file must not use YAML anchors
         if number > 1:
             own.append({"id": 14, "name": "parent", "type": "relationship", "relatedTable": f"t{number - 1:04d}"})
-        document["tables"].append({"id": number, "name": f"t{number:04d}", "fields": own})
+        tables_list.append({"id": number, "name": f"t{number:04d}", "fields": own})
+    document["tables"] = tables_list
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def timed(command: list[str], *, runs: int, cwd: Path, env: dict[str, str]) -> list[float]:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+def run(command: list[str], *, cwd: Path, env: dict[str, str], check: bool = True) -> tuple[float, int, int]:
+    """Wall time (ms), peak memory (MB) and exit code of one process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = (time.perf_counter() - started) * 1000
+    code = os.waitstatus_to_exitcode(status)
+    if check and code != 0:
+        error = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"{' '.join(command)} failed ({code}):\n{error}")
+    return elapsed, usage.ru_maxrss // 1024, code
 
 
-def summary(values: list[float]) -> str:
-    return (
-        f"median {statistics.median(values):7.1f} ms  (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
-    )
+def median_of(command: list[str], *, runs: int, cwd: Path, env: dict[str, str]) -> float:
+    return statistics.median(run(command, cwd=cwd, env=env)[0] for _ in range(runs))
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}×" if baseline else "n/a"
+
+
+def verdict(value: float, target: float) -> str:
+    return "meets" if value <= target else "MISSES"
 
 
 async def create_database(admin_url: str, name: str) -> None:
@@ -84,105 +95,189 @@ async def create_database(admin_url: str, name: str) -> None:
         await admin.close()
 
 
-def url_for(server: LocalServer, database: str) -> str:
-    return server.url(database)
+def environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SOURCE_DATE_EPOCH")}
 
 
-def bench_startup(server: LocalServer, work: Path, runs: int) -> None:
-    print("\n== unchanged start-up: whole process ==")
+# --- 1. start-up ------------------------------------------------------------------------------------------------
+
+
+def bench_startup(server: LocalServer, work: Path, runs: int, summary: list[str]) -> None:
+    print("\n== 1. unchanged start-up: the whole `sovrium migrate` process ==")
     asyncio.run(create_database(server.url(), "bench_startup"))
     schema = work / "crm.yaml"
-    schema.write_text((Path(__file__).parent.parent / "examples" / "crm.yaml").read_text())
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    url = url_for(server, "bench_startup")
+    shutil.copy(Path(__file__).parent.parent / "examples" / "crm.yaml", schema)
+    url = server.url("bench_startup")
     migrate = [*SOVRIUM, "migrate", str(schema), "--database-url", url, "--quiet"]
-    subprocess.run(migrate, cwd=work, env=env, check=True, capture_output=True)  # first run migrates
-    baseline = timed([sys.executable, "-c", "pass"], runs=runs, cwd=work, env=env)
-    asyncpg_only = timed([sys.executable, "-c", "import asyncpg"], runs=runs, cwd=work, env=env)
-    noop = timed(migrate, runs=runs, cwd=work, env=env)
-    print(f"python -c pass               {summary(baseline)}")
-    print(f"python -c 'import asyncpg'   {summary(asyncpg_only)}")
-    print(f"sovrium migrate (unchanged)  {summary(noop)}")
-    extra = statistics.median(noop) - statistics.median(baseline)
-    print(
-        f"→ {extra:.1f} ms above a bare interpreter; ratio {statistics.median(noop) / statistics.median(baseline):.1f}×"
+    env = environment()
+    run(migrate, cwd=work, env=env)  # the first run migrates and fills the checksum cache
+    baseline = median_of([sys.executable, "-c", "pass"], runs=runs, cwd=work, env=env)
+    noop = median_of(migrate, runs=runs, cwd=work, env=env)
+    print(f"python -c pass                {baseline:7.1f} ms")
+    print(f"sovrium migrate (unchanged)   {noop:7.1f} ms  ratio {ratio(noop, baseline)}, {noop - baseline:.1f} ms more")
+    target = TARGETS["start-up"]
+    summary.append(
+        f"| unchanged `sovrium migrate`, whole process | {noop:.0f} ms | ≤ {target:.0f} ms | {verdict(noop, target)} |"
     )
-    print(f"  (budget 100 ms; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})")
 
 
-def bench_create(server: LocalServer, work: Path, sizes: list[int]) -> None:
-    print("\n== creating N tables in one transaction ==")
-    psql = embedded_bin_dir() / "psql"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+# --- 2. planning and checking -----------------------------------------------------------------------------------
+
+
+def bench_planning(work: Path, sizes: list[int], summary: list[str]) -> None:
+    print("\n== 2. `sovrium plan --offline` and `sovrium check` of N tables ==")
+    env = {**environment(), "SOURCE_DATE_EPOCH": "1795564800"}
     for size in sizes:
-        app = parse_app(wide_schema(size), source="bench.yaml")
-        started = time.perf_counter()
-        plan = make_plan(app, Origin(version=0, checksum=None, app=None, catalog=Catalog()))
-        planning_ms = (time.perf_counter() - started) * 1000
-        assert plan is not None
-        plans = work / f"plans_{size}"
-        path = write_plan(plan, plans, "bench")
-        sql = work / f"create_{size}.sql"
-        sql.write_text("".join(f"{s};\n" for step in plan.steps for s in step.forward))
+        folder = work / f"plan_{size}"
+        folder.mkdir()
+        (folder / "app.yaml").write_text(wide_schema(size))
+        plan_ms, plan_mb, _ = run([*SOVRIUM, "plan", "app.yaml", "--offline"], cwd=folder, env=env)
+        check_ms, check_mb, _ = run([*SOVRIUM, "check", "app.yaml"], cwd=folder, env=env)
+        size_mb = sum(p.stat().st_size for p in (folder / "plans").iterdir()) / 1e6
+        print(
+            f"N={size:>5}: plan --offline {plan_ms:7.0f} ms, {plan_mb:4d} MB peak ({size_mb:.1f} MB plan file) | "
+            f"check {check_ms:7.0f} ms, {check_mb:4d} MB peak"
+        )
+        if size == 2000:
+            summary.append(
+                f"| `sovrium plan --offline`, 2,000 tables | {plan_ms / 1000:.2f} s, {plan_mb} MB | ≤ 1 s, ≤ 150 MB | "
+                f"{verdict(plan_ms, TARGETS['plan'])} |"
+            )
+            verdict_text = verdict(check_ms, TARGETS["check"])
+            summary.append(f"| `sovrium check`, 2,000 tables | {check_ms / 1000:.2f} s | ≤ 1 s | {verdict_text} |")
+
+
+# --- 3. applying ------------------------------------------------------------------------------------------------
+
+
+def bench_apply(server: LocalServer, work: Path, sizes: list[int], summary: list[str]) -> None:
+    print("\n== 3. creating N tables in one transaction: `sovrium apply` vs `psql -1 -f` ==")
+    psql = server.bin_dir / "psql"
+    env = environment()
+    for size in sizes:
+        folder = work / f"apply_{size}"
+        folder.mkdir()
+        (folder / "app.yaml").write_text(wide_schema(size))
+        run([*SOVRIUM, "plan", "app.yaml", "--offline"], cwd=folder, env=env)
+        [plan_file] = (folder / "plans").iterdir()
+        document = yaml.load(plan_file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        sql = folder / "create.sql"
+        sql.write_text("".join(f"{s};\n" for step in document["steps"] for s in step["forward"]))
 
         asyncio.run(create_database(server.url(), "bench_psql"))
-        started = time.perf_counter()
-        subprocess.run(
-            [str(psql), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(sql), url_for(server, "bench_psql")],
-            check=True,
-            capture_output=True,
+        raw_ms, _, _ = run(
+            [str(psql), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(sql), server.url("bench_psql")],
+            cwd=folder,
             env=env,
         )
-        raw_ms = (time.perf_counter() - started) * 1000
-
         asyncio.run(create_database(server.url(), "bench_apply"))
-        started = time.perf_counter()
-        subprocess.run(
-            [*SOVRIUM, "apply", str(path), "--yes", "--database-url", url_for(server, "bench_apply")],
-            check=True,
-            capture_output=True,
-            cwd=work,
+        apply_ms, apply_mb, _ = run(
+            [*SOVRIUM, "apply", str(plan_file), "--yes", "--database-url", server.url("bench_apply")],
+            cwd=folder,
             env=env,
         )
-        apply_ms = (time.perf_counter() - started) * 1000
-
-        async def read(expected_tables: int) -> float:
-            connection = await asyncpg.connect(url_for(server, "bench_apply"))
-            try:
-                begun = time.perf_counter()
-                catalog = await introspect(connection)
-                assert len(catalog.tables) == expected_tables
-                return (time.perf_counter() - begun) * 1000
-            finally:
-                await connection.close()
-
-        introspect_ms = asyncio.run(read(size))
-        started = time.perf_counter()
-        compile_app(app)
-        compile_ms = (time.perf_counter() - started) * 1000
+        introspect_ms, raw_queries_ms = asyncio.run(_introspection(server.url("bench_apply"), size))
         print(
-            f"N={size:>5}: psql -1 -f {raw_ms:8.0f} ms | sovrium apply {apply_ms:8.0f} ms "
-            f"(ratio {apply_ms / raw_ms:.2f}×) | introspect {introspect_ms:6.0f} ms | "
-            f"plan in memory {planning_ms:6.0f} ms (compile {compile_ms:.0f} ms) | {len(plan.steps)} steps"
+            f"N={size:>5}: psql -1 -f {raw_ms:7.0f} ms | sovrium apply {apply_ms:7.0f} ms ({apply_mb} MB) "
+            f"ratio {ratio(apply_ms, raw_ms)} | introspect {introspect_ms:6.0f} ms vs raw queries "
+            f"{raw_queries_ms:6.0f} ms ratio {ratio(introspect_ms, raw_queries_ms)}"
         )
+        if size == 500:
+            value = apply_ms / raw_ms
+            summary.append(
+                f"| `sovrium apply`, 500 tables, vs `psql -1 -f` | {apply_ms / 1000:.2f} s vs {raw_ms / 1000:.2f} s = "
+                f"{value:.2f}× | ≤ 1.2× | {verdict(value, TARGETS['apply'])} |"
+            )
+            value = introspect_ms / raw_queries_ms
+            summary.append(
+                f"| introspection, 500 tables, vs the raw catalog queries | {introspect_ms:.0f} ms vs "
+                f"{raw_queries_ms:.0f} ms = {value:.2f}× | ≤ 1.3× | {verdict(value, TARGETS['introspect'])} |"
+            )
+
+
+async def _introspection(url: str, expected: int, rounds: int = 5) -> tuple[float, float]:
+    """Median ms of introspect() and of the same queries sent raw (connection open; each in a transaction)."""
+    connection = await asyncpg.connect(url)
+    try:
+        full, raw = [], []
+        for _ in range(rounds):
+            begun = time.perf_counter()
+            catalog = await introspection.introspect(connection)
+            full.append((time.perf_counter() - begun) * 1000)
+            assert len(catalog.tables) == expected
+            begun = time.perf_counter()
+            async with connection.transaction(readonly=True):
+                for query in introspection.RAW_QUERIES:
+                    await connection.fetch(query, *(("public",) if "$1" in query else ()))
+            raw.append((time.perf_counter() - begun) * 1000)
+        return statistics.median(full), statistics.median(raw)
+    finally:
+        await connection.close()
+
+
+# --- 4. refusing what the lock table cannot hold ------------------------------------------------------------------
+
+
+def bench_refusal(server: LocalServer, work: Path, size: int, summary: list[str]) -> None:
+    print(f"\n== 4. `sovrium apply` refusing {size} tables on a server with the default lock table ==")
+    env = environment()
+    folder = work / f"apply_{size}"
+    if not (folder / "plans").exists():
+        folder.mkdir(exist_ok=True)
+        (folder / "app.yaml").write_text(wide_schema(size))
+        run([*SOVRIUM, "plan", "app.yaml", "--offline"], cwd=folder, env=env)
+    [plan_file] = (folder / "plans").iterdir()
+    asyncio.run(create_database(server.url(), "bench_refusal"))
+    refused_ms, _, code = run(
+        [*SOVRIUM, "apply", str(plan_file), "--yes", "--database-url", server.url("bench_refusal")],
+        cwd=folder,
+        env=env,
+        check=False,
+    )
+    assert code == 1, "the plan must be refused"
+    print(f"refused after {refused_ms:.0f} ms (exit {code})")
+    summary.append(
+        f"| `sovrium apply` refusing a plan over the lock ceiling ({size} tables) | {refused_ms / 1000:.2f} s "
+        f"| ≤ 1 s | {verdict(refused_ms, TARGETS['refusal'])} |"
+    )
+
+
+def start(work: Path, name: str, bin_dir: Path, settings: tuple[str, ...]) -> LocalServer:
+    server = LocalServer(data_dir=work / name, bin_dir=bin_dir, settings=settings)
+    server.ensure_running()
+    return server
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="runs of each start-up measurement")
-    parser.add_argument("--sizes", default="100,500", help="table counts to create, comma-separated")
+    parser.add_argument("--sizes", default="100,500,2000", help="table counts to apply, comma-separated")
+    parser.add_argument("--plan-sizes", default=None, help="table counts to plan and check (default: --sizes and 5000)")
     parser.add_argument("--pg-bin", default=None, help="PostgreSQL binaries (default: embedded PostgreSQL 18)")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    plan_sizes = [int(s) for s in args.plan_sizes.split(",") if s] if args.plan_sizes else [*sizes, 5000]
     work = Path(tempfile.mkdtemp(prefix="sovrium-bench-"))
     work.chmod(0o755)  # the server's OS user (when run as root) must reach it
-    server = LocalServer(data_dir=work / "pgdata", bin_dir=Path(args.pg_bin) if args.pg_bin else embedded_bin_dir())
+    bin_dir = Path(args.pg_bin) if args.pg_bin else embedded_bin_dir()
+    summary = ["| what | measured | target | |", "|---|---|---|---|"]
+    servers: list[LocalServer] = []
     try:
-        server.ensure_running()
-        print(f"server: {server.bin_dir} (PostgreSQL {server.version()}), {os.cpu_count()} cores")
-        bench_startup(server, work, args.runs)
-        bench_create(server, work, [int(s) for s in args.sizes.split(",") if s])
+        large = start(work, "pgdata", bin_dir, LARGE_LOCK_TABLE)  # as the embedded server runs
+        servers.append(large)
+        print(f"server: {bin_dir} (PostgreSQL {large.version()}), {os.cpu_count()} cores")
+        bench_startup(large, work, args.runs, summary)
+        bench_planning(work, plan_sizes, summary)
+        bench_apply(large, work, sizes, summary)
+        default = start(work, "pgdata-default", bin_dir, ())  # a user's own server, default settings
+        servers.append(default)
+        bench_refusal(default, work, max(2000, *sizes), summary)
+        print("\n== summary ==")
+        print("\n".join(summary))
     finally:
-        server.destroy()
+        for server in servers:
+            server.destroy()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

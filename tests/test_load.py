@@ -74,7 +74,7 @@ def test_several_problems_in_one_file_are_all_reported(tmp_path: Path) -> None:
         APP_YAML.replace("name: app", "name: app\ncolour: blue")
         .replace("type: email", "type: email\n        required: 'no'")
         .replace("default: 2024-01-31", "default: 2024-01-31\n        unique: 1")
-        .replace("type: single-line-text", "type: lookup")
+        .replace("type: single-line-text", "type: lookupp")
     )
     path = write(tmp_path, "app.yaml", broken)
     problems = problems_of_file(path)
@@ -244,7 +244,9 @@ def test_the_crm_example_is_valid() -> None:
     names = [table.name for table in app.tables]
     assert names == ["companies", "contacts", "deals", "activities", "tags", "contact_profiles"]
     relation_types = {f.relation_type for table in app.tables for f in table.fields if f.type == "relationship"}
-    assert relation_types == {"many-to-one", "one-to-one", "many-to-many"}
+    assert relation_types == {"many-to-one", "one-to-one", "one-to-many", "many-to-many"}
+    computed = {f.type for table in app.tables for f in table.fields} & {"formula", "lookup", "rollup", "count"}
+    assert computed == {"formula", "lookup", "rollup", "count"}
 
 
 def test_the_crm_example_reads_the_same_as_json(tmp_path: Path) -> None:

@@ -180,6 +180,21 @@ SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth') AS schema_exis
 """
 
 
+# The queries introspection sends, for the benchmark's raw baseline.
+RAW_QUERIES = (_COLUMNS, _CONSTRAINTS, _INDEXES, _TRIGGERS, _FUNCTIONS, _VIEWS, _AUTH_USERS, _QUOTED_BY_SERVER)
+
+_QUOTED_BY_VERSION: dict[object, frozenset[str]] = {}
+
+
+async def _differently_quoted(connection: asyncpg.Connection) -> frozenset[str]:
+    """Keywords this server quotes and ours does not, or the other way round; asked once per server version."""
+    version = connection.get_server_version()
+    if version not in _QUOTED_BY_VERSION:
+        words = await connection.fetchval(_QUOTED_BY_SERVER)
+        _QUOTED_BY_VERSION[version] = frozenset(QUOTED_KEYWORDS.symmetric_difference(words))
+    return _QUOTED_BY_VERSION[version]
+
+
 async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     column_rows = await connection.fetch(_COLUMNS, schema)
     constraint_rows = await connection.fetch(_CONSTRAINTS, schema)
@@ -188,7 +203,7 @@ async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     function_rows = await connection.fetch(_FUNCTIONS, schema)
     view_rows = await connection.fetch(_VIEWS, schema)
     auth = await connection.fetchrow(_AUTH_USERS)
-    differing = QUOTED_KEYWORDS.symmetric_difference(await connection.fetchval(_QUOTED_BY_SERVER))
+    differing = await _differently_quoted(connection)
     catalog = build_catalog(
         column_rows, constraint_rows, index_rows, trigger_rows, function_rows, view_rows=view_rows, requote=differing
     )
