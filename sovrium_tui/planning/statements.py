@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -157,7 +158,10 @@ def statement_problem(statement: str) -> str | None:
     return analyse(statement).problem
 
 
-@functools.lru_cache(maxsize=4096)
+_SCREEN = re.compile("|".join(re.escape(marker) for marker in (*_MARKERS, _TOP_LEVEL_SELECT)))
+
+
+@functools.lru_cache(maxsize=65536)  # a plan's statements are read several times while it runs
 def analyse(statement: str) -> StatementFacts:
     """Parse one plan statement and say what it is and what it may destroy."""
     from pglast import parser
@@ -178,7 +182,7 @@ def analyse(statement: str) -> StatementFacts:
         return StatementFacts("expected exactly one statement (this item holds only comments)")
     if count > 1:
         return StatementFacts(_SEVERAL)
-    if not any(marker in text for marker in _MARKERS) and _TOP_LEVEL_SELECT not in text:
+    if _SCREEN.search(text) is None:
         return StatementFacts(None)
     document = json.loads(text)
     node_type, node = next(iter(document["stmts"][0]["stmt"].items()))

@@ -1,0 +1,37 @@
+"""The catalog fingerprint recorded at every migration stays the same text across versions of this tool."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from sovrium_tui.catalog import Catalog, compile_app
+from sovrium_tui.catalog.introspect import fingerprint
+from sovrium_tui.schema import load_app
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _as_first_recorded(catalog: Catalog) -> str:
+    """The fingerprint as databases migrated by earlier versions recorded it (dataclasses.asdict, json.dumps)."""
+    document = asdict(catalog)
+    document.pop("auth_users", None)
+    if not document["views"]:
+        document.pop("views")
+    for table in document["tables"]:
+        for column in table["columns"]:
+            if column["generated"] is None and not column["derived"]:
+                del column["generated"], column["derived"]
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("schema", ["crm.yaml", "composed/app.yaml", "history/crm.v1.yaml"])
+def test_the_fingerprint_is_the_one_earlier_versions_recorded(schema: str) -> None:
+    catalog = compile_app(load_app(EXAMPLES / schema))
+    assert fingerprint(catalog) == _as_first_recorded(catalog)
+    assert fingerprint(Catalog()) == _as_first_recorded(Catalog())
