@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
@@ -29,6 +30,7 @@ QUOTED_KEYWORDS = frozenset(
 _PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
+@functools.lru_cache(maxsize=16384)  # a big app's DDL quotes the same few thousand names over and over
 def quote_ident(name: str) -> str:
     """Quote a name exactly when PostgreSQL's quote_ident() would; embedded quotes are doubled."""
     if "\x00" in name:

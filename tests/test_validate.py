@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1293,3 +1294,66 @@ def test_any_document_gives_an_app_or_problems_never_a_crash(tables: list[dict[s
         assert all(problem.message for problem in invalid.problems)
     else:
         assert app_from_document(app_snapshot(app)) == app
+
+
+_FUZZ_FIELD_SETTINGS = st.dictionaries(st.sampled_from(_FUZZ_KEYS), _FUZZ_VALUES, max_size=6).map(
+    lambda extra: {key: value for key, value in extra.items() if key not in ("name", "id")}
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(TYPE_KEYS)), _FUZZ_FIELD_SETTINGS)
+def test_fields_written_alike_are_read_alike(kind: str, settings_: dict[str, object]) -> None:
+    """Each copy of a field (same keys, other names) is read as the first one is: same Field, same problems."""
+    written = {"type": kind, **settings_}
+    fields = [{"name": name, **written} for name in ("first", "second", "third")]
+    try:
+        app = validate_document({"name": "app", "tables": [{"name": "t", "fields": fields}]})
+    except SchemaInvalid as invalid:
+        by_field: dict[str, set[tuple[str, str]]] = {}
+        for problem in invalid.problems:
+            path = problem.path or ""
+            if path.startswith("tables[0].fields["):
+                index, _, rest = path.removeprefix("tables[0].fields[").partition("]")
+                message = re.sub(r"\b(first|second|third)\b", "<name>", problem.message)
+                by_field.setdefault(index, set()).add((rest, message))
+        assert by_field.get("0") == by_field.get("1") == by_field.get("2")
+    else:
+        first, second, third = app.tables[0].fields
+        assert (second.name, second.id, third.name, third.id) == ("second", 2, "third", 3)
+        assert replace(second, name="first", id=1) == first == replace(third, name="first", id=1)
+
+
+_PLAIN_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.text(alphabet=st.characters(exclude_characters="\\"), max_size=4),
+    st.sampled_from(["\x00", "a\x00b", "\ud800", "x\udfffy"]),
+)
+_PLAIN_KEYS = st.text(max_size=3) | st.sampled_from(["\x00", "\ud800"]) | st.integers(0, 3) | st.none()
+
+
+def _nested(value: object, depth: int) -> object:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        _PLAIN_SCALARS,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_PLAIN_KEYS, inner, max_size=3),
+        max_leaves=12,
+    ),
+    st.sampled_from([0, 1, 62, 63, 64, 65, 80]),
+)
+def test_the_quick_plain_data_answer_agrees_with_the_walk_that_names_problems(value: object, depth: int) -> None:
+    from sovrium_tui.schema.validate import Problems, _check_plain_data, _is_plain_data
+
+    document = {"fields": _nested(value, depth)}
+    problems = Problems()
+    _check_plain_data(problems, document, "tables[0]")  # names every problem, whatever the quick answer said
+    assert _is_plain_data(document) == (len(problems) == 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -134,6 +135,7 @@ class NumberLiteral:
         return self.text if self.kind == "numeric" else f"({self.text})::numeric"
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # the same few bounds and defaults, field after field
 def number_literal(value: int | float | Decimal | str) -> NumberLiteral:
     """Print a number the way PostgreSQL deparses the constant: negatives and big values quoted and cast."""
     if isinstance(value, bool):

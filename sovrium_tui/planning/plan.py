@@ -207,14 +207,14 @@ def parse_plan(text: str, *, source: str, check_digest: bool = True, check_sql: 
     document = load_document(text, source=source)
     problems: list[Problem] = []
     plan = _read_plan(document, problems)
+    intact = plan is not None and not problems and plan.digest_ok
     if plan is not None and not problems:
-        every = check_sql == "all" or not plan.digest_ok
-        problems.extend(_sql_problems(plan, every=every))
+        problems.extend(_sql_problems(plan, every=check_sql == "all" or not intact))
         problems.extend(_schema_problems(plan))
     if problems or plan is None:
         rendered = "; ".join(p.render() for p in problems) or "not a plan"
         raise PlanInvalid(f"invalid plan file: {rendered}", location=source)
-    if check_digest and not plan.digest_ok:
+    if check_digest and not intact:
         raise PlanEdited(
             "plan file was edited after it was made (digest mismatch); review the change, then run "
             f"`sovrium plan --rehash {source}` to accept it",

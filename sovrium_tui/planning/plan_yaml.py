@@ -88,18 +88,23 @@ def _mapping(mapping: dict[str, Any], indent: int, lines: list[str], *, first_pr
     pad = " " * indent
     for number, (key, value) in enumerate(mapping.items()):
         lead = first_prefix if number == 0 and first_prefix is not None else pad
-        head = f"{lead}{_scalar_key(str(key))}:"
-        _value(value, head, indent, lines)
+        _value(value, f"{lead}{_text(str(key))}:", indent, lines)
 
 
 def _value(value: Any, head: str, indent: int, lines: list[str]) -> None:
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is str:  # most values: asked first
+        if "\n" in value and _literal(value):
+            _block(value, head, indent + 2, lines)
+        else:
+            lines.append(f"{head} {_text(value)}")
+    elif kind is dict or (kind is not list and isinstance(value, dict)):
         if not value:
             lines.append(f"{head} {{}}")
             return
         lines.append(head)
         _mapping(value, indent + 2, lines)
-    elif isinstance(value, list):
+    elif kind is list or isinstance(value, list):
         if not value:
             lines.append(f"{head} []")
             return
@@ -114,7 +119,10 @@ def _value(value: Any, head: str, indent: int, lines: list[str]) -> None:
 def _sequence(items: list[Any], indent: int, lines: list[str]) -> None:
     pad = " " * indent
     for item in items:
-        if isinstance(item, dict) and item:
+        kind = type(item)
+        if kind is str and "\n" not in item:
+            lines.append(f"{pad}- {_text(item)}")
+        elif isinstance(item, dict) and item:
             _mapping(item, indent + 2, lines, first_prefix=f"{pad}- ")
         elif isinstance(item, list) and item:
             lines.append(f"{pad}-")
@@ -150,9 +158,10 @@ def _block(text: str, head: str, indent: int, lines: list[str]) -> None:
     lines.extend("" for _ in range(trailing - 1))
 
 
-@functools.lru_cache(maxsize=1024)
-def _scalar_key(key: str) -> str:
-    return _scalar(key)
+@functools.lru_cache(maxsize=65536)  # keys, type names, table and field names repeat all through a plan
+def _text(text: str) -> str:
+    """Text on one line, as written: plain when it can be, else quoted."""
+    return _scalar(text)
 
 
 def _scalar(value: Any) -> str:

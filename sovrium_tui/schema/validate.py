@@ -11,8 +11,8 @@ import math
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import cast
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
@@ -165,11 +165,13 @@ class Problems:
     def __init__(self) -> None:
         self._found: dict[tuple[str, str], None] = {}
         self._paths: set[str] = set()
+        self.added = 0  # every add, repeats included: "nothing was said while reading this" is `added` unchanged
 
     def __len__(self) -> int:
         return len(self._found)
 
     def add(self, path: str, message: str) -> None:
+        self.added += 1
         self._found[(path, message)] = None
         self._paths.add(path)
 
@@ -737,6 +739,14 @@ class _TableDraft:
         return {**self.data, "id": self.id, "fields": fields}
 
 
+def _field_shape(data: Mapping[str, object]) -> str | None:
+    """A key equal for two fields exactly when they are written alike apart from `name` and `id` (repr tells
+    1 from 1.0 and True, and keeps key order, which only costs a miss); None for data not worth a key."""
+    if len(data) > 24:
+        return None
+    return repr([item for item in data.items() if item[0] != "name" and item[0] != "id"])
+
+
 def _decoded_field(raw: dict[str, object], built: Field) -> dict[str, object]:
     decoded: dict[str, object] = {**raw, "id": built.id}
     if built.type == "relationship":
@@ -748,6 +758,7 @@ class _Validator:
     def __init__(self) -> None:
         self.problems = Problems()
         self.pending_sql: list[_RawSql] = []
+        self.known_fields: dict[str, dict[str, Any]] = {}
 
     # -- app ------------------------------------------------------------------------------------------------------
 
@@ -904,6 +915,21 @@ class _Validator:
         return name
 
     def field(self, data: Mapping[str, object], path: str, field_id: int, name: str | None) -> Field | None:
+        """The Field, or None when it has no usable name or type. Fields written alike (everything but `name`
+        and `id` the same) are read once: a big app repeats a few dozen shapes thousands of times."""
+        shape = _field_shape(data)
+        known = self.known_fields.get(shape) if shape is not None else None
+        if known is None:
+            reported = self.problems.added
+            known = self.field_settings(data, path)
+            if known is None or name is None:
+                return None
+            if shape is not None and self.problems.added == reported:
+                self.known_fields[shape] = known
+        return Field(id=field_id, name=name, **known) if name is not None else None
+
+    def field_settings(self, data: Mapping[str, object], path: str) -> dict[str, Any] | None:
+        """Everything a Field holds besides its id and name, as keyword arguments; None without a usable type."""
         kind = self.field_type(data, path)
         required = _flag(self.problems, data, "required", path)
         unique = _flag(self.problems, data, "unique", path)
@@ -917,43 +943,38 @@ class _Validator:
         options = read.options()
         relation = read.relation(required)
         extras = computed_fields.read_extras(read)
-        built = Field(
-            id=field_id,
-            name=name or "",
-            type=kind,
-            required=required,
-            unique=unique,
-            indexed=indexed,
-            default=read.default(options, low, high),
-            min=low,
-            max=high,
-            precision=read.precision(),
-            options=options,
-            max_selections=read.max_selections(options),
-            related_table=relation.table,
-            relation_type=relation.type,
-            related_field=relation.field,
-            on_delete=relation.on_delete,
-            on_update=relation.on_update,
-            item_type=read.item_type(),
-            max_items=read.count("maxItems"),
-            store_metadata=read.flag("storeMetadata"),
-            max_files=read.count("maxFiles"),
-            max_length=read.count("maxLength"),
-            full_text_search=read.flag("fullTextSearch"),
-            format=read.barcode_format(),
-            foreign_key=extras.foreign_key,
-            reciprocal_field=extras.reciprocal_field,
-            relationship_field=extras.relationship_field,
-            aggregation=extras.aggregation,
-            filters=extras.filters,
-            formula=extras.formula,
-            result_type=extras.result_type,
-            ai=extras.ai,
-        )
-        if extras.related_field is not None:
-            built = replace(built, related_field=extras.related_field)
-        return built if name is not None else None
+        return {
+            "type": kind,
+            "required": required,
+            "unique": unique,
+            "indexed": indexed,
+            "default": read.default(options, low, high),
+            "min": low,
+            "max": high,
+            "precision": read.precision(),
+            "options": options,
+            "max_selections": read.max_selections(options),
+            "related_table": relation.table,
+            "relation_type": relation.type,
+            "related_field": relation.field if extras.related_field is None else extras.related_field,
+            "on_delete": relation.on_delete,
+            "on_update": relation.on_update,
+            "item_type": read.item_type(),
+            "max_items": read.count("maxItems"),
+            "store_metadata": read.flag("storeMetadata"),
+            "max_files": read.count("maxFiles"),
+            "max_length": read.count("maxLength"),
+            "full_text_search": read.flag("fullTextSearch"),
+            "format": read.barcode_format(),
+            "foreign_key": extras.foreign_key,
+            "reciprocal_field": extras.reciprocal_field,
+            "relationship_field": extras.relationship_field,
+            "aggregation": extras.aggregation,
+            "filters": extras.filters,
+            "formula": extras.formula,
+            "result_type": extras.result_type,
+            "ai": extras.ai,
+        }
 
     def field_type(self, data: Mapping[str, object], path: str) -> str | None:
         """The canonical type, after checking the field's keys against it; None when it cannot be used."""
@@ -1271,27 +1292,45 @@ def _shortest_cycle(start: str, edges: Mapping[str, list[tuple[str, str]]]) -> l
 
 
 def _is_plain_data(value: object) -> bool:
-    """The quick yes/no form of _check_plain_data, without building paths."""
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item or not (item.isascii() or _encodes(item)):
-                return False
-        elif isinstance(item, dict):
-            if depth >= _MAX_NESTING or not all(isinstance(key, str) and _is_plain_text(key) for key in item):
-                return False
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            if depth >= _MAX_NESTING:
-                return False
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return False
-        elif item is not None and not isinstance(item, int):
-            return False
+    """The quick yes/no form of _check_plain_data, without building paths. orjson (Rust) refuses keys that are
+    not text, lone surrogates and types other than JSON's; the walk below only visits containers and floats."""
+    import orjson
+
+    if type(value) is not dict and type(value) is not list:
+        return _is_plain_scalar(value)
+    # orjson writes datetimes, dataclasses and subclasses of str, int, dict and list itself; these options make
+    # it refuse them, so what it writes is plain JSON data.
+    plain_only = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+    try:
+        written = orjson.dumps(value, option=plain_only)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    if b"\\u0000" in written:
+        return False
+    level: list[object] = [value]  # the containers `depth` levels in
+    depth = 0
+    while level:
+        if depth == _MAX_NESTING:
+            return not any(level)  # anything inside these is nested too deeply
+        depth += 1
+        below: list[object] = []
+        for item in level:
+            for child in cast(dict[str, object], item).values() if type(item) is dict else cast(list[object], item):
+                kind = type(child)
+                if kind is dict or kind is list:
+                    below.append(child)
+                elif kind is float and not math.isfinite(cast(float, child)):
+                    return False
+        level = below
     return True
+
+
+def _is_plain_scalar(value: object) -> bool:
+    if isinstance(value, str):
+        return _is_plain_text(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, int)
 
 
 def _is_plain_text(text: str) -> bool:
