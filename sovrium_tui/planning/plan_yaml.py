@@ -23,6 +23,7 @@ _PLAIN = re.compile(
     "[A-Za-z](?:[^\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff: #]|:(?=[^ ])| (?=[^ #])|#)*(?<![ :])"
 )
 _WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # _NOT_PRINTABLE for ASCII text, several times faster
 _NOT_PRINTABLE = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
 
 
@@ -142,7 +143,7 @@ def _literal(value: object) -> bool:
         and "\n" in value
         and value.strip() != ""
         and "\r" not in value
-        and _NOT_PRINTABLE.search(value) is None
+        and (_ASCII_CONTROL.search(value) if value.isascii() else _NOT_PRINTABLE.search(value)) is None
     )
 
 

@@ -87,9 +87,11 @@ def stringify(value: object, *, indent: int | None = None, sort_keys: bool = Fal
 
 
 # Where orjson's compact, key-sorted output may differ from JavaScript's: a number that is not a plain safe
-# integer (only possible right after `:`, `,` or `[`, as a quote inside a string is always escaped), a key that
-# is an array index, and astral characters next to U+E000..U+FFFF (UTF-16 order). False alarms only cost time.
-_MAYBE_DIFFERENT = re.compile(r'[:,\[]-?[0-9]+(?:[.eE]|[0-9]{15})|NaN|Infinity|[{,]"(?:0|[1-9][0-9]*)":')
+# integer (only possible right after `:`, `,` or `[`, as a quote inside a string is always escaped), and a key that
+# is an array index (and astral characters next to U+E000..U+FFFF, UTF-16 order, below). Non-finite numbers need
+# no search: both write null. False alarms only cost time; two simple patterns scan twice as fast as one with both.
+_MAYBE_NOT_SAFE_INTEGER = re.compile(r"[:,\[]-?[0-9]+(?:[.eE]|[0-9]{15})")
+_MAYBE_INDEX_KEY = re.compile(r'[{,]"(?:0|[1-9][0-9]*)":')
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _PRIVATE_USE_AND_UP = re.compile("[\ue000-\uffff]")
 
@@ -106,7 +108,7 @@ def _by_orjson(value: object, *, indented: bool) -> str | None:
         compact = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     except (TypeError, orjson.JSONEncodeError):
         return None  # keys that are not text, integers beyond 64 bits, lone surrogates …
-    if _MAYBE_DIFFERENT.search(compact):
+    if _MAYBE_NOT_SAFE_INTEGER.search(compact) or _MAYBE_INDEX_KEY.search(compact):
         return None
     if not compact.isascii() and _ASTRAL.search(compact) and _PRIVATE_USE_AND_UP.search(compact):
         return None
