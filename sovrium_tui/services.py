@@ -480,7 +480,7 @@ async def apply(
             result = await executor.apply_plan(
                 connection,
                 file.plan,
-                target_catalog=catalog_for_snapshot(json.loads(file.plan.schema)),
+                target_catalog_for=catalog_for_snapshot,
                 allow_destructive=allow_destructive,
                 applied_by=executor.applied_by(),
                 lock_wait=lock_wait,

@@ -122,6 +122,17 @@ def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -
         (lambda t: t.replace("  hazards: []", "  hazards: [spicy]", 1), r"unknown hazard 'spicy'"),
         (lambda t: t.replace("name: phone", "name: fax"), r"schema snapshot does not match to.checksum"),
         (lambda t: t.replace("- id: 2", "- id: 7"), r"step ids must run 1, 2, 3"),
+        (lambda t: t.replace("- id: 2", "- id: true"), r"steps\[1\]\.id: expected a whole number"),
+        (lambda t: t.replace("  op: add_column", "  op: add_column\n  extra: 1"), r"unknown key 'extra'"),
+        (
+            lambda t: t.replace("  summary: add column customers.note (text)", "  summary: ''"),
+            r"summary: expected text",
+        ),
+        (lambda t: t.replace("  target: customers.note", "  target: 12"), r"target: expected text"),
+        (lambda t: t.replace("  - ALTER TABLE public.customers ADD COLUMN note text", "  - ' '"), r"forward: expected"),
+        (lambda t: t.replace("  - ALTER TABLE public.customers ADD COLUMN note text", "  - 3"), r"forward: expected"),
+        (lambda t: t.replace("  - ALTER TABLE public.customers DROP COLUMN note", "  - null"), r"reverse: expected"),
+        (lambda t: t.replace("  hazards: []", "  hazards: {}", 1), r"hazards: expected"),
         (lambda t: "just a string\n", r"must be a YAML mapping"),
     ],
 )

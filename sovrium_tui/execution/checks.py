@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from sovrium_tui.catalog.introspect import fingerprint, introspect
 from sovrium_tui.catalog.model import Catalog
 from sovrium_tui.errors import DriftDetected, PlanStale, PlanTooLarge, SovriumError, VerificationFailed
-from sovrium_tui.planning.diff import diff
 
 if TYPE_CHECKING:
     import asyncpg
@@ -115,6 +114,8 @@ def describe_drift(snapshot: Mapping[str, Any], live: Catalog, catalog_for: Cata
 
 def verify(live: Catalog, desired: Catalog, what: str) -> None:
     """Refuse to commit a database that differs from the catalog it should now have."""
+    from sovrium_tui.planning.diff import diff
+
     changes = diff(live, desired)
     if changes:
         listed = "; ".join(change.summary() for change in changes)

@@ -175,7 +175,7 @@ async def apply_plan(
     conn: asyncpg.Connection,
     plan: Plan,
     *,
-    target_catalog: Catalog,
+    target_catalog: Catalog | None = None,
     allow_destructive: bool,
     applied_by: str,
     lock_wait: float,
@@ -191,7 +191,8 @@ async def apply_plan(
     """Apply `plan` as one transaction, or raise with the database exactly as before.
 
     `recorded_catalog_for` compiles a recorded app snapshot (default: the schema compiler): it says what
-    differs when the live database has drifted, and (as `target_catalog_for`) gives a re-made plan's target.
+    differs when the live database has drifted, and (as `target_catalog_for`) gives the plan's target when
+    `target_catalog` is not given, once the cheap checks have passed (a refusal comes before any compiling).
     `opener` opens a second connection to say, while a statement waits for a lock, who holds it.
     """
     started = time.monotonic()
@@ -251,7 +252,7 @@ async def _apply_locked(
     conn: asyncpg.Connection,
     attempt: _Attempt,
     *,
-    target_catalog: Catalog,
+    target_catalog: Catalog | None,
     target_catalog_for: CatalogFor,
     allow_destructive: bool,
     applied_by: str,
@@ -286,6 +287,8 @@ async def _apply_locked(
     # parser, whatever the file says). Both only read, so a refusal here writes nothing.
     await checks.check_lock_ceiling(conn, [step.forward for step in plan.steps], "this plan")
     _refuse_unsafe_statements(plan)
+    if target_catalog is None:
+        target_catalog = target_catalog_for(_schema_of(plan))
     attempt.started = True
     # 4. The live schema is what the last migration recorded.
     if state is not None:

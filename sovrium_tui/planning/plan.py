@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid, Problem
 
@@ -32,6 +33,7 @@ _TOP_KEYS = (
     "schema",
 )
 _STEP_KEYS = ("id", "op", "target", "summary", "hazards", "forward", "reverse")
+_STEP_KEY_SET = frozenset(_STEP_KEYS)
 HAND_WRITTEN_OP = "sql"
 
 
@@ -210,7 +212,7 @@ def parse_plan(text: str, *, source: str, check_digest: bool = True, check_sql: 
     intact = plan is not None and not problems and plan.digest_ok
     if plan is not None and not problems:
         problems.extend(_sql_problems(plan, every=check_sql == "all" or not intact))
-        problems.extend(_schema_problems(plan))
+        problems.extend(_schema_problems(plan, cast(dict[str, Any], document)["schema"]["tables"]))
     if problems or plan is None:
         rendered = "; ".join(p.render() for p in problems) or "not a plan"
         raise PlanInvalid(f"invalid plan file: {rendered}", location=source)
@@ -291,6 +293,10 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
         return ()
     steps = []
     for position, item in enumerate(raw):
+        quick = _well_formed_step(item, position + 1, HAZARDS)
+        if quick is not None:
+            steps.append(quick)
+            continue
         path = f"steps[{position}]"
         if not isinstance(item, dict):
             problems.append(Problem("expected a mapping", path))
@@ -330,6 +336,25 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
             )
         )
     return tuple(steps)
+
+
+def _well_formed_step(item: object, step_id: int, hazards: Collection[str]) -> Step | None:
+    """A generated step as this tool writes it, read without building a path or a problem for each key; None
+    for anything else (a hand-written step, an edit), which the careful reading above then goes through."""
+    if type(item) is not dict or item.keys() != _STEP_KEY_SET or item["id"] != step_id or type(item["id"]) is not int:
+        return None
+    op, target, summary = item["op"], item["target"], item["summary"]
+    listed = item["hazards"], item["forward"], item["reverse"]
+    if not (type(op) is str and op and op != HAND_WRITTEN_OP and type(target) is str and type(summary) is str):
+        return None
+    if not summary or not all(type(value) is list for value in listed) or not listed[1]:
+        return None
+    if not all(type(hazard) is str and hazard in hazards for hazard in listed[0]):
+        return None
+    for statements in listed[1:]:
+        if not all(type(statement) is str and statement.strip() for statement in statements):
+            return None
+    return Step(step_id, op, target, summary, tuple(listed[0]), tuple(listed[1]), tuple(listed[2]))
 
 
 def _unknown_keys(mapping: dict[Any, Any], allowed: tuple[str, ...], path: str, problems: list[Problem]) -> None:
@@ -390,10 +415,10 @@ def _sql_problems(plan: Plan, *, every: bool) -> list[Problem]:
     return problems
 
 
-def _schema_problems(plan: Plan) -> list[Problem]:
+def _schema_problems(plan: Plan, tables: list[object]) -> list[Problem]:
+    """The snapshot (`tables` as read, the same data as `plan.schema`) must be the one `to.checksum` names."""
     from sovrium_tui.schema.checksum import checksum_of_tables
 
-    tables = json.loads(plan.schema).get("tables", [])
     if checksum_of_tables(tables) != plan.to_checksum:
         return [Problem("the schema snapshot does not match to.checksum", "schema")]
     return []
