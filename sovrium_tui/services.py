@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sovrium_tui.planning.drift import Difference
     from sovrium_tui.planning.plan import Plan
     from sovrium_tui.planning.planner import Origin
+    from sovrium_tui.planning.schema_diff import SchemaChange
     from sovrium_tui.schema.model import App
 
 
@@ -1383,3 +1384,10 @@ def unplanned(schema_path: str | Path, plans_dir: str | Path = "plans") -> Unpla
     before = json.loads(head.plan.schema) if head else {"name": app.name, "tables": []}
     changes = changes_between(before, app_snapshot(app))
     return Unplanned(name, head.plan.version if head else None, tuple(change.summary() for change in changes))
+
+
+def compare_snapshots(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple[SchemaChange, ...]:
+    """Two recorded app snapshots as table and field differences, each with the database changes it takes."""
+    from sovrium_tui.planning.schema_diff import schema_changes
+
+    return schema_changes(older, newer, changes_between(older, newer))
