@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -1391,3 +1391,26 @@ def compare_snapshots(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tup
     from sovrium_tui.planning.schema_diff import schema_changes
 
     return schema_changes(older, newer, changes_between(older, newer))
+
+
+def values_not_restored(entries: Sequence[HistoryEntry], *, current: int, target: int) -> tuple[str, ...]:
+    """What a rollback from `current` to `target` cannot bring back: values the undone versions destroyed.
+
+    Undoing a dropped column or table re-creates it empty, and undoing a type change that cut values widens it
+    again without them: the rollback restores the structure only.
+    """
+    notes = []
+    undone = sorted(
+        (e for e in entries if e.rolled_back_at is None and target < e.version <= current),
+        key=lambda e: e.version,
+        reverse=True,
+    )
+    for entry in undone:
+        steps = entry.plan.get("steps", [])
+        for step in steps if isinstance(steps, list) else []:
+            if "data-loss" in (step.get("hazards") or []):
+                notes.append(
+                    f"version {entry.version} step {step.get('id', '?')} ({step.get('summary', '')}): undoing it "
+                    "brings back the structure, not the values it destroyed"
+                )
+    return tuple(notes)

@@ -29,6 +29,13 @@ class SchemaChange:
     changes: tuple[Change, ...] = ()
 
     @property
+    def forward(self) -> tuple[str, ...]:
+        """The SQL a plan between the two versions runs for this change, in order."""
+        from sovrium_tui.planning.render import forward_sql
+
+        return tuple(statement for change in self.changes for statement in forward_sql(change))
+
+    @property
     def hazards(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for change in self.changes:

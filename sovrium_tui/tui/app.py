@@ -13,7 +13,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
-from sovrium_tui.tui.base import SovriumScreen
+from sovrium_tui.tui.base import SovriumScreen, small_terminal_notice
 from sovrium_tui.tui.dashboard import DashboardScreen
 from sovrium_tui.tui.modals import ErrorModal, HelpModal
 from sovrium_tui.tui.session import ServiceFailed, Session
@@ -64,6 +64,9 @@ class SovriumApp(App[None]):
     TITLE = "Sovrium"
     COMMANDS: ClassVar = App.COMMANDS | {ScreenActions}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # Below 24 rows the panels that matter keep their rows and the others shrink or step aside; from 40 up the
+    # lists grow.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (40, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
@@ -73,6 +76,7 @@ class SovriumApp(App[None]):
         super().__init__()
         self.session = session
         self._recovering = False
+        self._told_small = False
 
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen(self.session)
@@ -86,10 +90,22 @@ class SovriumApp(App[None]):
         if isinstance(screen, ModalScreen):
             return
         keys = [(found.key, found.description) for found in screen_actions(self, screen)]
+        keys += [("f", "Full screen: the focused panel (escape returns)"), ("tab", "Next pane")]
         keys += [("ctrl+p", "Command palette: every action by name"), ("ctrl+t", "Light or dark theme")]
-        keys += [("tab", "Next pane"), ("ctrl+q", "Quit from anywhere")]
+        keys += [("ctrl+q", "Quit from anywhere")]
         text = screen.HELP if isinstance(screen, SovriumScreen) and screen.HELP else ""
         self.push_screen(HelpModal(screen.sub_title or "Sovrium", text, keys))
+
+    def on_resize(self) -> None:
+        """Say once, as the terminal becomes smaller than 80×24, that panels are shortened (the title keeps saying
+        so while it stays small)."""
+        notice = small_terminal_notice(self.size.width, self.size.height)
+        if notice and not self._told_small:
+            self.notify(
+                f"The terminal is {notice}: panels are shortened. Every panel still scrolls; f shows one full-screen.",
+                title="Small terminal",
+            )
+        self._told_small = bool(notice)
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

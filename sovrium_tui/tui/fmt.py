@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -14,6 +16,7 @@ STATE_STYLES = {
     "pending": "yellow",
     "rolled back": "magenta",
     "edited after apply": "bold red",
+    "edited": "bold red",
     "off chain": "dim",
     "unknown": "dim",
     "running": "bold yellow",
@@ -24,6 +27,10 @@ STATE_STYLES = {
     "skipped": "dim",
     "COMPLETED": "green",
     "FAILED": "bold red",
+    "passes": "green",
+    "destroys": "bold red",
+    "fails": "bold red",
+    "not checked": "dim",
 }
 
 _ERROR_TITLES = {
@@ -94,3 +101,46 @@ def error_text(error: BaseException) -> str:
         return error.render()
     detail = str(error) or "(no message)"
     return f"{type(error).__name__}: {detail}\n\nThis is a bug in sovrium; the screen stays usable."
+
+
+# How review tallies a plan's steps, like Terraform's "Plan: 6 to add, 1 to change, 1 to destroy".
+_TALLY_ORDER = ("create", "rename", "change", "drop", "destroy")
+
+
+def step_kind(op: str, hazards: Sequence[str]) -> str:
+    """What a step does, in one word: destroy (data may be lost), drop, create, rename or change."""
+    if "data-loss" in hazards or "narrowing" in hazards:
+        return "destroy"
+    if op.startswith("drop_"):
+        return "drop"
+    if op.startswith(("create_", "add_")):
+        return "create"
+    if op.startswith("rename_"):
+        return "rename"
+    return "change"
+
+
+def step_tally(steps: Iterable[tuple[str, Sequence[str]]]) -> str:
+    """`1 rename, 4 create, 1 drop, 1 destroy` for (op, hazards) pairs; "no steps" for none."""
+    counts: dict[str, int] = {}
+    for op, hazards in steps:
+        kind = step_kind(op, hazards)
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{counts[kind]} {kind}" for kind in _TALLY_ORDER if kind in counts) or "no steps"
+
+
+_COUNTED = re.compile(r"\((\d+) ([a-z -]+)\)$")
+_UNIT_WORDS = {"non-null value": "values", "row": "rows"}
+
+
+def loss_total(losses: Iterable[str]) -> str:
+    """`40 values, 25 rows`: what the counted losses add up to ("" when nothing was counted)."""
+    totals: dict[str, int] = {}
+    for loss in losses:
+        match = _COUNTED.search(loss)
+        if match is None:
+            continue
+        unit = match.group(2).removesuffix("s")
+        word = _UNIT_WORDS.get(unit, match.group(2))
+        totals[word] = totals.get(word, 0) + int(match.group(1))
+    return ", ".join(f"{count} {unit.removesuffix('s') if count == 1 else unit}" for unit, count in totals.items())

@@ -18,6 +18,7 @@ from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import ConfirmModal, ErrorModal, HelpModal, ResultModal, TypedConfirmModal
 from sovrium_tui.tui.review import ReviewScreen
 from sovrium_tui.tui.rollback import RollbackScreen
+from sovrium_tui.tui.widgets import TextView
 
 from .conftest import UNREACHABLE_URL, Project, settle
 
@@ -29,8 +30,12 @@ async def type_text(pilot: Pilot[Any], text: str) -> None:
 
 
 def shown(app: SovriumApp, selector: str) -> str:
-    """The plain text a Static shows on the current screen."""
-    return str(app.screen.query_one(selector, Static).render())
+    """The plain text a Static or a TextView shows on the current screen."""
+    widget = app.screen.query_one(selector)
+    if isinstance(widget, TextView):
+        return widget.text
+    assert isinstance(widget, Static)
+    return str(widget.render())
 
 
 def table_rows(app: SovriumApp, selector: str) -> list[list[str]]:
@@ -137,13 +142,13 @@ async def test_verify_round_trips_on_a_scratch_database(
     assert not await db.fetchval("SELECT to_regclass('public.customers') IS NOT NULL")  # the real one is untouched
 
 
-async def test_failing_apply_shows_postgres_error_and_changes_nothing(
+async def test_a_plan_that_fails_on_existing_rows_fails_its_dry_run_before_any_confirmation(
     project: Project, database_url: str, db: asyncpg.Connection
 ) -> None:
     await project.plan("v1")
     await services.apply(plans_dir=project.plans, database_url=database_url)
     await db.execute("INSERT INTO customers (name) VALUES ('Ada')")
-    await project.plan("code")
+    await project.plan("code")  # + code integer NOT NULL without a default: fails on the existing row
     app = project.app(database_url)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -151,20 +156,23 @@ async def test_failing_apply_shows_postgres_error_and_changes_nothing(
         await settle(pilot)
         assert isinstance(app.screen, ReviewScreen)
         assert app.screen.plan is not None and app.screen.plan.version == 2
+        assert "The dry run fails" in shown(app, "#plan-summary")  # review says so already
         await pilot.press("a")
         await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        assert isinstance(app.screen, ApplyScreen), "no confirmation is asked for a plan that cannot run"
         result = shown(app, "#result-text")
+        assert "The dry run fails: nothing was applied, nothing was changed." in result
+        assert "version 2 fails at step 1: step 1 (add column customers.code" in result
         assert 'column "code" of relation "customers" contains null values' in result
-        assert "nothing was changed" in result
-        assert table_rows(app, "#progress")[0][1] == "failed"
+        assert app.screen.phase == "failed"
+        assert all(row[1] == "pending" for row in table_rows(app, "#progress"))  # nothing ran for real
         await pilot.press("escape")  # the screen can be left once the run is over
         assert isinstance(app.screen, ReviewScreen)
 
     assert not await column_exists(db, "customers", "code")
     assert await db.fetchval("SELECT version FROM system.schema_checksum") == 1
     assert await db.fetchval("SELECT count(*) FROM customers") == 1
+    assert await db.fetchval("SELECT count(*) FROM system.migration_log WHERE status = 'FAILED'") == 0  # a dry run
 
 
 async def test_destructive_apply_needs_the_typed_word(
@@ -363,9 +371,11 @@ async def test_a_narrowing_plan_asks_for_the_typed_word_only_when_rows_break_it(
         await settle(pilot)
         await pilot.press("a")
         await settle(pilot)
-        if typed:
-            assert isinstance(app.screen, TypedConfirmModal)
-            assert "nickname_short (1 row that breaks it)" in str(app.screen.body)
+        if typed:  # the row breaks the rule: the dry run shows the count and the failure, nothing is asked
+            assert isinstance(app.screen, ApplyScreen)
+            result = shown(app, "#result-text")
+            assert "nickname_short (1 row that breaks it)" in result
+            assert "violated by some row" in result
             return
         assert isinstance(app.screen, ConfirmModal), "nothing would be lost: a plain yes/no"
         await pilot.press("y")
