@@ -178,7 +178,8 @@ def _owner(entries: list[_Entry], change: Change) -> _Entry:
     table, _, rest = target.partition(".")
     if not rest:  # a table, or a function named after its table (set_invoices_created_at)
         for entry in entries:
-            if entry.field is None and (entry.table_named(table) or f"_{entry.physical_table}_" in target):
+            names = (entry.physical_table, *entry.old_names) if entry.field is None else ()
+            if entry.table_named(table) or any(f"_{name}_" in target for name in names):
                 return entry
     same_table = [entry for entry in entries if entry.table_named(table) or entry.physical_table == table]
     exact = [entry for entry in same_table if entry.column_named(rest)]
