@@ -7,6 +7,7 @@ Each test drives the services or the real `sovrium` command against a real Postg
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,7 @@ async def test_a_rolled_back_plan_is_archived_so_a_new_plan_can_supersede_it(cli
 async def test_a_plan_others_build_on_is_not_archived(cli: Cli) -> None:
     first = _plan(cli, TITLE)
     _plan(cli, TITLE, NOTE)
-    with pytest.raises(SovriumError, match="0002_items_note.yaml build\\(s\\) on it; archive those first"):
+    with pytest.raises(SovriumError, match=re.escape("0002_items_note.yaml build(s) on it; archive those first")):
         await services.archive(first, database_url=cli.database_url)
     assert first.exists()
 
