@@ -13,7 +13,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
-from sovrium_tui.tui.base import SovriumScreen, small_terminal_notice
+from sovrium_tui.tui.base import SovriumScreen
 from sovrium_tui.tui.dashboard import DashboardScreen
 from sovrium_tui.tui.modals import ErrorModal, HelpModal
 from sovrium_tui.tui.session import ServiceFailed, Session
@@ -76,7 +76,6 @@ class SovriumApp(App[None]):
         super().__init__()
         self.session = session
         self._recovering = False
-        self._told_small = False
 
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen(self.session)
@@ -95,17 +94,6 @@ class SovriumApp(App[None]):
         keys += [("ctrl+q", "Quit from anywhere")]
         text = screen.HELP if isinstance(screen, SovriumScreen) and screen.HELP else ""
         self.push_screen(HelpModal(screen.sub_title or "Sovrium", text, keys))
-
-    def on_resize(self) -> None:
-        """Say once, as the terminal becomes smaller than 80×24, that panels are shortened (the title keeps saying
-        so while it stays small)."""
-        notice = small_terminal_notice(self.size.width, self.size.height)
-        if notice and not self._told_small:
-            self.notify(
-                f"The terminal is {notice}: panels are shortened. Every panel still scrolls; f shows one full-screen.",
-                title="Small terminal",
-            )
-        self._told_small = bool(notice)
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

@@ -187,12 +187,10 @@ class ApplyScreen(InnerScreen):
         ]
         for check in preflight.checks:
             if check.outcome == "fails":
-                where = f" at step {check.failed_step}" if check.failed_step else ""
                 lines.append(
                     Content.from_markup(
-                        "[$text-error b]version $version fails$where:[/] $problem",
+                        "[$text-error b]version $version fails:[/] $problem",
                         version=check.version,
-                        where=where,
                         problem=check.problem or "",
                     )
                 )

@@ -19,7 +19,7 @@ def small_terminal_notice(width: int, height: int) -> str:
     """The words the title shows below 80×24 ("" at 80×24 and up)."""
     if width >= MIN_WIDTH and height >= MIN_HEIGHT:
         return ""
-    return f"{width}×{height}, made for {MIN_WIDTH}×{MIN_HEIGHT}"
+    return f"{width}×{height} < {MIN_WIDTH}×{MIN_HEIGHT}"
 
 
 class SovriumScreen(Screen[None]):

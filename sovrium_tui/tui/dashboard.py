@@ -274,29 +274,26 @@ class DashboardScreen(SovriumScreen):
             )
         rolled_back = [p for p in report.plans if p.state == "rolled back"] if report else []
         if rolled_back:
-            versions = ", ".join(str(p.version) for p in rolled_back)
             lines.append(
                 Content.from_markup(
-                    "[$text-warning]Rolled back: version$s $versions.[/] a applies again; x archives a superseded "
-                    "one, so n plans from version $current.",
+                    "[$text-warning b]Rolled back: version$s $versions[/] · a applies again · x archives "
+                    "(superseded by a new plan)",
                     s="s" if len(rolled_back) > 1 else "",
-                    versions=versions,
-                    current=report.version if report else 0,
+                    versions=", ".join(str(p.version) for p in rolled_back),
                 )
             )
         unplanned = self.unplanned
-        if unplanned is not None and (unplanned.problem or unplanned.changes):
-            if unplanned.problem:
-                lines.append(Content.from_markup("[$text-error]$problem[/]", problem=unplanned.problem))
-            else:
-                lines.append(
-                    Content.from_markup(
-                        "[$text-warning b]$schema has $count[/] ($first…): press n to plan them.",
-                        schema=unplanned.schema,
-                        count=plural(len(unplanned.changes), "unplanned change"),
-                        first=unplanned.changes[0],
-                    )
+        if unplanned is not None and unplanned.problem:
+            lines.append(Content.from_markup("[$text-error]$problem[/]", problem=unplanned.problem))
+        elif unplanned is not None and unplanned.changes:
+            lines.append(
+                Content.from_markup(
+                    "[$text-warning b]$schema: $count[/] · n plans them ($first…)",
+                    schema=unplanned.schema,
+                    count=plural(len(unplanned.changes), "unplanned change"),
+                    first=unplanned.changes[0],
                 )
+            )
         hint = self.query_one("#plans-hint", Static)
         hint.update(Content("\n").join(lines))
         hint.display = bool(lines)

@@ -146,7 +146,7 @@ class TypedConfirmModal(ScrollsBody, ModalScreen[bool]):
             with Vertical(classes="dialog-foot"):
                 yield Label(
                     Content.from_markup(
-                        "Type [b]$word[/b] and press enter to go ahead; escape cancels (tab, arrows: read above).",
+                        "Type [b]$word[/b] and press enter to go ahead · escape cancels · ↑↓ scroll",
                         word=self.word,
                     ),
                     classes="dialog-prompt",
