@@ -164,7 +164,7 @@ async def test_a_plan_that_fails_on_existing_rows_fails_its_dry_run_before_any_c
         assert isinstance(app.screen, ApplyScreen), "no confirmation is asked for a plan that cannot run"
         result = shown(app, "#result-text")
         assert "The dry run fails: nothing was applied, nothing was changed." in result
-        assert "version 2 fails at step 1: step 1 (add column customers.code" in result
+        assert "version 2 fails: step 1 (add column customers.code" in result
         assert 'column "code" of relation "customers" contains null values' in result
         assert app.screen.phase == "failed"
         assert all(row[1] == "pending" for row in table_rows(app, "#progress"))  # nothing ran for real
