@@ -998,7 +998,7 @@ async def verify(
 
 # What a dry run cannot tell, said next to its result so nobody reads more into it than it checked.
 DRY_RUN_LIMITS = (
-    "counts are as of now: rows written before the apply are counted again when it runs",
+    "counts are as of now: values written before the apply runs are lost with the rest once it is allowed",
     "another session may hold a lock on these tables when the apply runs (it waits up to lock_timeout)",
 )
 
@@ -1297,7 +1297,8 @@ async def revert_drift_plan(
                 recorded,
                 Origin(version=state.version, checksum=state.checksum, app=recorded, catalog=live),
                 next_version=max(state.version, highest, head) + 1,
-                summary=f"revert drift since version {state.version} ({len(differences)} differences)",
+                summary=f"revert drift since version {state.version} ({len(differences)} difference"
+                + ("s)" if len(differences) != 1 else ")"),
             )
             if made is None:
                 raise SovriumError("the drift cannot be expressed as schema changes: nothing to revert")
@@ -1410,7 +1411,7 @@ def values_not_restored(entries: Sequence[HistoryEntry], *, current: int, target
         for step in steps if isinstance(steps, list) else []:
             if "data-loss" in (step.get("hazards") or []):
                 notes.append(
-                    f"version {entry.version} step {step.get('id', '?')} ({step.get('summary', '')}): undoing it "
-                    "brings back the structure, not the values it destroyed"
+                    f"version {entry.version} step {step.get('id', '?')} ({step.get('summary', '')}): undone, its "
+                    "structure comes back without the values"
                 )
     return tuple(notes)

@@ -119,7 +119,6 @@ def test_a_rollback_says_which_values_do_not_come_back() -> None:
     check = {"id": 3, "summary": "add constraint items.positive", "hazards": ["narrowing"]}
     entries = (_version(1), _version(2, drop, check))
     assert services.values_not_restored(entries, current=2, target=1) == (
-        "version 2 step 2 (drop column items.note and its values): undoing it brings back the structure, not the "
-        "values it destroyed",
+        "version 2 step 2 (drop column items.note and its values): undone, its structure comes back without the values",
     )
     assert services.values_not_restored(entries, current=1, target=0) == ()

@@ -174,7 +174,7 @@ class DashboardScreen(SovriumScreen):
         drift = {
             None: "[$text-muted]nothing recorded yet[/]",
             False: "[$text-success]none[/]",
-            True: "[$text-error b]DRIFTED[/] [$text-muted](d shows it, accepts it or plans its undoing)[/]",
+            True: "[$text-error b]DRIFTED[/] [$text-muted](d: see, accept or undo it)[/]",
         }[report.drift]
         lock = "[$text-warning]held by $holder[/]" if report.lock_holder else "[$text-success]free[/]"
         version = (
@@ -326,6 +326,9 @@ class DashboardScreen(SovriumScreen):
         if self.report is None or path is None:
             return None
         return next((p for p in self.report.plans if p.path == path), None)
+
+    def on_resize(self) -> None:
+        self._preview(self._selected_path())
 
     @on(DataTable.RowHighlighted, "#plans-table")
     def plan_highlighted(self) -> None:

@@ -75,6 +75,9 @@ class DriftScreen(InnerScreen):
     def on_mount(self) -> None:
         self.query_one(Tree).show_root = False
         self.query_one("#drift-text", TextView).can_focus = False
+
+    def on_screen_resume(self) -> None:
+        """Compare on arrival, and again on return (from the review of a plan that reverts the drift, say)."""
         self.action_refresh()
 
     def action_refresh(self) -> None:

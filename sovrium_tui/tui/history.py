@@ -95,6 +95,7 @@ class HistoryScreen(InnerScreen):
         super().__init__(session)
         self.entries: dict[str, HistoryEntry] = {}
         self.marked: list[str] = []
+        self.log_lines: dict[str, services.LogLine] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -111,6 +112,7 @@ class HistoryScreen(InnerScreen):
             yield VersionsTable(id="versions-table", cursor_type="row")
         with Panel(title="Log", id="log"):
             yield RowTable(id="log-table", cursor_type="row")
+            yield Static("", id="log-detail")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -183,14 +185,17 @@ class HistoryScreen(InnerScreen):
         self.query_one("#versions").border_subtitle = "filtered" if filtered else ""
         log = self.query_one("#log-table", DataTable)
         log.clear()
+        self.log_lines = {}
         for event in reversed(report.log):
             line = services.log_line(event)
+            self.log_lines[str(event.id)] = line
             log.add_row(
                 Text(when(event.created_at)[:16]),
                 Text(line.event),
                 state_text(line.status),
                 Text(line.versions),
                 Text(line.reason),
+                key=str(event.id),
             )
         if not report.log:
             log.add_row(Text("no events", style="dim"), Text(""), Text(""), Text(""), Text(""))
@@ -208,7 +213,25 @@ class HistoryScreen(InnerScreen):
         self.query_one("#versions-empty", Static).update(why)
         self.query_one("#versions-table", DataTable).clear()
         self.query_one("#log-table", DataTable).clear()
+        self.query_one("#log-detail", Static).update("")
         self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#log-table")
+    def log_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted event's whole reason, which the table cuts at its edge."""
+        line = self.log_lines.get(str(event.row_key.value))
+        detail = self.query_one("#log-detail", Static)
+        detail.update(
+            Content.from_markup(
+                "[b]$event $status[/b] $versions: $reason",
+                event=line.event,
+                status=line.status,
+                versions=line.versions,
+                reason=line.reason or "(no reason)",
+            )
+            if line
+            else ""
+        )
 
     def _mark_cell(self, key: str) -> Text:
         return Text(MARK, style="bold cyan") if key in self.marked else Text(" ")

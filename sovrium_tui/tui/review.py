@@ -22,7 +22,7 @@ from sovrium_tui.execution.verify import VerifyResult
 from sovrium_tui.planning.plan import Plan, Step
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, hazard_text, loss_total, short, step_tally
+from sovrium_tui.tui.fmt import error_text, hazard_text, loss_total, plural, short, step_tally
 from sovrium_tui.tui.modals import ResultModal
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Activity, Panel, RowTable, SqlView, TextView, lock_wait_text
@@ -203,7 +203,7 @@ class ReviewScreen(InnerScreen):
                 Text(step.target),
                 key=str(step.id),
             )
-        self.query_one("#steps").border_subtitle = f"{len(plan.steps)} steps · hazards first"
+        self.query_one("#steps").border_subtitle = f"{plural(len(plan.steps), 'step')} · hazards first"
         if not plan.steps:
             self._show_step(None)
 

@@ -310,21 +310,26 @@ class RollbackScreen(InnerScreen):
             reason=reason,
         )
         not_restored = services.values_not_restored(self.entries, current=self.current, target=self.target)
-        if not_restored:
-            what = Content.assemble(
-                what, Content.from_markup("\n\n[$text-warning b]Not brought back:[/]\n"), bullet_list(not_restored)
+        kept = (
+            Content.assemble(
+                Content.from_markup("\n\n[$text-warning b]Not brought back:[/]\n"), bullet_list(not_restored)
             )
+            if not_restored
+            else Content("")
+        )
         if self.preview.needs_force:
             body = Content.assemble(
                 what,
                 Content.from_markup("\n\n[$text-error b]This destroys data:[/]\n"),
                 bullet_list(self.preview.losses),
+                kept,
             )
             self.app.push_screen(
                 TypedConfirmModal("Roll back and destroy data?", body, word=CONFIRM_WORD), self._confirmed
             )
         else:
-            self.app.push_screen(ConfirmModal("Roll back?", what, confirm_label="Roll back"), self._confirmed)
+            body = Content.assemble(what, kept)
+            self.app.push_screen(ConfirmModal("Roll back?", body, confirm_label="Roll back"), self._confirmed)
 
     def _confirmed(self, confirmed: bool | None) -> None:
         if not confirmed or self.target is None or self.preview is None:

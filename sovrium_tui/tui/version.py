@@ -135,5 +135,6 @@ class VersionScreen(InnerScreen):
         reverse = [str(s) for s in step.get("reverse", ())]
         panel = self.query_one("#version-sql")
         panel.border_title = " · ".join([f"SQL · step {step.get('id', '?')}", *map(str, step.get("hazards", ()))])
+        panel.border_subtitle = str(step.get("summary", ""))
         statements = ["-- forward (what apply ran)", *forward, "-- reverse (what a rollback runs)", *reverse]
         self.query_one("#version-sql-text", SqlView).show_sql(statements)
