@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -327,7 +327,8 @@ class DashboardScreen(SovriumScreen):
             return None
         return next((p for p in self.report.plans if p.path == path), None)
 
-    def on_resize(self) -> None:
+    @on(events.Resize)
+    def resized(self) -> None:
         self._preview(self._selected_path())
 
     @on(DataTable.RowHighlighted, "#plans-table")
