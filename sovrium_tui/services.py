@@ -998,8 +998,8 @@ async def verify(
 
 # What a dry run cannot tell, said next to its result so nobody reads more into it than it checked.
 DRY_RUN_LIMITS = (
-    "counts are as of now: values written before the apply runs are lost with the rest once it is allowed",
-    "another session may hold a lock on these tables when the apply runs (it waits up to lock_timeout)",
+    "values written after this count (they are lost with the rest once the loss is allowed)",
+    "locks other sessions hold when the apply runs (it waits up to lock_timeout for them)",
 )
 
 

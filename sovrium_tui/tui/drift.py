@@ -63,6 +63,7 @@ class DriftScreen(InnerScreen):
             self.error = error
 
     report: services.DriftReport | None = None
+    compare_on_return = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -77,8 +78,11 @@ class DriftScreen(InnerScreen):
         self.query_one("#drift-text", TextView).can_focus = False
 
     def on_screen_resume(self) -> None:
-        """Compare on arrival, and again on return (from the review of a plan that reverts the drift, say)."""
-        self.action_refresh()
+        """Compare on arrival, and again on return from the review of a plan that reverts the drift (not when a
+        dialog of this screen closes: its answer reloads by itself)."""
+        if self.report is None or self.compare_on_return:
+            self.compare_on_return = False
+            self.action_refresh()
 
     def action_refresh(self) -> None:
         self.query_one("#drift-activity", Activity).start("Comparing the live database with the record…")
@@ -171,7 +175,7 @@ class DriftScreen(InnerScreen):
             self.query_one("#drift-activity", Activity).start("Accepting the live schema as the baseline…")
             self.accept(reason)
 
-    @work(exclusive=True, group="drift", exit_on_error=False)
+    @work(exclusive=True, group="drift-accept", exit_on_error=False)
     async def accept(self, reason: str) -> None:
         try:
             report = await services.drift(accept=True, reason=reason, database_url=self.session.database_url)
@@ -208,7 +212,7 @@ class DriftScreen(InnerScreen):
             self.query_one("#drift-activity", Activity).start("Writing the plan that reverts the drift…")
             self.plan_revert(reason)
 
-    @work(exclusive=True, group="drift", exit_on_error=False)
+    @work(exclusive=True, group="drift-plan", exit_on_error=False)
     async def plan_revert(self, reason: str) -> None:
         try:
             outcome = await services.revert_drift_plan(
@@ -226,5 +230,5 @@ class DriftScreen(InnerScreen):
             assert message.error is not None
             self.report_failure("plan to revert the drift", message.error)
             return
-        self.action_refresh()
+        self.compare_on_return = True
         self.app.push_screen(ReviewScreen(self.session, str(message.outcome.path), state="pending"))

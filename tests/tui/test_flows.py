@@ -549,3 +549,35 @@ async def test_end_goes_to_the_last_plan_and_home_to_the_first(project: Project)
         assert (table.cursor_row, table.scroll_x) == (2, 0)
         await pilot.press("home")
         assert table.cursor_row == 0
+
+
+async def test_drift_is_reverted_by_a_plan_reviewed_and_applied_inside(
+    project: Project, database_url: str, db: asyncpg.Connection
+) -> None:
+    await project.plan("v1")
+    await services.apply(plans_dir=project.plans, database_url=database_url)
+    await db.execute("ALTER TABLE customers ADD COLUMN hack integer")
+    await db.execute("INSERT INTO customers (name, hack) VALUES ('Ada', 42)")
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d", "p")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonModal)
+        await type_text(pilot, "a column nobody asked for")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.plan_path.endswith("0002_revert_drift.yaml")
+        assert "step 1 drops column customers.hack (1 non-null value)" in shown(app, "#plan-summary")
+        await pilot.press("a")
+        await settle(pilot)
+        await type_text(pilot, "destroy")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Applied version 2" in shown(app, "#result-text")
+        await pilot.press("escape", "escape")  # apply → review → drift, which compares again
+        await settle(pilot)
+        assert isinstance(app.screen, DriftScreen)
+        assert "No drift: the database matches what version 2 recorded." in shown(app, "#drift-text")
+    assert not await column_exists(db, "customers", "hack")
