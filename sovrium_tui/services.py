@@ -1038,7 +1038,11 @@ class Preflight:
     database: str
     checks: tuple[PlanCheck, ...]
     notes: tuple[str, ...]
-    limits: tuple[str, ...] = DRY_RUN_LIMITS
+
+    @property
+    def limits(self) -> tuple[str, ...]:
+        """What the dry run could not check (the counts' limit only matters when something would be lost)."""
+        return DRY_RUN_LIMITS if self.losses else DRY_RUN_LIMITS[1:]
 
     @property
     def runnable(self) -> bool:
