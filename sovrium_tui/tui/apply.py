@@ -26,7 +26,7 @@ from sovrium_tui.execution.events import (
 )
 from sovrium_tui.planning.plan import Plan
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, plural
+from sovrium_tui.tui.fmt import error_text, markup, plural
 from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import CONFIRM_WORD, ConfirmModal, TypedConfirmModal
 from sovrium_tui.tui.session import Session
@@ -39,7 +39,7 @@ def losses_in(refusal: DestructiveRefused) -> tuple[str, ...]:
 
 
 def bullet_list(lines: tuple[str, ...] | list[str]) -> Content:
-    return Content("\n").join(Content.from_markup("  • $line", line=line) for line in lines)
+    return Content("\n").join(markup("  • $line", line=line) for line in lines)
 
 
 class ApplyScreen(InnerScreen):
@@ -122,15 +122,15 @@ class ApplyScreen(InnerScreen):
         versions = ", ".join(str(plan.version) for _, plan in self.plans)
         steps = sum(len(plan.steps) for _, plan in self.plans)
         if len(self.plans) == 1:
-            subject = Content.from_markup(
+            subject = markup(
                 "Apply version [b]$version[/b] ($summary)", version=versions, summary=self.plans[0][1].summary
             )
         else:
-            subject = Content.from_markup("Apply versions [b]$versions[/b] in order", versions=versions)
+            subject = markup("Apply versions [b]$versions[/b] in order", versions=versions)
         each = "one transaction" if len(self.plans) == 1 else "one transaction per plan"
         return Content.assemble(
             subject,
-            Content.from_markup(
+            markup(
                 f" to [b]$database[/b]: $steps in {each}. If a step fails, its plan is rolled back and nothing "
                 "of it is changed.",
                 database=self.session.database_label,
@@ -182,33 +182,29 @@ class ApplyScreen(InnerScreen):
         self._confirm(preflight)
 
     def _dry_run_failure(self, preflight: services.Preflight) -> Content:
-        lines = [
-            Content.from_markup("[$text-error b]✗ The dry run fails: nothing was applied, nothing was changed.[/]")
-        ]
+        lines = [markup("[$text-error b]✗ The dry run fails: nothing was applied, nothing was changed.[/]")]
         for check in preflight.checks:
             if check.outcome == "fails":
                 lines.append(
-                    Content.from_markup(
+                    markup(
                         "[$text-error b]version $version fails:[/] $problem",
                         version=check.version,
                         problem=check.problem or "",
                     )
                 )
             elif check.outcome == "not checked":
-                lines.append(
-                    Content.from_markup("[$text-muted]version $v: $why[/]", v=check.version, why=check.problem)
-                )
+                lines.append(markup("[$text-muted]version $v: $why[/]", v=check.version, why=check.problem))
             else:
-                lines.append(Content.from_markup("version $v: would pass", v=check.version))
-            lines += [Content.from_markup("  [$text-error]would destroy:[/] $loss", loss=loss) for loss in check.losses]
-        lines.append(Content.from_markup("[$text-muted]escape returns · h shows the history[/]"))
+                lines.append(markup("version $v: would pass", v=check.version))
+            lines += [markup("  [$text-error]would destroy:[/] $loss", loss=loss) for loss in check.losses]
+        lines.append(markup("[$text-muted]escape returns · h shows the history[/]"))
         return Content("\n").join(lines)
 
     # --- confirming --------------------------------------------------------------------------------------
 
     def _confirm(self, preflight: services.Preflight) -> None:
         what = self._what_will_happen()
-        checked = Content.from_markup(
+        checked = markup(
             "\n\n[$text-success]The dry run passed:[/] every check and step of $plans ran and was rolled back. "
             "[$text-muted]Not checked: $limits.[/]",
             plans=plural(len(preflight.checks), "plan"),
@@ -223,7 +219,7 @@ class ApplyScreen(InnerScreen):
             return
         body = Content.assemble(
             what,
-            Content.from_markup("\n\n[$text-error b]This destroys data:[/]\n"),
+            markup("\n\n[$text-error b]This destroys data:[/]\n"),
             bullet_list(list(losses)),
             checked,
         )
@@ -268,9 +264,7 @@ class ApplyScreen(InnerScreen):
         match event:
             case LockWaiting(holder=holder):
                 activity.explain(
-                    Content.from_markup(
-                        "[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=holder
-                    )
+                    markup("[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=holder)
                 )
             case TableLockWaiting():
                 activity.explain(lock_wait_text(event))
@@ -292,11 +286,11 @@ class ApplyScreen(InnerScreen):
         self.query_one("#apply-activity", Activity).stop()
         self._phase("done")
         outcome = message.outcome
-        lines = [Content.from_markup("[$text-warning]note:[/] $note", note=note) for note in outcome.notes]
+        lines = [markup("[$text-warning]note:[/] $note", note=note) for note in outcome.notes]
         for run in outcome.runs:
             if run.status == "applied":
                 lines.append(
-                    Content.from_markup(
+                    markup(
                         "[$text-success b]✓ Applied version $version[/] ($steps in $ms ms).",
                         version=run.version,
                         steps=plural(run.steps, "step"),
@@ -304,14 +298,12 @@ class ApplyScreen(InnerScreen):
                     )
                 )
             elif run.status == "already-applied":
-                lines.append(
-                    Content.from_markup("Version $version was already applied: nothing to do.", version=run.version)
-                )
+                lines.append(markup("Version $version was already applied: nothing to do.", version=run.version))
             else:
-                lines.append(Content.from_markup("Version $version: $status.", version=run.version, status=run.status))
+                lines.append(markup("Version $version: $status.", version=run.version, status=run.status))
         if not outcome.runs:
             lines.append(Content("Nothing pending: the database is up to date with the plans."))
-        lines.append(Content.from_markup("[$text-muted]escape returns · h shows the history[/]"))
+        lines.append(markup("[$text-muted]escape returns · h shows the history[/]"))
         self.query_one("#result-text", TextView).show(Content("\n").join(lines))
 
     @on(Failed)
@@ -344,8 +336,8 @@ class ApplyScreen(InnerScreen):
     def _activity(self, label: str) -> None:
         self.query_one("#apply-activity", Activity).start(label)
 
-    def _result(self, markup: str, **values: object) -> None:
-        self.query_one("#result-text", TextView).show(Content.from_markup(markup, **values))
+    def _result(self, template: str, **values: object) -> None:
+        self.query_one("#result-text", TextView).show(markup(template, **values))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back" and self.phase == "running":

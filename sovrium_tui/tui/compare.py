@@ -3,10 +3,8 @@ SQL that carries it out."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -14,7 +12,7 @@ from sovrium_tui import services
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.planning.schema_diff import SchemaChange
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, hazard_text, plural
+from sovrium_tui.tui.fmt import cell, error_text, hazard_text, markup, plain, plural
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Panel, RowTable, SqlView
 
@@ -52,7 +50,7 @@ class CompareScreen(InnerScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Panel(title=f"Version {self.older.version} → version {self.newer.version}", id="compare"):
-            yield Static(Content.from_markup("[$text-muted]Comparing the snapshots…[/]"), id="compare-text")
+            yield Static(markup("[$text-muted]Comparing the snapshots…[/]"), id="compare-text")
             yield RowTable(id="compare-table", cursor_type="row")
         with Panel(title="SQL", id="compare-sql"):
             yield SqlView(id="compare-sql-text")
@@ -82,7 +80,7 @@ class CompareScreen(InnerScreen):
         text = self.query_one("#compare-text", Static)
         if message.changes is None:
             assert message.error is not None
-            text.update(Content.from_markup("[$text-error b]✗ $problem[/]", problem=error_text(message.error)))
+            text.update(markup("[$text-error b]✗ $problem[/]", problem=error_text(message.error)))
             return
         self.changes = message.changes
         if not message.changes:
@@ -91,7 +89,7 @@ class CompareScreen(InnerScreen):
         counts = {kind: sum(1 for c in message.changes if c.kind == kind) for kind in KIND_MARKS}
         tally = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
         text.update(
-            Content.from_markup(
+            markup(
                 "$tally from version $a to version $b ($steps in a plan):",
                 tally=tally,
                 a=self.older.version,
@@ -103,11 +101,11 @@ class CompareScreen(InnerScreen):
         for number, change in enumerate(message.changes):
             mark, style = KIND_MARKS[change.kind]
             table.add_row(
-                Text(mark, style=style),
-                Text(change.table, style="bold"),
-                Text(change.field or ""),
+                cell(mark, style=style),
+                cell(change.table, style="bold"),
+                cell(change.field or ""),
                 hazard_text(change.hazards),
-                Text(change.detail),
+                cell(change.detail),
                 key=str(number),
             )
 
@@ -118,7 +116,7 @@ class CompareScreen(InnerScreen):
         change = self.changes[int(event.row_key.value)]
         panel = self.query_one("#compare-sql")
         where = f"{change.table}.{change.field}" if change.field else change.table
-        panel.border_title = " · ".join([f"SQL · {where}", *change.hazards])
+        panel.border_title = plain(" · ".join([f"SQL · {where}", *change.hazards]))
         self.query_one("#compare-sql-text", SqlView).show_sql(
             change.forward, empty="(no SQL: nothing in the database changes)"
         )

@@ -23,7 +23,7 @@ from sovrium_tui.planning.plan import Plan
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import SovriumScreen
 from sovrium_tui.tui.drift import DriftScreen
-from sovrium_tui.tui.fmt import error_text, plural, short, state_text, step_tally, when
+from sovrium_tui.tui.fmt import cell, error_text, markup, plural, short, state_text, step_tally, when
 from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import ConfirmModal, ErrorModal, NewPlanModal, NewPlanRequest, ResultModal
 from sovrium_tui.tui.review import ReviewScreen
@@ -182,7 +182,7 @@ class DashboardScreen(SovriumScreen):
         )
         checksum = "checksum $checksum · " if report.checksum else ""
         self._status(
-            Content.from_markup(
+            markup(
                 f"[b]$database[/b]\nPostgreSQL $server · {version}\n{checksum}drift: {drift} · lock: {lock}",
                 database=report.database,
                 server=report.server_version,
@@ -205,7 +205,7 @@ class DashboardScreen(SovriumScreen):
         self.remove_class("-drifted")
         self.add_class("-unreachable")
         self._status(
-            Content.from_markup(
+            markup(
                 "[$text-error b]✗ $problem[/]\n[$text-muted]Press r to try again. Plans can still be reviewed.[/]",
                 problem=error_text(message.error),
             )
@@ -246,13 +246,13 @@ class DashboardScreen(SovriumScreen):
         table.clear()
         for path, version, state, applied_at, summary in rows:
             table.add_row(
-                Text(str(version), justify="right"), state_text(state), Text(applied_at), Text(summary), key=path
+                cell(str(version), justify="right"), state_text(state), cell(applied_at), cell(summary), key=path
             )
         self.query_one("#plans").set_class(not rows, "-empty")
         if not rows:
             hint = "press n to make one from the schema" if self.session.schema else "start with a SCHEMA to make one"
             self.query_one("#plans-empty", Static).update(
-                Content.from_markup("No plans in [b]$dir[/b] yet: $hint.", dir=self.session.plans_dir, hint=hint)
+                markup("No plans in [b]$dir[/b] yet: $hint.", dir=self.session.plans_dir, hint=hint)
             )
             self._preview(None)
         elif selected is not None and selected in {row[0] for row in rows}:
@@ -266,7 +266,7 @@ class DashboardScreen(SovriumScreen):
         problems = report.plan_problems if report else ()
         if problems:
             lines.append(
-                Content.from_markup(
+                markup(
                     "[$text-error b]$count in the plan files[/] (p lists them): $first",
                     count=plural(len(problems), "problem"),
                     first=problems[0],
@@ -275,7 +275,7 @@ class DashboardScreen(SovriumScreen):
         rolled_back = [p for p in report.plans if p.state == "rolled back"] if report else []
         if rolled_back:
             lines.append(
-                Content.from_markup(
+                markup(
                     "[$text-warning b]Rolled back: version$s $versions[/] · a applies again · x archives "
                     "(superseded by a new plan)",
                     s="s" if len(rolled_back) > 1 else "",
@@ -284,10 +284,10 @@ class DashboardScreen(SovriumScreen):
             )
         unplanned = self.unplanned
         if unplanned is not None and unplanned.problem:
-            lines.append(Content.from_markup("[$text-error]$problem[/]", problem=unplanned.problem))
+            lines.append(markup("[$text-error]$problem[/]", problem=unplanned.problem))
         elif unplanned is not None and unplanned.changes:
             lines.append(
-                Content.from_markup(
+                markup(
                     "[$text-warning b]$schema: $count[/] · n plans them ($first…)",
                     schema=unplanned.schema,
                     count=plural(len(unplanned.changes), "unplanned change"),
@@ -305,11 +305,11 @@ class DashboardScreen(SovriumScreen):
         for entry in reversed(report.recent_log):
             line = services.log_line(entry)
             table.add_row(
-                Text(when(entry.created_at)[:16]),
-                Text(line.event),
+                cell(when(entry.created_at)[:16]),
+                cell(line.event),
                 state_text(line.status),
-                Text(line.versions),
-                Text(line.reason),
+                cell(line.versions),
+                cell(line.reason),
             )
         if not report.recent_log:
             table.add_row(Text("no events yet", style="dim"), Text(""), Text(""), Text(""), Text(""))
@@ -346,20 +346,20 @@ class DashboardScreen(SovriumScreen):
         try:
             plan = services.show(path)
         except Exception as error:
-            view.show(Content.from_markup("[$text-error]$problem[/]", problem=error_text(error)))
+            view.show(markup("[$text-error]$problem[/]", problem=error_text(error)))
             return
         destructive = [f"step {step.id}: {step.summary}" for step in plan.destructive_steps]
         view.show(
             Content.assemble(
-                Content.from_markup(
+                markup(
                     "[b]Version $version[/b]: $tally\n$summary\n\n",
                     version=plan.version,
                     tally=step_tally((step.op, step.hazards) for step in plan.steps),
                     summary=plan.summary,
                 ),
-                Content.from_markup("[$text-error b]Destroys data:[/]\n") if destructive else Content(""),
-                Content("\n").join(Content.from_markup("• $line", line=line) for line in destructive),
-                Content.from_markup("\n\n[$text-muted]enter reviews every step and its SQL[/]"),
+                markup("[$text-error b]Destroys data:[/]\n") if destructive else Content(""),
+                Content("\n").join(markup("• $line", line=line) for line in destructive),
+                markup("\n\n[$text-muted]enter reviews every step and its SQL[/]"),
             )
         )
 
@@ -388,7 +388,7 @@ class DashboardScreen(SovriumScreen):
     def action_problems(self) -> None:
         if self.report is None or not self.report.plan_problems:
             return
-        body = Content("\n\n").join(Content.from_markup("• $problem", problem=p) for p in self.report.plan_problems)
+        body = Content("\n\n").join(markup("• $problem", problem=p) for p in self.report.plan_problems)
         title = f"{plural(len(self.report.plan_problems), 'problem')} in {self.session.plans_dir}"
         self.app.push_screen(ResultModal(title, body, passed=False))
 
@@ -440,7 +440,7 @@ class DashboardScreen(SovriumScreen):
         selected = self._selected_state()
         if selected is None or selected.state not in ARCHIVABLE:
             return
-        body = Content.from_markup(
+        body = markup(
             "Move [b]$path[/b] (version $version, $state) into [b]$dir/archive/[/b]? It leaves the chain of plans, "
             "so a new plan (n) can take its version's place. Nothing in the database changes; the file is kept.",
             path=selected.path,
@@ -474,7 +474,7 @@ class DashboardScreen(SovriumScreen):
             assert message.error is not None
             self.app.push_screen(ErrorModal.of(message.error, doing="archive the plan"))
             return
-        self.notify(message.outcome.describe(), title="Archived")
+        self.notify(message.outcome.describe(), title="Archived", markup=False)
         self.load_status()
 
     def action_apply(self) -> None:

@@ -10,14 +10,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Header, Tree
 
 from sovrium_tui import services
 from sovrium_tui.errors import UsageError
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, plural
+from sovrium_tui.tui.fmt import error_text, markup, plural, safe
 from sovrium_tui.tui.modals import ReasonModal
 from sovrium_tui.tui.review import ReviewScreen
 from sovrium_tui.tui.widgets import Activity, Panel, TextView
@@ -109,16 +108,16 @@ class DriftScreen(InnerScreen):
         if message.report is None:
             assert message.error is not None
             style = "$text-muted" if isinstance(message.error, UsageError) else "$text-error b"
-            text.show(Content.from_markup(f"[{style}]$problem[/]", problem=error_text(message.error)))
+            text.show(markup(f"[{style}]$problem[/]", problem=error_text(message.error)))
             return
         report = message.report
         if not report.recorded:
-            text.show(Content.from_markup("[$text-muted]$text[/]", text=report.describe().capitalize() + "."))
+            text.show(markup("[$text-muted]$text[/]", text=report.describe().capitalize() + "."))
             return
         if not report.drifted:
             accepted = f" ({plural(len(report.differences), 'accepted difference')})" if report.differences else ""
             text.show(
-                Content.from_markup(
+                markup(
                     "[$text-success b]✓ No drift:[/] the database matches what version $version recorded$accepted.",
                     version=report.version,
                     accepted=accepted,
@@ -128,7 +127,7 @@ class DriftScreen(InnerScreen):
             self.query_one("#drift").add_class("-drifted")
             tables = {d.table for d in report.differences}
             text.show(
-                Content.from_markup(
+                markup(
                     "[$text-error b]Drift since version $version:[/] $count in $tables. Apply and rollback refuse "
                     "until it is dealt with: [b]a[/b] accepts it, [b]p[/b] plans its undoing.",
                     version=report.version,
@@ -142,12 +141,14 @@ class DriftScreen(InnerScreen):
         for table, differences in groupby(ordered, key=lambda d: d.table):
             found = list(differences)
             node = tree.root.add(
-                Text.assemble((table or "(database-wide)", "bold"), f"  {plural(len(found), 'difference')}"),
+                Text.assemble((safe(table) or "(database-wide)", "bold"), f"  {plural(len(found), 'difference')}"),
                 expand=True,
             )
             for difference in found:
                 node.add_leaf(
-                    Text.assemble((f"{difference.kind:<8}", KIND_STYLES.get(difference.kind, "")), difference.detail)
+                    Text.assemble(
+                        (f"{difference.kind:<8}", KIND_STYLES.get(difference.kind, "")), safe(difference.detail)
+                    )
                 )
         tree.focus()
 
@@ -161,7 +162,7 @@ class DriftScreen(InnerScreen):
     def action_accept(self) -> None:
         if self.report is None or not self.report.drifted:
             return
-        body = Content.from_markup(
+        body = markup(
             "Record the live schema as what version [b]$version[/b] looks like, with its $count. Apply and rollback "
             "then accept this database again; rolling back later plans the way back from the live schema. The "
             "reason is kept in the audit log (DRIFT_ACCEPTED).",
@@ -191,13 +192,13 @@ class DriftScreen(InnerScreen):
             assert message.error is not None
             self.report_failure("accept the drift", message.error)
             return
-        self.notify(message.report.describe(), title="Drift accepted")
+        self.notify(message.report.describe(), title="Drift accepted", markup=False)
         self.action_refresh()
 
     def action_plan_revert(self) -> None:
         if self.report is None or not self.report.drifted:
             return
-        body = Content.from_markup(
+        body = markup(
             "Write the next plan file into [b]$dir[/b]: the steps that take the database back to what version "
             "[b]$version[/b] recorded ($count). The live schema becomes that plan's starting point (audited, with "
             "the reason), so it applies through the usual dry run and confirmation; it opens for review.",

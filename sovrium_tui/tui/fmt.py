@@ -1,4 +1,6 @@
-"""Small formatting helpers shared by the screens: timestamps, checksums, states and error texts."""
+"""Small formatting helpers shared by the screens: timestamps, checksums, states and error texts, and the only
+ways text from files and databases reaches the screen (`safe`, `plain`, `cell`, `markup`): control characters
+become visible escapes and Rich/Textual markup in the data is never interpreted."""
 
 from __future__ import annotations
 
@@ -6,9 +8,12 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from rich.console import JustifyMethod
 from rich.text import Text
+from textual.content import Content
 
 from sovrium_tui.errors import SovriumError
+from sovrium_tui.text import terminal_text
 
 # A state word → the Rich style it is shown in (Rich styles, because DataTable cells are Rich renderables).
 STATE_STYLES = {
@@ -48,6 +53,26 @@ _ERROR_TITLES = {
 }
 
 
+def safe(text: object) -> str:
+    """Text from a file or a database with its control characters (an escape sequence, say) made visible."""
+    return terminal_text(str(text))
+
+
+def plain(text: object) -> Content:
+    """Data as content: shown as it is, never read as markup (a border title, a dialog's text)."""
+    return Content(safe(text))
+
+
+def cell(text: object, *, style: str = "", justify: JustifyMethod | None = None) -> Text:
+    """Data as a table cell or tree label (Rich text, which never reads markup)."""
+    return Text(safe(text), style=style, justify=justify)
+
+
+def markup(template: str, **values: object) -> Content:
+    """Our markup with data substituted for `$name` (the data is never read as markup, and made safe)."""
+    return Content.from_markup(template, **{key: safe(v) if isinstance(v, str) else v for key, v in values.items()})
+
+
 def when(moment: datetime | str | None) -> str:
     """A timestamp as `YYYY-MM-DD HH:MM:SS` in UTC (the column headers say UTC), or "" for none."""
     if moment is None or moment == "":
@@ -74,7 +99,7 @@ def plural(count: int, noun: str) -> str:
 
 def state_text(state: str) -> Text:
     """A state word styled by what it means (a DataTable cell)."""
-    return Text(state, style=STATE_STYLES.get(state, ""))
+    return cell(state, style=STATE_STYLES.get(state, ""))
 
 
 def hazard_text(hazards: tuple[str, ...] | list[str]) -> Text:
@@ -84,7 +109,7 @@ def hazard_text(hazards: tuple[str, ...] | list[str]) -> Text:
         if badges:
             badges.append(" ")
         style = "bold white on red" if hazard == "data-loss" else "black on yellow"
-        badges.append(f" {hazard} ", style=style)
+        badges.append(f" {safe(hazard)} ", style=style)
     return badges
 
 
@@ -98,8 +123,8 @@ def error_title(error: BaseException) -> str:
 def error_text(error: BaseException) -> str:
     """What a user reads about an error: the tool's own wording, or the exception for a bug."""
     if isinstance(error, SovriumError):
-        return error.render()
-    detail = str(error) or "(no message)"
+        return safe(error.render())
+    detail = safe(error) or "(no message)"
     return f"{type(error).__name__}: {detail}\n\nThis is a bug in sovrium; the screen stays usable."
 
 

@@ -18,7 +18,7 @@ from sovrium_tui import services
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.tui.base import InnerScreen
 from sovrium_tui.tui.compare import CompareScreen
-from sovrium_tui.tui.fmt import error_text, short, state_text, when
+from sovrium_tui.tui.fmt import cell, error_text, markup, short, state_text, when
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.version import VersionScreen
 from sovrium_tui.tui.widgets import Activity, Panel, RowTable
@@ -167,12 +167,12 @@ class HistoryScreen(InnerScreen):
         for key, entry in sorted(self.entries.items(), key=lambda item: item[1].id, reverse=True):
             table.add_row(
                 self._mark_cell(key),
-                Text(str(entry.version), justify="right"),
-                Text(when(entry.applied_at)[:16]),
-                Text(entry.applied_by),
-                Text(short(entry.checksum)),
+                cell(str(entry.version), justify="right"),
+                cell(when(entry.applied_at)[:16]),
+                cell(entry.applied_by),
+                cell(short(entry.checksum)),
                 state_text(entry.state),
-                Text(entry.rollback_reason or ""),
+                cell(entry.rollback_reason or ""),
                 key=key,
             )
         filtered = any(value.strip() for value in self._filter_values())
@@ -190,11 +190,11 @@ class HistoryScreen(InnerScreen):
             line = services.log_line(event)
             self.log_lines[str(event.id)] = line
             log.add_row(
-                Text(when(event.created_at)[:16]),
-                Text(line.event),
+                cell(when(event.created_at)[:16]),
+                cell(line.event),
                 state_text(line.status),
-                Text(line.versions),
-                Text(line.reason),
+                cell(line.versions),
+                cell(line.reason),
                 key=str(event.id),
             )
         if not report.log:
@@ -204,7 +204,7 @@ class HistoryScreen(InnerScreen):
     @on(Unavailable)
     def unavailable(self, message: Unavailable) -> None:
         self.query_one("#history-activity", Activity).stop()
-        self._show_nothing(Content.from_markup("[$text-error b]✗ $problem[/]", problem=error_text(message.error)))
+        self._show_nothing(markup("[$text-error b]✗ $problem[/]", problem=error_text(message.error)))
 
     def _show_nothing(self, why: Content) -> None:
         """Empty both lists (rows from an earlier filter would read as the answer to this one) and say why."""
@@ -222,7 +222,7 @@ class HistoryScreen(InnerScreen):
         line = self.log_lines.get(str(event.row_key.value))
         detail = self.query_one("#log-detail", Static)
         detail.update(
-            Content.from_markup(
+            markup(
                 "[b]$event $status[/b] $versions: $reason",
                 event=line.event,
                 status=line.status,
@@ -244,9 +244,7 @@ class HistoryScreen(InnerScreen):
             parse_filters(*self._filter_values())
         except HistoryFilter as problem:
             self.query_one("#versions").border_subtitle = "invalid filter"
-            self._show_nothing(
-                Content.from_markup("[$text-error b]✗ $problem[/]: fix it and press enter.", problem=str(problem))
-            )
+            self._show_nothing(markup("[$text-error b]✗ $problem[/]: fix it and press enter.", problem=str(problem)))
             return
         self.query_one("#versions-table", DataTable).focus()
         self.load()

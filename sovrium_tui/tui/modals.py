@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from sovrium_tui.tui.fmt import error_text, error_title
+from sovrium_tui.tui.fmt import error_text, error_title, markup, plain
 
 CONFIRM_WORD = "destroy"
 
@@ -40,10 +40,10 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog") as dialog:
-            dialog.border_title = self.error_heading
-            yield Label(Content.from_markup("[dim]enter / escape to close · arrows scroll[/]"), classes="dialog-foot")
+            dialog.border_title = plain(self.error_heading)
+            yield Label(markup("[dim]enter / escape to close · arrows scroll[/]"), classes="dialog-foot")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(Content(self.error_body), id="error-text")
+                yield Static(plain(self.error_body), id="error-text")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -64,8 +64,8 @@ class ResultModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog" if self.passed else "dialog error-dialog") as dialog:
-            dialog.border_title = self.result_title
-            yield Label(Content.from_markup("[dim]enter / escape to close · arrows scroll[/]"), classes="dialog-foot")
+            dialog.border_title = plain(self.result_title)
+            yield Label(markup("[dim]enter / escape to close · arrows scroll[/]"), classes="dialog-foot")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self.body, id="result-body")
 
@@ -108,7 +108,7 @@ class ConfirmModal(ScrollsBody, ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self.question
+            dialog.border_title = plain(self.question)
             with Horizontal(classes="dialog-foot dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", id="confirm", variant="primary", compact=True)
                 yield Button("Cancel (n)", id="cancel", compact=True)
@@ -142,10 +142,10 @@ class TypedConfirmModal(ScrollsBody, ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger-dialog") as dialog:
-            dialog.border_title = self.question
+            dialog.border_title = plain(self.question)
             with Vertical(classes="dialog-foot"):
                 yield Label(
-                    Content.from_markup(
+                    markup(
                         "Type [b]$word[/b] and press enter to go ahead · escape cancels · ↑↓ scroll",
                         word=self.word,
                     ),
@@ -167,9 +167,7 @@ class TypedConfirmModal(ScrollsBody, ModalScreen[bool]):
         typed = event.value.strip() or "nothing"
         refusal = self.query_one("#confirm-refusal", Label)
         refusal.update(
-            Content.from_markup(
-                "[$text-error]$typed is not [b]$word[/b]: nothing was done.[/]", typed=repr(typed), word=self.word
-            )
+            markup("[$text-error]$typed is not [b]$word[/b]: nothing was done.[/]", typed=repr(typed), word=self.word)
         )
         event.input.clear()
 
@@ -198,9 +196,9 @@ class HelpModal(ModalScreen[None]):
             for key, description in self.keys
         ]
         with Vertical(classes="dialog help-dialog") as dialog:
-            dialog.border_title = f"Help: {self.help_title}"
+            dialog.border_title = plain(f"Help: {self.help_title}")
             yield Label(
-                Content.from_markup("[dim]escape closes · ↑↓ scroll · ctrl+q quits · ctrl+p: every action[/]"),
+                markup("[dim]escape closes · ↑↓ scroll · ctrl+q quits · ctrl+p: every action[/]"),
                 classes="dialog-foot",
             )
             with VerticalScroll(classes="dialog-body", id="help-body"):
@@ -228,13 +226,11 @@ class ReasonModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self.question
+            dialog.border_title = plain(self.question)
             with Vertical(classes="dialog-foot"):
                 yield Input(placeholder="reason (kept in the audit log)", id="reason-text", compact=True)
                 yield Label(
-                    Content.from_markup(
-                        "[dim]enter: $label · escape: cancel (nothing is done)[/]", label=self.action_label
-                    ),
+                    markup("[dim]enter: $label · escape: cancel (nothing is done)[/]", label=self.action_label),
                     id="reason-hint",
                 )
             with VerticalScroll(classes="dialog-body", can_focus=False):
@@ -248,7 +244,7 @@ class ReasonModal(ModalScreen[str | None]):
         reason = event.value.strip()
         if not reason:
             self.query_one("#reason-hint", Label).update(
-                Content.from_markup("[$text-error]A reason is needed: it is kept in the audit log.[/]")
+                markup("[$text-error]A reason is needed: it is kept in the audit log.[/]")
             )
             return
         self.dismiss(reason)
@@ -288,7 +284,7 @@ class NewPlanModal(ModalScreen[NewPlanRequest | None]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "New plan"
             yield Static(
-                Content.from_markup(
+                markup(
                     "Diff [b]$schema[/b] against the database and write the next plan into [b]$dir[/b].",
                     schema=self.schema,
                     dir=self.plans_dir,

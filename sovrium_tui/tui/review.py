@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,7 +21,7 @@ from sovrium_tui.execution.verify import VerifyResult
 from sovrium_tui.planning.plan import Plan, Step
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, hazard_text, loss_total, plural, short, step_tally
+from sovrium_tui.tui.fmt import cell, error_text, hazard_text, loss_total, markup, plain, plural, short, step_tally
 from sovrium_tui.tui.modals import ResultModal
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Activity, Panel, RowTable, SqlView, TextView, lock_wait_text
@@ -119,7 +118,7 @@ class ReviewScreen(InnerScreen):
             self.plan = services.show(self.plan_path)
         except Exception as error:
             self.query_one("#plan-summary", TextView).show(
-                Content.from_markup("[$text-error b]✗ $problem[/]", problem=error_text(error))
+                markup("[$text-error b]✗ $problem[/]", problem=error_text(error))
             )
             self.report_failure("read the plan", error)
             return
@@ -137,16 +136,16 @@ class ReviewScreen(InnerScreen):
         if plan is None:
             return
         header = self.query_one("#plan-header")
-        header.border_title = f"Plan {plan.version:04d} · {plan.app}"
-        header.border_subtitle = self.plan_path
+        header.border_title = plain(f"Plan {plan.version:04d} · {plan.app}")
+        header.border_subtitle = plain(self.plan_path)
         tally = step_tally((step.op, step.hazards) for step in plan.steps)
-        lines = [Content.from_markup("[b]$tally[/b]$counted", tally=tally, counted=self._counted())]
+        lines = [markup("[b]$tally[/b]$counted", tally=tally, counted=self._counted())]
         lines += self._hazard_lines(plan)
-        lines.append(Content.from_markup("[b]$summary[/b]", summary=plan.summary))
+        lines.append(markup("[b]$summary[/b]", summary=plan.summary))
         origin = f"{plan.from_version} ({short(plan.from_checksum)})" if plan.from_version else "0 (empty)"
         digest = "[$text-success]digest intact[/]" if plan.digest_ok else "[$text-error b]edited: digest mismatch[/]"
         lines.append(
-            Content.from_markup(
+            markup(
                 f"version $origin → [b]$to[/b] · {digest} · $state · [$text-muted]made $made[/]",
                 origin=origin,
                 to=plan.version,
@@ -167,19 +166,19 @@ class ReviewScreen(InnerScreen):
         """What the dry run found (or, before it, the destructive steps), ahead of the summary."""
         check = self.check
         if check is not None and check.outcome == "fails":
-            return [Content.from_markup("[$text-error b]✗ The dry run fails:[/] $problem", problem=check.problem or "")]
+            return [markup("[$text-error b]✗ The dry run fails:[/] $problem", problem=check.problem or "")]
         if check is not None and check.outcome == "not checked":
-            return [Content.from_markup("[$text-warning]$problem[/]", problem=check.problem or "")]
+            return [markup("[$text-warning]$problem[/]", problem=check.problem or "")]
         lines = []
         if check is not None:
-            lines = [Content.from_markup("[$text-error b]⚠ $loss[/]", loss=loss) for loss in check.losses]
+            lines = [markup("[$text-error b]⚠ $loss[/]", loss=loss) for loss in check.losses]
         elif plan.destructive_steps:
             lines = [
-                Content.from_markup("[$text-error b]⚠ step $id: $summary[/]", id=step.id, summary=step.summary)
+                markup("[$text-error b]⚠ step $id: $summary[/]", id=step.id, summary=step.summary)
                 for step in plan.destructive_steps
             ]
         if self.count_problem:
-            lines.append(Content.from_markup("[$text-muted]values not counted: $why[/]", why=self.count_problem))
+            lines.append(markup("[$text-muted]values not counted: $why[/]", why=self.count_problem))
         return lines
 
     def _state_words(self) -> str:
@@ -196,11 +195,11 @@ class ReviewScreen(InnerScreen):
         table.clear()
         for step in plan.steps:
             table.add_row(
-                Text(str(step.id), justify="right"),
+                cell(str(step.id), justify="right"),
                 hazard_text(step.hazards),
-                Text(step.summary),
-                Text(step.op),
-                Text(step.target),
+                cell(step.summary),
+                cell(step.op),
+                cell(step.target),
                 key=str(step.id),
             )
         self.query_one("#steps").border_subtitle = f"{plural(len(plan.steps), 'step')} · hazards first"
@@ -217,8 +216,8 @@ class ReviewScreen(InnerScreen):
     def _show_step(self, step: Step | None) -> None:
         self.step = step
         forward = self.query_one("#forward")
-        forward.border_title = self._sql_title(step)
-        forward.border_subtitle = step.summary if step else ""
+        forward.border_title = plain(self._sql_title(step))
+        forward.border_subtitle = plain(step.summary if step else "")
         self.query_one("#forward-sql", SqlView).show_sql(step.forward if step else ())
         self.query_one("#reverse-sql", SqlView).show_sql(
             step.reverse if step else (), empty="(no reverse SQL: this step cannot be undone)"
@@ -308,7 +307,7 @@ class ReviewScreen(InnerScreen):
             return
         result = message.result
         heading = "Verify: the plan round-trips" if result.round_trips else "Verify: the plan does NOT round-trip"
-        self.app.push_screen(ResultModal(heading, Content(result.describe()), passed=result.round_trips))
+        self.app.push_screen(ResultModal(heading, plain(result.describe()), passed=result.round_trips))
 
     def action_apply(self) -> None:
         if self.plan is None or self.state not in APPLICABLE:

@@ -22,7 +22,7 @@ from sovrium_tui.execution.executor import RollbackResult
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.tui.apply import bullet_list, losses_in
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, plural
+from sovrium_tui.tui.fmt import error_text, markup, plain, plural
 from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import CONFIRM_WORD, ConfirmModal, TypedConfirmModal
 from sovrium_tui.tui.session import Session
@@ -115,7 +115,7 @@ class RollbackScreen(InnerScreen):
                 yield OptionList(id="target-list", compact=True)
             with Panel(title="What would be lost", id="rollback-status"):
                 yield Activity(id="rollback-activity")
-                yield TextView(Content.from_markup("[$text-muted]Reading the history…[/]"), id="rollback-text")
+                yield TextView(markup("[$text-muted]Reading the history…[/]"), id="rollback-text")
         with Horizontal(id="reason-row"):
             yield Label("Reason ", id="reason-label")
             yield Input(placeholder="why (kept in the audit log), then enter", id="reason", compact=True)
@@ -154,7 +154,7 @@ class RollbackScreen(InnerScreen):
         for version in sorted((v for v in self.applied if v < self.current), reverse=True):
             entry = self.applied[version]
             label = f"version {version} · {entry.plan.get('summary', '')}"
-            targets.add_option(Option(Content(label), id=str(version)))
+            targets.add_option(Option(plain(label), id=str(version)))
         targets.add_option(Option("version 0 · before the first migration", id="0"))
         self.query_one("#targets").border_subtitle = f"now at version {self.current}"
         self._phase("choosing")
@@ -255,9 +255,7 @@ class RollbackScreen(InnerScreen):
             self._fill_planned_steps(message.result)
         not_restored = services.values_not_restored(self.entries, current=self.current, target=message.target)
         kept = (
-            Content.assemble(
-                Content.from_markup("\n[$text-warning b]Not brought back:[/]\n"), bullet_list(not_restored)
-            )
+            Content.assemble(markup("\n[$text-warning b]Not brought back:[/]\n"), bullet_list(not_restored))
             if not_restored
             else Content("")
         )
@@ -268,7 +266,7 @@ class RollbackScreen(InnerScreen):
             status.border_title = "What would be lost"
             self.query_one("#rollback-text", TextView).show(
                 Content.assemble(
-                    Content.from_markup("[$text-error b]Destroys data (needs the typed word):[/]\n"),
+                    markup("[$text-error b]Destroys data (needs the typed word):[/]\n"),
                     bullet_list(message.losses),
                     kept,
                 )
@@ -276,7 +274,7 @@ class RollbackScreen(InnerScreen):
         else:
             status.border_title = "What would be lost"
             self.query_one("#rollback-text", TextView).show(
-                Content.assemble(Content.from_markup("[$text-success]Nothing: no value would be destroyed.[/]"), kept)
+                Content.assemble(markup("[$text-success]Nothing: no value would be destroyed.[/]"), kept)
             )
 
     # --- running -------------------------------------------------------------------------------------------
@@ -292,7 +290,7 @@ class RollbackScreen(InnerScreen):
             self.notify("Still checking what this rollback would destroy…", severity="warning")
             return
         if self.preview.error is not None:
-            self.notify(error_text(self.preview.error), title="Cannot roll back", severity="error")
+            self.notify(error_text(self.preview.error), title="Cannot roll back", severity="error", markup=False)
             return
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:
@@ -300,7 +298,7 @@ class RollbackScreen(InnerScreen):
             self.query_one("#reason", Input).focus()
             return
         versions = [v for v in self.applied if self.target < v <= self.current]
-        what = Content.from_markup(
+        what = markup(
             "Roll back from version [b]$current[/b] to version [b]$target[/b] on [b]$database[/b]: undo $versions "
             "in one transaction, with the reason “$reason”.",
             current=self.current,
@@ -311,16 +309,14 @@ class RollbackScreen(InnerScreen):
         )
         not_restored = services.values_not_restored(self.entries, current=self.current, target=self.target)
         kept = (
-            Content.assemble(
-                Content.from_markup("\n\n[$text-warning b]Not brought back:[/]\n"), bullet_list(not_restored)
-            )
+            Content.assemble(markup("\n\n[$text-warning b]Not brought back:[/]\n"), bullet_list(not_restored))
             if not_restored
             else Content("")
         )
         if self.preview.needs_force:
             body = Content.assemble(
                 what,
-                Content.from_markup("\n\n[$text-error b]This destroys data:[/]\n"),
+                markup("\n\n[$text-error b]This destroys data:[/]\n"),
                 bullet_list(self.preview.losses),
                 kept,
             )
@@ -369,9 +365,7 @@ class RollbackScreen(InnerScreen):
         match event:
             case LockWaiting(holder=holder):
                 activity.explain(
-                    Content.from_markup(
-                        "[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=holder
-                    )
+                    markup("[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=holder)
                 )
             case TableLockWaiting():
                 activity.explain(lock_wait_text(event))
@@ -387,7 +381,7 @@ class RollbackScreen(InnerScreen):
         result = message.result
         self.query_one("#targets").border_subtitle = f"now at version {result.to_version}"
         lines = [
-            Content.from_markup(
+            markup(
                 "[$text-success b]✓ Rolled back to version $to[/] from $frm ($steps, $ms ms).",
                 to=result.to_version,
                 frm=result.from_version,
@@ -396,9 +390,9 @@ class RollbackScreen(InnerScreen):
             )
         ]
         if result.data_loss:
-            lines.append(Content.from_markup("[$text-error b]Destroyed:[/]"))
+            lines.append(markup("[$text-error b]Destroyed:[/]"))
             lines.append(bullet_list(result.data_loss))
-        lines.append(Content.from_markup("[$text-muted]escape returns · h shows the history · arrows scroll[/]"))
+        lines.append(markup("[$text-muted]escape returns · h shows the history · arrows scroll[/]"))
         self.query_one("#rollback-text", TextView).show(Content("\n").join(lines))
 
     @on(Failed)
@@ -420,8 +414,8 @@ class RollbackScreen(InnerScreen):
         self.query_one("#target-list", OptionList).disabled = phase != "choosing"
         self.refresh_bindings()
 
-    def _status(self, markup: str, **values: object) -> None:
-        self.query_one("#rollback-text", TextView).show(Content.from_markup(markup, **values))
+    def _status(self, template: str, **values: object) -> None:
+        self.query_one("#rollback-text", TextView).show(markup(template, **values))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Tree
 
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import hazard_text, plural, short, when
+from sovrium_tui.tui.fmt import cell, hazard_text, markup, plain, plural, safe, short, when
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Panel, RowTable, SqlView, TextView
 
@@ -28,10 +28,10 @@ def field_label(field: dict[str, Any]) -> Text:
         flags.append(f"default {field['default']}")
     extra = " · ".join(flags)
     return Text.assemble(
-        (str(field.get("name", "?")), "bold"),
+        (safe(field.get("name", "?")), "bold"),
         "  ",
-        (str(field.get("type", "?")), "cyan"),
-        (f" · {extra}" if extra else "", "dim"),
+        (safe(field.get("type", "?")), "cyan"),
+        (f" · {safe(extra)}" if extra else "", "dim"),
     )
 
 
@@ -60,7 +60,7 @@ class VersionScreen(InnerScreen):
             yield TextView(self._header(), id="version-text")
         with Container(id="version-body"):
             with Panel(title="Schema snapshot", id="snapshot"):
-                yield Tree[None](Text(str(entry.schema.get("name", "app"))), id="snapshot-tree")
+                yield Tree[None](cell(str(entry.schema.get("name", "app"))), id="snapshot-tree")
             with Panel(title="Steps", id="version-steps"):
                 yield RowTable(id="version-steps-table", cursor_type="row")
         with Panel(title="SQL", id="version-sql"):
@@ -72,16 +72,16 @@ class VersionScreen(InnerScreen):
         lines = []
         if entry.rolled_back_at:
             lines.append(
-                Content.from_markup(
+                markup(
                     "[$text-warning b]Rolled back $at UTC:[/] $reason",
                     at=when(entry.rolled_back_at),
                     reason=entry.rollback_reason or "no reason recorded",
                 )
             )
-        lines.append(Content.from_markup("[b]$summary[/b]", summary=str(entry.plan.get("summary", ""))))
+        lines.append(markup("[b]$summary[/b]", summary=str(entry.plan.get("summary", ""))))
         state = "[$text-success b]applied[/]" if entry.rolled_back_at is None else "[$text-muted]was applied[/]"
         lines.append(
-            Content.from_markup(
+            markup(
                 f"{state} $at UTC by $by · checksum $checksum",
                 at=when(entry.applied_at),
                 by=entry.applied_by,
@@ -94,12 +94,12 @@ class VersionScreen(InnerScreen):
         tree = self.query_one("#snapshot-tree", Tree)
         tables = self.entry.schema.get("tables", [])
         tree.root.set_label(
-            Text.assemble((str(self.entry.schema.get("name", "app")), "bold"), f" ({plural(len(tables), 'table')})")
+            Text.assemble((safe(self.entry.schema.get("name", "app")), "bold"), f" ({plural(len(tables), 'table')})")
         )
         for table in tables:
             fields = table.get("fields", [])
             node = tree.root.add(
-                Text.assemble((str(table.get("name", "?")), "bold"), f" ({plural(len(fields), 'field')})"),
+                Text.assemble((safe(table.get("name", "?")), "bold"), f" ({plural(len(fields), 'field')})"),
                 expand=True,
             )
             for field in fields:
@@ -114,10 +114,10 @@ class VersionScreen(InnerScreen):
         steps.add_column("Op")
         for number, step in enumerate(self.steps):
             steps.add_row(
-                Text(str(step.get("id", "")), justify="right"),
+                cell(str(step.get("id", "")), justify="right"),
                 hazard_text(tuple(step.get("hazards", ()))),
-                Text(str(step.get("summary", ""))),
-                Text(str(step.get("op", ""))),
+                cell(str(step.get("summary", ""))),
+                cell(str(step.get("op", ""))),
                 key=str(number),
             )
         self.query_one("#version-steps").border_subtitle = plural(len(self.steps), "step")
@@ -134,7 +134,9 @@ class VersionScreen(InnerScreen):
         forward = [str(s) for s in step.get("forward", ())]
         reverse = [str(s) for s in step.get("reverse", ())]
         panel = self.query_one("#version-sql")
-        panel.border_title = " · ".join([f"SQL · step {step.get('id', '?')}", *map(str, step.get("hazards", ()))])
-        panel.border_subtitle = str(step.get("summary", ""))
+        panel.border_title = plain(
+            " · ".join([f"SQL · step {step.get('id', '?')}", *map(str, step.get("hazards", ()))])
+        )
+        panel.border_subtitle = plain(step.get("summary", ""))
         statements = ["-- forward (what apply ran)", *forward, "-- reverse (what a rollback runs)", *reverse]
         self.query_one("#version-sql-text", SqlView).show_sql(statements)

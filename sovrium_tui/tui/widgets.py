@@ -25,7 +25,7 @@ from sovrium_tui.execution.events import (
     StepStarted,
     TableLockWaiting,
 )
-from sovrium_tui.tui.fmt import state_text
+from sovrium_tui.tui.fmt import cell, markup, plain, safe, state_text
 
 FULL_SCREEN = Binding("f", "screen.maximize", "Full screen", show=False)
 
@@ -37,7 +37,7 @@ class Panel(Vertical):
 
     def __init__(self, *, title: str = "", id: str | None = None, classes: str = "") -> None:
         super().__init__(id=id, classes=f"panel {classes}".strip())
-        self.border_title = title
+        self.border_title = plain(title)
 
 
 class TextView(VerticalScroll, can_focus=True):
@@ -56,7 +56,7 @@ class TextView(VerticalScroll, can_focus=True):
     def show(self, content: Content | str) -> None:
         """Replace the text (never read as markup: build `Content` with values for anything from outside)."""
         body = self.query_one(".text-view-body", Static)
-        body.update(content if isinstance(content, Content) else Content(content))
+        body.update(content if isinstance(content, Content) else plain(content))
         self.scroll_home(animate=False)
 
     @property
@@ -68,7 +68,7 @@ class SqlView(TextView):
     """Read-only SQL with PostgreSQL syntax highlighting in the theme's colours."""
 
     def show_sql(self, statements: Sequence[str], *, empty: str = "(no SQL)") -> None:
-        text = "\n\n".join(_terminated(statement) for statement in statements)
+        text = "\n\n".join(_terminated(safe(statement)) for statement in statements)
         self.show(highlight(text, language="postgresql") if statements else Content.styled(empty, "$text-muted"))
 
 
@@ -143,9 +143,7 @@ class Activity(Static):
     def _tick(self) -> None:
         elapsed = max(0.0, Activity.clock() - self.started)
         frame = self.FRAMES[int(elapsed * 10) % len(self.FRAMES)]
-        line = Content.assemble(
-            (frame, "bold $accent"), " ", Content(self.label), (f" · {elapsed:.0f} s", "$text-muted")
-        )
+        line = Content.assemble((frame, "bold $accent"), " ", plain(self.label), (f" · {elapsed:.0f} s", "$text-muted"))
         self.update(line if self.detail is None else Content("\n").join([line, self.detail]))
 
 
@@ -155,7 +153,7 @@ def lock_wait_text(event: TableLockWaiting) -> Content:
     limit = (
         f"gives up in {left:.0f} s (lock_timeout {event.limit})" if left is not None else "waits without a time limit"
     )
-    return Content.from_markup(
+    return markup(
         "[$text-warning b]$what waits for a lock[/] ($waited s, $limit):\n$holders",
         what=event.what[:1].upper() + event.what[1:],
         waited=f"{event.waited_s:.0f}",
@@ -189,7 +187,7 @@ class RunProgress(RowTable):
         key = self._key(step_id, plan)
         if key in self._states:
             return
-        self.add_row(Text(label), state_text("pending"), Text(""), Text(summary), key=key)
+        self.add_row(cell(label), state_text("pending"), Text(""), cell(summary), key=key)
         self._rows_of_plan.setdefault(plan if self._per_plan else None, []).append(key)
         self._states[key] = "pending"
 
@@ -235,7 +233,7 @@ class RunProgress(RowTable):
         self._states[key] = state
         self.update_cell(key, "state", state_text(state))
         if elapsed is not None:
-            self.update_cell(key, "time", Text(elapsed, justify="right"))
+            self.update_cell(key, "time", cell(elapsed, justify="right"))
 
     def _key(self, step_id: int, plan: int | None) -> str:
         return f"{plan}:{step_id}" if self._per_plan else str(step_id)

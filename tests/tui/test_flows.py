@@ -581,3 +581,19 @@ async def test_drift_is_reverted_by_a_plan_reviewed_and_applied_inside(
         assert isinstance(app.screen, DriftScreen)
         assert "No drift: the database matches what version 2 recorded." in shown(app, "#drift-text")
     assert not await column_exists(db, "customers", "hack")
+
+
+async def test_text_from_a_plan_file_is_shown_as_it_is_never_as_markup_or_terminal_codes(
+    project: Project, database_url: str
+) -> None:
+    (path,) = await project.plan("v1")
+    plan_file = project.root / path
+    hostile = "[red]boom[/red] \\e[2J"  # YAML for an escape sequence that would clear the screen
+    plan_file.write_text(plan_file.read_text().replace("summary: new table customers\n", f'summary: "{hostile}"\n', 1))
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table_rows(app, "#plans-table")[0][3] == "[red]boom[/red] \\x1b[2J"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "[red]boom[/red] \\x1b[2J" in shown(app, "#plan-summary")
