@@ -507,6 +507,7 @@ async def apply(
         await connection.close()
     if dry_run and runs:
         report(PlanRolledBack(runs[-1].version, "dry run: every check and step succeeded", "dry-run"))
+        notes += [f"a dry run does not check {limit}" for limit in DRY_RUN_LIMITS]
     return ApplyOutcome(database.display_url, tuple(runs), tuple(notes))
 
 
