@@ -159,7 +159,9 @@ class _Progress:
             case events.LockWaiting(holder):
                 self._say(f"waiting for the migration lock held by {holder}")
             case events.TableLockWaiting(what, holders, waited_s, limit):
-                self._say(f"\n  {what}: waiting {waited_s:.0f} s (gives up after {limit}) for a lock held by {holders}")
+                left = event.seconds_left
+                gives_up = f"gives up in {left:.0f} s (lock_timeout {limit})" if left is not None else "no time limit"
+                self._say(f"\n  {what}: waiting {waited_s:.0f} s for a lock, {gives_up}; held by {holders}")
 
     @staticmethod
     def _say(text: str, end: str = "\n") -> None:
@@ -305,12 +307,35 @@ def _cmd_history(args: argparse.Namespace) -> int:
 def _cmd_drift(args: argparse.Namespace) -> int:
     from sovrium_tui import services
 
+    if args.revert_plan:
+        if args.accept:
+            raise UsageError("drift: --revert-plan and --accept are two different answers; give one")
+        outcome = _run(
+            services.revert_drift_plan(reason=args.reason or "", plans_dir=args.plans, database_url=args.database_url)
+        )
+        if args.json:
+            _emit_json(outcome.to_json())
+        else:
+            _say(outcome.describe())
+            _say("the live schema is now this plan's starting point (DRIFT_ACCEPTED in the log); apply the plan")
+        return EXIT_OK
     report = _run(services.drift(accept=args.accept, reason=args.reason, database_url=args.database_url))
     if args.json:
         _emit_json(report.to_json())
     else:
         _say(report.describe())
     return EXIT_DIFFERENCES if report.drifted else EXIT_OK
+
+
+def _cmd_archive(args: argparse.Namespace) -> int:
+    from sovrium_tui import services
+
+    outcome = _run(services.archive(args.plan, database_url=args.database_url))
+    if args.json:
+        _emit_json(outcome.to_json())
+    else:
+        _say(outcome.describe())
+    return EXIT_OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -518,7 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("target", metavar="PLAN|DIR", nargs="?", help="a plan file or a plans directory")
     apply.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
     apply.add_argument("--allow-destructive", action="store_true", help="allow steps that destroy data")
-    apply.add_argument("--dry-run", action="store_true", help="run everything, then roll back on purpose")
+    apply.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every pending plan, each on top of the ones before it, then roll back on purpose",
+    )
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
     _add_execution_options(apply)
     _add_database_url(apply)
@@ -596,10 +625,30 @@ def build_parser() -> argparse.ArgumentParser:
         "when none, 3 when drifted. --accept --reason TEXT records the live schema as the new baseline (audited).",
     )
     drift.add_argument("--accept", action="store_true", help="accept the live schema as the new baseline")
-    drift.add_argument("--reason", metavar="TEXT", help="why (required with --accept)")
+    drift.add_argument(
+        "--revert-plan",
+        action="store_true",
+        help="write the next plan file, which takes the database back to the recorded schema (accepts the live "
+        "schema as its starting point, audited); review and apply it like any plan",
+    )
+    drift.add_argument("--reason", metavar="TEXT", help="why (required with --accept and --revert-plan)")
+    drift.add_argument("--plans", default="plans", metavar="DIR", help="where --revert-plan writes (default: plans)")
     _add_database_url(drift)
     _add_json(drift)
     drift.set_defaults(handler=_cmd_drift)
+
+    archive = commands.add_parser(
+        "archive",
+        help="move a plan this database has not applied (rolled back and superseded) into DIR/archive/",
+        description="Move PLAN out of its plans directory into an archive/ folder beside it, so the directory is "
+        "one chain again: for a plan that was rolled back and will not be applied again (a new plan supersedes "
+        "it). Refused for a plan the database has applied, or one that other plan files build on. The file is "
+        "moved, never deleted.",
+    )
+    archive.add_argument("plan", metavar="PLAN", help="a plan file")
+    _add_database_url(archive)
+    _add_json(archive)
+    archive.set_defaults(handler=_cmd_archive)
 
     verify = commands.add_parser(
         "verify",

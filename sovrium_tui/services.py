@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sovrium_tui.execution.events import PlanRolledBack
 from sovrium_tui.startup import MigrateOutcome
 
 if TYPE_CHECKING:
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
 
     from sovrium_tui.catalog.model import Catalog
     from sovrium_tui.execution.events import Reporter
-    from sovrium_tui.execution.executor import RollbackResult
+    from sovrium_tui.execution.executor import ApplyResult, RollbackResult
     from sovrium_tui.execution.store import HistoryEntry, LogEntry, RecordedState
     from sovrium_tui.execution.verify import VerifyResult
     from sovrium_tui.planning.changes import Change
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from sovrium_tui.planning.drift import Difference
     from sovrium_tui.planning.plan import Plan
     from sovrium_tui.planning.planner import Origin
+    from sovrium_tui.planning.schema_diff import SchemaChange
     from sovrium_tui.schema.model import App
 
 
@@ -221,14 +224,20 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
     version = state.version if state else 0
     pending = [f for f in directory.chain if f.plan.version > version]
     if pending:
-        raise PlanStale(
-            f"{pending[0].path} is not applied to this database yet (it is at version {version}): "
-            "apply it first (`sovrium apply`), or plan against the plan files with --offline"
+        rolled_back = pending[0].plan.version <= highest
+        way_out = (
+            "apply it again (`sovrium apply`), or, if it is superseded, archive it "
+            f"(`sovrium archive {pending[0].path}`)"
+            if rolled_back
+            else "apply it first (`sovrium apply`), or plan against the plan files with --offline"
         )
+        was = "was rolled back on" if rolled_back else "is not applied to"
+        raise PlanStale(f"{pending[0].path} {was} this database (it is at version {version}): {way_out}")
     if state is not None and state.fingerprint and fingerprint(catalog) != state.fingerprint:
         raise DriftDetected(
-            f"the database has drifted from what version {version} recorded; "
-            "see `sovrium drift`, then accept or undo the difference before planning"
+            f"the database has drifted from what version {version} recorded; see `sovrium drift`, then accept "
+            "it (`sovrium drift --accept --reason …`), plan its undoing (`sovrium drift --revert-plan --reason …`) "
+            "or undo it by hand before planning"
         )
     from sovrium_tui.schema import recorded_app
 
@@ -467,36 +476,85 @@ async def apply(
     statement_timeout: str = "0",
     reporter: Reporter | None = None,
 ) -> ApplyOutcome:
-    """Apply one plan file, or every pending plan of a directory in order, each as one transaction."""
-    from sovrium_tui.execution import executor
+    """Apply one plan file, or every pending plan of a directory in order, each as one transaction.
+
+    A dry run runs every pending plan, each on top of the ones before it, in one transaction that is then
+    rolled back: a later plan's checks, counts and verification see the earlier plans applied.
+    """
     from sovrium_tui.execution.connect import connect, resolve_database
 
     database = resolve_database(database_url)
+    report = reporter or _ignore
     connection = await connect(database.url, lock_timeout=lock_timeout)
     try:
         pending, notes = await pending_plans(connection, Path(target or plans_dir))
         runs = []
-        for file in pending:
-            result = await executor.apply_plan(
-                connection,
-                file.plan,
-                target_catalog_for=catalog_for_snapshot,
-                allow_destructive=allow_destructive,
-                applied_by=executor.applied_by(),
-                lock_wait=lock_wait,
-                lock_timeout=lock_timeout,
-                statement_timeout=statement_timeout,
-                reporter=reporter or _ignore,
-                dry_run=dry_run,
-                recorded_catalog_for=catalog_for_snapshot,
-                opener=_opener(database.url),
-            )
-            runs.append(PlanRun(str(file.path), result.version, result.status, len(result.steps), result.elapsed_ms))
-            if dry_run:
-                break  # later plans start from a state the dry run did not keep
+        async with _rolled_back_if(connection, dry_run):
+            for file in pending:
+                result = await _apply_file(
+                    connection,
+                    file,
+                    url=database.url,
+                    allow_destructive=allow_destructive,
+                    lock_wait=lock_wait,
+                    lock_timeout=lock_timeout,
+                    statement_timeout=statement_timeout,
+                    reporter=report,
+                )
+                status = "dry-run" if dry_run and result.status == "applied" else result.status
+                runs.append(PlanRun(str(file.path), result.version, status, len(result.steps), result.elapsed_ms))
     finally:
         await connection.close()
+    if dry_run and runs:
+        report(PlanRolledBack(runs[-1].version, "dry run: every check and step succeeded", "dry-run"))
+        notes += [f"a dry run does not check {limit}" for limit in DRY_RUN_LIMITS]
     return ApplyOutcome(database.display_url, tuple(runs), tuple(notes))
+
+
+async def _apply_file(
+    connection: asyncpg.Connection,
+    file: PlanFile,
+    *,
+    url: str,
+    allow_destructive: bool,
+    lock_wait: float,
+    lock_timeout: str,
+    statement_timeout: str,
+    reporter: Reporter,
+) -> ApplyResult:
+    from sovrium_tui.execution import executor
+
+    return await executor.apply_plan(
+        connection,
+        file.plan,
+        target_catalog_for=catalog_for_snapshot,  # compiled after the cheap checks: a refusal comes first
+        allow_destructive=allow_destructive,
+        applied_by=executor.applied_by(),
+        lock_wait=lock_wait,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+        reporter=reporter,
+        recorded_catalog_for=catalog_for_snapshot,
+        opener=_opener(url),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _rolled_back_if(connection: asyncpg.Connection, dry_run: bool) -> AsyncIterator[None]:
+    """For a dry run, one transaction around every plan's (then nested) transaction, always rolled back."""
+    if not dry_run:
+        yield
+        return
+    import asyncpg
+
+    outer = connection.transaction(isolation="read_committed")
+    await outer.start()
+    try:
+        yield
+    finally:
+        if not connection.is_closed():
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await outer.rollback()
 
 
 async def migrate(
@@ -617,7 +675,7 @@ class PlanState:
     path: str
     version: int
     summary: str
-    state: str  # "applied", "pending", "rolled back", "edited after apply", "off chain"
+    state: str  # "applied", "pending", "edited" (not re-hashed yet), "rolled back", "edited after apply", "off chain"
     applied_at: str | None
 
     def to_json(self) -> dict[str, object]:
@@ -697,7 +755,7 @@ async def status(*, plans_dir: str | Path = "plans", database_url: str | None = 
         server_version = str(await connection.fetchval("SHOW server_version"))
     finally:
         await connection.close()
-    directory = read_plan_directory(Path(plans_dir))
+    directory = read_plan_directory(Path(plans_dir), list_edited=True)
     return StatusReport(
         database=database.display_url,
         server_version=server_version,
@@ -724,10 +782,10 @@ def _plan_states(directory: PlanDirectory, entries: list[HistoryEntry]) -> tuple
         if file.plan.version in off_chain:
             state = "off chain"
         elif entry is None:
-            state = "pending"
+            state = "pending" if file.plan.digest_ok else "edited"
         elif entry.rolled_back_at is not None:
             state = "rolled back"
-        elif entry.plan.get("digest") not in (None, file.plan.digest):
+        elif not file.plan.digest_ok or entry.plan.get("digest") not in (None, file.plan.digest):
             state = "edited after apply"
         else:
             state = "applied"
@@ -757,11 +815,11 @@ class HistoryReport:
         lines.append("")
         lines.append("log:")
         for entry in self.log:
-            versions = f"{entry.from_version}→{entry.to_version}"
-            reason = f": {entry.reason}" if entry.reason else ""
+            line = log_line(entry)
+            reason = f": {line.reason}" if line.reason else ""
             lines.append(
-                f"  {entry.created_at.isoformat(timespec='seconds')}  {entry.operation:<14} {entry.status:<9} "
-                f"{versions}{reason}"
+                f"  {entry.created_at.isoformat(timespec='seconds')}  {line.event:<14} {line.status:<9} "
+                f"{line.versions}{reason}"
             )
         return "\n".join(lines)
 
@@ -874,24 +932,7 @@ async def drift(
             differences = find_drift(catalog_for_snapshot(state.schema), live)
             drifted = bool(state.fingerprint) and fingerprint(live) != state.fingerprint
             if accept and drifted:
-                await store.write_state(
-                    connection,
-                    version=state.version,
-                    checksum=state.checksum,
-                    schema=json.dumps(state.schema, sort_keys=True, ensure_ascii=False),
-                    fingerprint=fingerprint(live),
-                )
-                await store.append_log(
-                    connection,
-                    operation="DRIFT_ACCEPTED",
-                    status="COMPLETED",
-                    from_version=state.version,
-                    to_version=state.version,
-                    reason=f"{reason} ({len(differences)} differences: "
-                    + "; ".join(d.detail for d in differences)[:2000]
-                    + ")",
-                    actor=executor.applied_by(),
-                )
+                await _accept_live(connection, state, fingerprint(live), reason=reason or "", differences=differences)
     finally:
         await connection.close()
     return DriftReport(state.version, drifted and not accept, differences, accepted=accept and drifted)
@@ -952,3 +993,430 @@ async def verify(
         target_catalog=catalog_for_snapshot(json.loads(plan.schema)),
         url_for=url_for,
     )
+
+
+# --- pre-flight: a dry run of every pending plan before anyone confirms ---------------------------------------
+
+# What a dry run cannot tell, said next to its result so nobody reads more into it than it checked.
+DRY_RUN_LIMITS = (
+    "values written after this count (they are lost with the rest once the loss is allowed)",
+    "locks other sessions hold when the apply runs (it waits up to lock_timeout for them)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCheck:
+    """What the dry run found for one pending plan, run on top of the pending plans before it."""
+
+    path: str
+    version: int
+    summary: str
+    outcome: str  # "passes", "destroys" (passes once data loss is allowed), "fails", "not checked"
+    losses: tuple[str, ...] = ()  # "step 3 drops column companies.employee_count (40 non-null values)"
+    problem: str | None = None  # why it fails, or why it was not checked
+    failed_step: int | None = None
+
+    @property
+    def runs(self) -> bool:
+        return self.outcome in ("passes", "destroys")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "version": self.version,
+            "summary": self.summary,
+            "outcome": self.outcome,
+            "losses": list(self.losses),
+            "problem": self.problem,
+            "failed_step": self.failed_step,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """The dry run of every pending plan in order: what each would destroy, or where it would fail."""
+
+    database: str
+    checks: tuple[PlanCheck, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def limits(self) -> tuple[str, ...]:
+        """What the dry run could not check (the counts' limit only matters when something would be lost)."""
+        return DRY_RUN_LIMITS if self.losses else DRY_RUN_LIMITS[1:]
+
+    @property
+    def runnable(self) -> bool:
+        """Every pending plan passes (perhaps destroying data, which the confirmation must then allow)."""
+        return bool(self.checks) and all(check.runs for check in self.checks)
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        """Every loss, each naming its version when more than one plan is pending."""
+        several = len(self.checks) > 1
+        return tuple(
+            f"version {check.version}: {loss}" if several else loss for check in self.checks for loss in check.losses
+        )
+
+    @property
+    def failure(self) -> PlanCheck | None:
+        return next((check for check in self.checks if check.outcome == "fails"), None)
+
+    def describe(self) -> str:
+        if not self.checks:
+            return "nothing pending: the database is up to date with the plans"
+        lines = [f"note: {note}" for note in self.notes]
+        for check in self.checks:
+            lines.append(f"version {check.version} ({check.path}): {check.outcome}")
+            lines += [f"  would destroy: {loss}" for loss in check.losses]
+            if check.problem:
+                lines.append(f"  {check.problem}")
+        lines += [f"not checked: {limit}" for limit in self.limits]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "database": self.database,
+            "runnable": self.runnable,
+            "plans": [check.to_json() for check in self.checks],
+            "notes": list(self.notes),
+            "not_checked": list(self.limits),
+        }
+
+
+async def preflight(
+    target: str | Path | None = None,
+    *,
+    plans_dir: str | Path = "plans",
+    until_version: int | None = None,
+    database_url: str | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    lock_timeout: str = "10s",
+    statement_timeout: str = "0",
+    reporter: Reporter | None = None,
+) -> Preflight:
+    """Dry-run every pending plan (up to `until_version`) in one transaction that is rolled back.
+
+    Each plan runs on top of the ones before it, so a later plan's counts, failures and verification are the
+    ones it would meet. A plan that would destroy data is run again with the loss allowed, so the plans after
+    it are checked too; a plan that fails stops the run (the plans after it are "not checked").
+    """
+    from sovrium_tui.errors import DestructiveRefused, SovriumError, StepFailed
+    from sovrium_tui.execution.connect import connect, resolve_database
+
+    database = resolve_database(database_url)
+    report = reporter or _ignore
+
+    async def dry_run(file: PlanFile, *, allow_destructive: bool) -> None:
+        await _apply_file(
+            connection,
+            file,
+            url=database.url,
+            allow_destructive=allow_destructive,
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            reporter=report,
+        )
+
+    connection = await connect(database.url, lock_timeout=lock_timeout)
+    checks: list[PlanCheck] = []
+    try:
+        pending, notes = await pending_plans(connection, Path(target or plans_dir))
+        if until_version is not None:
+            pending = [file for file in pending if file.plan.version <= until_version]
+        async with _rolled_back_if(connection, True):
+            for file in pending:
+                plan = file.plan
+                losses: tuple[str, ...] = ()
+                try:
+                    try:
+                        await dry_run(file, allow_destructive=False)
+                    except DestructiveRefused as refusal:
+                        losses = refusal.losses
+                        await dry_run(file, allow_destructive=True)
+                except SovriumError as error:
+                    step = error.step if isinstance(error, StepFailed) else None
+                    checks.append(
+                        PlanCheck(str(file.path), plan.version, plan.summary, "fails", losses, error.render(), step)
+                    )
+                    break
+                outcome = "destroys" if losses else "passes"
+                checks.append(PlanCheck(str(file.path), plan.version, plan.summary, outcome, losses))
+        failed = checks[-1].version if checks and checks[-1].outcome == "fails" else None
+        checks += [
+            PlanCheck(
+                str(file.path),
+                file.plan.version,
+                file.plan.summary,
+                "not checked",
+                problem=f"not checked: version {failed} before it fails",
+            )
+            for file in pending[len(checks) :]
+        ]
+    finally:
+        await connection.close()
+    if checks:
+        report(PlanRolledBack(checks[-1].version, "dry run finished", "dry-run"))
+    return Preflight(database.display_url, tuple(checks), tuple(notes))
+
+
+# --- the audit log, read unambiguously --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log row as every display shows it: a failed migration's automatic rollback is not a `rollback`."""
+
+    event: str  # "MIGRATE", "ROLLBACK", "AUTO-ROLLBACK", "DRIFT_ACCEPTED", …
+    status: str
+    versions: str  # "3→4", or "stays 3" for what did not change the version
+    reason: str
+
+
+def log_line(entry: LogEntry) -> LogLine:
+    """The words for a log row (the `ROLLBACK` row written after a failed migration says what it undid)."""
+    from sovrium_tui.execution.audit import AUTOMATIC_ROLLBACK
+
+    reason = " ".join((entry.reason or "").split())
+    start = entry.from_version if entry.from_version is not None else 0
+    end = entry.to_version or 0
+    if entry.operation == "ROLLBACK" and reason.startswith(AUTOMATIC_ROLLBACK.strip()):
+        error = reason.removeprefix(AUTOMATIC_ROLLBACK.strip()).strip()
+        return LogLine(
+            "AUTO-ROLLBACK", entry.status, f"stays {start}", f"undid the failed migration {start}→{end}: {error}"
+        )
+    if start == end and entry.operation != "MIGRATE":
+        return LogLine(entry.operation, entry.status, f"stays {start}", reason)
+    return LogLine(entry.operation, entry.status, f"{start}→{end}", reason)
+
+
+# --- finishing flows: archive a superseded plan, plan to revert drift, unplanned changes ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveOutcome:
+    source: Path
+    destination: Path
+    version: int
+
+    def describe(self) -> str:
+        return f"archived version {self.version}: moved {self.source} to {self.destination}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": self.version, "source": str(self.source), "destination": str(self.destination)}
+
+
+ARCHIVE_DIR = "archive"
+
+
+async def archive(plan_path: str | Path, *, database_url: str | None = None) -> ArchiveOutcome:
+    """Move a plan this database has not applied (rolled back and superseded, say) into `archive/` beside it.
+
+    Refused for a plan the database has applied, and for a plan other plan files build on (archive those first),
+    so the directory is left a sound chain. The file is moved, never deleted.
+    """
+    from sovrium_tui.errors import SovriumError
+    from sovrium_tui.execution import store
+    from sovrium_tui.execution.connect import connect, resolve_database
+    from sovrium_tui.planning.directory import read_plan_directory
+
+    source = Path(plan_path)
+    plan = show(source)
+    directory = read_plan_directory(source.parent, list_edited=True)
+    builds_on = [
+        f.path.name
+        for f in directory.files
+        if f.path != source and f.plan.from_version == plan.version and f.plan.from_checksum == plan.to_checksum
+    ]
+    if builds_on:
+        raise SovriumError(
+            f"cannot archive {source}: {', '.join(builds_on)} build(s) on it; archive those first", location=None
+        )
+    connection = await connect(resolve_database(database_url).url)
+    try:
+        entries = await store.history(connection, version=plan.version)
+    finally:
+        await connection.close()
+    if any(e.rolled_back_at is None and e.checksum == plan.to_checksum for e in entries):
+        raise SovriumError(
+            f"cannot archive {source}: version {plan.version} is applied to this database; roll it back first"
+        )
+    folder = source.parent / ARCHIVE_DIR
+    folder.mkdir(exist_ok=True)
+    destination = folder / source.name
+    copy = 1
+    while destination.exists():
+        copy += 1
+        destination = folder / f"{source.stem}.{copy}{source.suffix}"
+    source.rename(destination)
+    return ArchiveOutcome(source, destination, plan.version)
+
+
+async def revert_drift_plan(
+    *, reason: str, plans_dir: str | Path = "plans", database_url: str | None = None, lock_wait: float = 10.0
+) -> PlanOutcome:
+    """Write the plan that takes the drifted database back to the schema its current version recorded.
+
+    The plan is the next version, from the current version and checksum to the same checksum (the schema does
+    not change), so `check` sees an unchanged head and `status` a pending plan. Apply refuses a drifted
+    database, so the live schema is accepted as the baseline (audited, naming the plan and the reason) in the
+    same transaction that reads it: the plan then applies through the usual checks, and its data-loss steps
+    (dropping a column added by hand) through the usual confirmation.
+    """
+    from sovrium_tui.catalog.introspect import fingerprint, introspect
+    from sovrium_tui.errors import PlanStale, SovriumError, UsageError
+    from sovrium_tui.execution import executor, store
+    from sovrium_tui.execution.connect import connect, resolve_database
+    from sovrium_tui.planning.directory import read_plan_directory
+    from sovrium_tui.planning.drift import find_drift
+    from sovrium_tui.planning.plan import write_plan
+    from sovrium_tui.planning.planner import Origin, make_plan
+    from sovrium_tui.schema import recorded_app
+
+    if not reason.strip():
+        raise UsageError("a plan to revert drift needs a reason (it is recorded in the audit log)")
+    directory = read_plan_directory(Path(plans_dir))
+    directory.require_sound()
+    connection = await connect(resolve_database(database_url).url)
+    try:
+        async with connection.transaction():
+            await executor.acquire_migration_lock(connection, lock_wait=lock_wait, reporter=_ignore)
+            state = await store.read_state(connection)
+            if state is None or not state.fingerprint:
+                raise SovriumError("no baseline recorded by this tool yet: there is no drift to revert")
+            pending = [f for f in directory.chain if f.plan.version > state.version]
+            if pending:
+                raise PlanStale(
+                    f"{pending[0].path} is not applied to this database (it is at version {state.version}): a plan "
+                    "to revert drift starts from the database's version; apply or archive the plans above it first"
+                )
+            live = await introspect(connection)
+            if fingerprint(live) == state.fingerprint:
+                raise SovriumError(f"no drift: the database matches what version {state.version} recorded")
+            recorded = recorded_app(state.schema)
+            highest = await store.highest_version(connection)
+            head = directory.head.plan.version if directory.head else 0
+            differences = find_drift(catalog_for_snapshot(state.schema), live)
+            made = make_plan(
+                recorded,
+                Origin(version=state.version, checksum=state.checksum, app=recorded, catalog=live),
+                next_version=max(state.version, highest, head) + 1,
+                summary=f"revert drift since version {state.version} ({len(differences)} difference"
+                + ("s)" if len(differences) != 1 else ")"),
+            )
+            if made is None:
+                raise SovriumError("the drift cannot be expressed as schema changes: nothing to revert")
+            path = write_plan(made, Path(plans_dir), "revert_drift")
+            try:
+                await _accept_live(
+                    connection,
+                    state,
+                    fingerprint(live),
+                    reason=f"to be reverted by {path}: {reason.strip()}",
+                    differences=differences,
+                )
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+    finally:
+        await connection.close()
+    return PlanOutcome(made, path, "revert drift")
+
+
+async def _accept_live(
+    connection: asyncpg.Connection,
+    state: RecordedState,
+    live_fingerprint: str,
+    *,
+    reason: str,
+    differences: tuple[Difference, ...],
+) -> None:
+    """Record the live schema's fingerprint as the baseline of the current version, with a DRIFT_ACCEPTED row."""
+    from sovrium_tui.execution import executor, store
+
+    await store.write_state(
+        connection,
+        version=state.version,
+        checksum=state.checksum,
+        schema=json.dumps(state.schema, sort_keys=True, ensure_ascii=False),
+        fingerprint=live_fingerprint,
+    )
+    await store.append_log(
+        connection,
+        operation="DRIFT_ACCEPTED",
+        status="COMPLETED",
+        from_version=state.version,
+        to_version=state.version,
+        reason=f"{reason} ({len(differences)} differences: " + "; ".join(d.detail for d in differences)[:2000] + ")",
+        actor=executor.applied_by(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Unplanned:
+    """What the schema file changes that no plan file covers yet (compared with the newest plan)."""
+
+    schema: str
+    head_version: int | None
+    changes: tuple[str, ...]  # one summary per change a plan would make
+    problem: str | None = None  # the schema or the plans cannot be read: nothing can be compared
+
+    def describe(self) -> str:
+        if self.problem:
+            return self.problem
+        if not self.changes:
+            return f"{self.schema} has no unplanned changes"
+        return f"{self.schema} has {len(self.changes)} unplanned change(s): " + "; ".join(self.changes)
+
+
+def unplanned(schema_path: str | Path, plans_dir: str | Path = "plans") -> Unplanned:
+    """The changes the schema file makes beyond the newest plan file (offline: no database is read)."""
+    from sovrium_tui.errors import SovriumError
+    from sovrium_tui.planning.directory import read_plan_directory
+    from sovrium_tui.schema import app_checksum, app_snapshot, load_app
+
+    name = Path(schema_path).name
+    try:
+        app = load_app(Path(schema_path))
+        directory = read_plan_directory(Path(plans_dir))
+    except SovriumError as failure:
+        return Unplanned(name, None, (), f"{name} cannot be read: {failure.render()}")
+    head = directory.head
+    if directory.problems:
+        return Unplanned(name, None, (), f"the plans in {plans_dir} are broken: nothing to compare {name} with")
+    if head is not None and head.plan.to_checksum == app_checksum(app):
+        return Unplanned(name, head.plan.version, ())
+    before = json.loads(head.plan.schema) if head else {"name": app.name, "tables": []}
+    changes = changes_between(before, app_snapshot(app))
+    return Unplanned(name, head.plan.version if head else None, tuple(change.summary() for change in changes))
+
+
+def compare_snapshots(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple[SchemaChange, ...]:
+    """Two recorded app snapshots as table and field differences, each with the database changes it takes."""
+    from sovrium_tui.planning.schema_diff import schema_changes
+
+    return schema_changes(older, newer, changes_between(older, newer))
+
+
+def values_not_restored(entries: Sequence[HistoryEntry], *, current: int, target: int) -> tuple[str, ...]:
+    """What a rollback from `current` to `target` cannot bring back: values the undone versions destroyed.
+
+    Undoing a dropped column or table re-creates it empty, and undoing a type change that cut values widens it
+    again without them: the rollback restores the structure only.
+    """
+    notes = []
+    undone = sorted(
+        (e for e in entries if e.rolled_back_at is None and target < e.version <= current),
+        key=lambda e: e.version,
+        reverse=True,
+    )
+    for entry in undone:
+        steps = entry.plan.get("steps", [])
+        for step in steps if isinstance(steps, list) else []:
+            if "data-loss" in (step.get("hazards") or []):
+                notes.append(
+                    f"version {entry.version} step {step.get('id', '?')} ({step.get('summary', '')}): undone, its "
+                    "structure comes back without the values"
+                )
+    return tuple(notes)

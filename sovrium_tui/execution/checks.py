@@ -94,7 +94,8 @@ async def check_no_drift(conn: asyncpg.Connection, state: RecordedState, catalog
     raise DriftDetected(
         f"Schema drift detected: the live database differs from what version {state.version} recorded "
         f"(changed outside migrations): {describe_drift(state.schema, live, catalog_for)}. Inspect it with "
-        "`sovrium drift`; undo the manual change, or accept it with `sovrium drift --accept --reason …`"
+        "`sovrium drift`; undo the manual change (`sovrium drift --revert-plan --reason …` writes the plan that "
+        "does), or accept it with `sovrium drift --accept --reason …`"
     )
 
 

@@ -6,6 +6,7 @@ Textual screen and a test that collects events in a list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -85,6 +86,12 @@ class TableLockWaiting:
     waited_s: float
     limit: str  # the lock_timeout that will end the wait
 
+    @property
+    def seconds_left(self) -> float | None:
+        """How long until lock_timeout ends the wait; None when it never does (0) or cannot be read."""
+        limit = duration_seconds(self.limit)
+        return None if not limit else max(0.0, limit - self.waited_s)
+
 
 Event = (
     PlanStarted
@@ -97,6 +104,18 @@ Event = (
     | TableLockWaiting
 )
 Reporter = Callable[[Event], None]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$")
+_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration_seconds(setting: str) -> float | None:
+    """A PostgreSQL time setting ("10s", "1min", "500" meaning ms) in seconds; None when it is not one."""
+    match = _DURATION.match(setting)
+    if match is None:
+        return None
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "ms"]
 
 
 def ignore_events(event: Event) -> None:

@@ -91,6 +91,7 @@ class StepRun:
     id: int
     summary: str
     elapsed_ms: int
+    statements: tuple[str, ...] = ()  # what ran, so a dry run can show the SQL a rollback planned
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "summary": self.summary, "elapsed_ms": self.elapsed_ms}
@@ -718,7 +719,7 @@ async def _run_step(
         raise StepFailed(message, step=step.number, sql=sql, lock_timeout=waited) from failure
     elapsed = _elapsed_ms(started)
     reporter(events.StepFinished(step.number, elapsed))
-    return StepRun(step.number, step.summary, elapsed)
+    return StepRun(step.number, step.summary, elapsed, step.statements)
 
 
 def _summary(step: _RunnableStep) -> str:

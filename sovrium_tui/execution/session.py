@@ -183,7 +183,7 @@ async def lock_tables(
 
 _BLOCKERS = """
 SELECT DISTINCT a.pid, a.usename, a.application_name, a.state, left(a.query, 200) AS query,
-       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int AS held_for,
+       extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::int AS held_for,
        l.relation::regclass::text AS relation
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.granted AND l.pid <> pg_backend_pid() AND l.locktype = 'relation'
@@ -226,7 +226,7 @@ WATCH_EVERY_SECONDS = 1.0
 
 _BLOCKING = """
 SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 200) AS query,
-       extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int AS held_for,
+       extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::int AS held_for,
        (SELECT string_agg(DISTINCT l.relation::regclass::text, ', ') FROM pg_locks l
         WHERE l.pid = a.pid AND l.granted AND l.locktype = 'relation') AS relation
 FROM pg_stat_activity a

@@ -44,8 +44,12 @@ class PlanDirectory:
             raise PlanInvalid("plans directory is broken: " + "; ".join(self.problems), location=str(self.path))
 
 
-def read_plan_directory(path: Path, *, check_sql: SqlCheck = "edited") -> PlanDirectory:
-    """Every plan file in `path` (a missing directory is an empty one), with what is wrong with them."""
+def read_plan_directory(path: Path, *, check_sql: SqlCheck = "edited", list_edited: bool = False) -> PlanDirectory:
+    """Every plan file in `path` (a missing directory is an empty one), with what is wrong with them.
+
+    With `list_edited`, a plan whose digest does not match is listed too (as well as named as a problem), so a
+    status can say "edited after apply" instead of leaving it out.
+    """
     if not path.exists():
         return PlanDirectory(path, (), ())
     if not path.is_dir():
@@ -60,13 +64,18 @@ def read_plan_directory(path: Path, *, check_sql: SqlCheck = "edited") -> PlanDi
             problems.append(f"{entry.name}: plan files are named NNNN_slug.yaml")
             continue
         try:
-            plan = load_plan(entry, check_sql=check_sql)
+            plan = load_plan(entry, check_digest=not list_edited, check_sql=check_sql)
         except (PlanInvalid, PlanEdited) as failure:
             problems.append(failure.render())
             continue
         except SovriumError as failure:
             problems.append(f"{entry.name}: {failure.render()}")
             continue
+        if not plan.digest_ok:
+            problems.append(
+                f"{entry.name}: edited after it was made (digest mismatch); review it, then "
+                f"`sovrium plan --rehash {entry}`"
+            )
         if int(match.group(1)) != plan.version:
             problems.append(f"{entry.name}: file name says version {int(match.group(1))}, plan says {plan.version}")
         files.append(PlanFile(entry, plan))

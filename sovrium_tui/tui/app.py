@@ -64,6 +64,9 @@ class SovriumApp(App[None]):
     TITLE = "Sovrium"
     COMMANDS: ClassVar = App.COMMANDS | {ScreenActions}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # Below 24 rows the panels that matter keep their rows and the others shrink or step aside; from 40 up the
+    # lists grow.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (40, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
@@ -86,8 +89,9 @@ class SovriumApp(App[None]):
         if isinstance(screen, ModalScreen):
             return
         keys = [(found.key, found.description) for found in screen_actions(self, screen)]
+        keys += [("f", "Full screen: the focused panel (escape returns)"), ("tab", "Next pane")]
         keys += [("ctrl+p", "Command palette: every action by name"), ("ctrl+t", "Light or dark theme")]
-        keys += [("tab", "Next pane"), ("ctrl+q", "Quit from anywhere")]
+        keys += [("ctrl+q", "Quit from anywhere")]
         text = screen.HELP if isinstance(screen, SovriumScreen) and screen.HELP else ""
         self.push_screen(HelpModal(screen.sub_title or "Sovrium", text, keys))
 

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
@@ -18,14 +18,15 @@ from sovrium_tui import services
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.tui.base import InnerScreen
 from sovrium_tui.tui.compare import CompareScreen
-from sovrium_tui.tui.fmt import error_text, short, state_text, when
+from sovrium_tui.tui.fmt import cell, error_text, markup, short, state_text, when
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.version import VersionScreen
+from sovrium_tui.tui.widgets import Activity, Panel, RowTable
 
 MARK = "●"
 
 
-class VersionsTable(DataTable[Text]):
+class VersionsTable(RowTable):
     """The recorded versions; enter opens the highlighted one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,11 +65,13 @@ def _moment(text: str, field: str, *, whole_day: bool) -> datetime | None:
 class HistoryScreen(InnerScreen):
     """The audit trail of this database, newest first."""
 
+    NAME = "History"
     HELP = (
         "Every version applied to this database (rolled-back ones stay, marked) and the audit log. Filter by "
         "version and by date (UTC; a date-only 'until' includes that day): / jumps to the filters, enter applies "
         "them. Enter on a version opens its schema snapshot and steps. Mark two versions with space and press c "
-        "to see what changed between them."
+        "to see what changed between them. In the log, AUTO-ROLLBACK is the automatic rollback of a migration "
+        "that failed (nothing was changed), not a rollback someone asked for. f shows a list full-screen."
     )
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -92,6 +95,7 @@ class HistoryScreen(InnerScreen):
         super().__init__(session)
         self.entries: dict[str, HistoryEntry] = {}
         self.marked: list[str] = []
+        self.log_lines: dict[str, services.LogLine] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -102,17 +106,16 @@ class HistoryScreen(InnerScreen):
             yield Input(placeholder="YYYY-MM-DD", id="filter-since", compact=True)
             yield Label("  Until ")
             yield Input(placeholder="YYYY-MM-DD", id="filter-until", compact=True)
-        with Vertical(id="versions", classes="panel") as versions:
-            versions.border_title = "Versions"
+        with Panel(title="Versions", id="versions"):
+            yield Activity(id="history-activity")
             yield Static("", id="versions-empty", classes="empty")
             yield VersionsTable(id="versions-table", cursor_type="row")
-        with Vertical(id="log", classes="panel") as log:
-            log.border_title = "Log"
-            yield DataTable[Text](id="log-table", cursor_type="row")
+        with Panel(title="Log", id="log"):
+            yield RowTable(id="log-table", cursor_type="row")
+            yield Static("", id="log-detail")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.sub_title = "History"
         versions = self.query_one("#versions-table", DataTable)
         versions.add_column(" ", key="mark", width=1)
         versions.add_column("Ver", key="version")
@@ -130,8 +133,12 @@ class HistoryScreen(InnerScreen):
         versions.focus()
         self.load()
 
+    def load(self) -> None:
+        self.query_one("#history-activity", Activity).start("Reading the audit trail…")
+        self.read_history()
+
     @work(exclusive=True, group="history", exit_on_error=False)
-    async def load(self) -> None:
+    async def read_history(self) -> None:
         try:
             version, since, until = parse_filters(*self._filter_values())
             report = await services.history(
@@ -151,6 +158,7 @@ class HistoryScreen(InnerScreen):
 
     @on(Loaded)
     def loaded(self, message: Loaded) -> None:
+        self.query_one("#history-activity", Activity).stop()
         report = message.report
         self.entries = {str(e.id): e for e in report.entries}
         self.marked = [key for key in self.marked if key in self.entries]
@@ -159,12 +167,12 @@ class HistoryScreen(InnerScreen):
         for key, entry in sorted(self.entries.items(), key=lambda item: item[1].id, reverse=True):
             table.add_row(
                 self._mark_cell(key),
-                Text(str(entry.version), justify="right"),
-                Text(when(entry.applied_at)[:16]),
-                Text(entry.applied_by),
-                Text(short(entry.checksum)),
+                cell(str(entry.version), justify="right"),
+                cell(when(entry.applied_at)[:16]),
+                cell(entry.applied_by),
+                cell(short(entry.checksum)),
                 state_text(entry.state),
-                Text(entry.rollback_reason or ""),
+                cell(entry.rollback_reason or ""),
                 key=key,
             )
         filtered = any(value.strip() for value in self._filter_values())
@@ -177,13 +185,17 @@ class HistoryScreen(InnerScreen):
         self.query_one("#versions").border_subtitle = "filtered" if filtered else ""
         log = self.query_one("#log-table", DataTable)
         log.clear()
+        self.log_lines = {}
         for event in reversed(report.log):
+            line = services.log_line(event)
+            self.log_lines[str(event.id)] = line
             log.add_row(
-                Text(when(event.created_at)[:16]),
-                Text(event.operation),
-                state_text(event.status),
-                Text(f"{event.from_version if event.from_version is not None else ''}→{event.to_version or 0}"),
-                Text((event.reason or "").replace("\n", " ")),
+                cell(when(event.created_at)[:16]),
+                cell(line.event),
+                state_text(line.status),
+                cell(line.versions),
+                cell(line.reason),
+                key=str(event.id),
             )
         if not report.log:
             log.add_row(Text("no events", style="dim"), Text(""), Text(""), Text(""), Text(""))
@@ -191,12 +203,35 @@ class HistoryScreen(InnerScreen):
 
     @on(Unavailable)
     def unavailable(self, message: Unavailable) -> None:
+        self.query_one("#history-activity", Activity).stop()
+        self._show_nothing(markup("[$text-error b]✗ $problem[/]", problem=error_text(message.error)))
+
+    def _show_nothing(self, why: Content) -> None:
+        """Empty both lists (rows from an earlier filter would read as the answer to this one) and say why."""
+        self.entries = {}
         self.query_one("#versions").add_class("-empty")
-        self.query_one("#versions-empty", Static).update(
-            Content.from_markup("[$text-error b]✗ $problem[/]", problem=error_text(message.error))
-        )
+        self.query_one("#versions-empty", Static).update(why)
         self.query_one("#versions-table", DataTable).clear()
         self.query_one("#log-table", DataTable).clear()
+        self.query_one("#log-detail", Static).update("")
+        self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#log-table")
+    def log_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted event's whole reason, which the table cuts at its edge."""
+        line = self.log_lines.get(str(event.row_key.value))
+        detail = self.query_one("#log-detail", Static)
+        detail.update(
+            markup(
+                "[b]$event $status[/b] $versions: $reason",
+                event=line.event,
+                status=line.status,
+                versions=line.versions,
+                reason=line.reason or "(no reason)",
+            )
+            if line
+            else ""
+        )
 
     def _mark_cell(self, key: str) -> Text:
         return Text(MARK, style="bold cyan") if key in self.marked else Text(" ")
@@ -208,7 +243,8 @@ class HistoryScreen(InnerScreen):
         try:
             parse_filters(*self._filter_values())
         except HistoryFilter as problem:
-            self.notify(str(problem), title="Filter", severity="error")
+            self.query_one("#versions").border_subtitle = "invalid filter"
+            self._show_nothing(markup("[$text-error b]✗ $problem[/]: fix it and press enter.", problem=str(problem)))
             return
         self.query_one("#versions-table", DataTable).focus()
         self.load()

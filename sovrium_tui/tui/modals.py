@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from sovrium_tui.tui.fmt import error_text, error_title
+from sovrium_tui.tui.fmt import error_text, error_title, markup, plain
 
 CONFIRM_WORD = "destroy"
 
@@ -40,10 +40,10 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog") as dialog:
-            dialog.border_title = self.error_heading
+            dialog.border_title = plain(self.error_heading)
+            yield Label(markup("[dim]enter / escape to close · arrows scroll[/]"), classes="dialog-foot")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(Content(self.error_body), id="error-text")
-            yield Label(Content.from_markup("[dim]enter / escape to close[/]"), classes="dialog-hint")
+                yield Static(plain(self.error_body), id="error-text")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -64,21 +64,40 @@ class ResultModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog" if self.passed else "dialog error-dialog") as dialog:
-            dialog.border_title = self.result_title
+            dialog.border_title = plain(self.result_title)
+            yield Label(markup("[dim]enter / escape to close · arrows scroll[/]"), classes="dialog-foot")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self.body, id="result-body")
-            yield Label(Content.from_markup("[dim]enter / escape to close[/]"), classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ScrollsBody:
+    """Arrows and page keys scroll a dialog's body while the focus stays on its answer."""
+
+    SCROLL_BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "scroll_body('up')", "Scroll up", show=False),
+        Binding("down", "scroll_body('down')", "Scroll down", show=False),
+        Binding("pageup", "scroll_body('page_up')", "Page up", show=False),
+        Binding("pagedown", "scroll_body('page_down')", "Page down", show=False),
+    ]
+
+    def action_scroll_body(self, how: str) -> None:
+        assert isinstance(self, ModalScreen)
+        body = self.query_one(".dialog-body", VerticalScroll)
+        {"up": body.scroll_up, "down": body.scroll_down, "page_up": body.scroll_page_up}.get(
+            how, body.scroll_page_down
+        )(animate=False)
+
+
+class ConfirmModal(ScrollsBody, ModalScreen[bool]):
     """A yes/no question that states what will happen; y or enter confirms, n or escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
+        *ScrollsBody.SCROLL_BINDINGS,
     ]
 
     def __init__(self, title: str, body: Content | str, *, confirm_label: str = "Confirm") -> None:
@@ -89,12 +108,12 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
-            dialog.border_title = self.question
-            with VerticalScroll(classes="dialog-body"):
-                yield Static(self.body)
-            with Horizontal(classes="dialog-buttons"):
+            dialog.border_title = plain(self.question)
+            with Horizontal(classes="dialog-foot dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", id="confirm", variant="primary", compact=True)
                 yield Button("Cancel (n)", id="cancel", compact=True)
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield Static(self.body)
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()
@@ -107,11 +126,12 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class TypedConfirmModal(ModalScreen[bool]):
+class TypedConfirmModal(ScrollsBody, ModalScreen[bool]):
     """Data would be lost: only typing the confirmation word and pressing enter goes ahead; escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
+        *ScrollsBody.SCROLL_BINDINGS,
     ]
 
     def __init__(self, title: str, body: Content | str, *, word: str = CONFIRM_WORD) -> None:
@@ -122,15 +142,19 @@ class TypedConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog danger-dialog") as dialog:
-            dialog.border_title = self.question
-            with VerticalScroll(classes="dialog-body"):
+            dialog.border_title = plain(self.question)
+            with Vertical(classes="dialog-foot"):
+                yield Label(
+                    markup(
+                        "Type [b]$word[/b] and press enter to go ahead · escape cancels · ↑↓ scroll",
+                        word=self.word,
+                    ),
+                    classes="dialog-prompt",
+                )
+                yield Input(placeholder=self.word, id="confirm-word", compact=True)
+                yield Label("", id="confirm-refusal")
+            with VerticalScroll(classes="dialog-body", can_focus=False):
                 yield Static(self.body)
-            yield Label(
-                Content.from_markup("Type [b]$word[/b] and press enter to go ahead; escape cancels.", word=self.word),
-                classes="dialog-prompt",
-            )
-            yield Input(placeholder=self.word, id="confirm-word", compact=True)
-            yield Label("", id="confirm-refusal")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-word", Input).focus()
@@ -143,9 +167,7 @@ class TypedConfirmModal(ModalScreen[bool]):
         typed = event.value.strip() or "nothing"
         refusal = self.query_one("#confirm-refusal", Label)
         refusal.update(
-            Content.from_markup(
-                "[$text-error]$typed is not [b]$word[/b]: nothing was done.[/]", typed=repr(typed), word=self.word
-            )
+            markup("[$text-error]$typed is not [b]$word[/b]: nothing was done.[/]", typed=repr(typed), word=self.word)
         )
         event.input.clear()
 
@@ -154,7 +176,7 @@ class TypedConfirmModal(ModalScreen[bool]):
 
 
 class HelpModal(ModalScreen[None]):
-    """What the screen underneath is for, and every key that works there."""
+    """What the screen underneath is for, and every key that works there (arrows scroll a long list)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,enter", "close", "Close"),
@@ -174,14 +196,60 @@ class HelpModal(ModalScreen[None]):
             for key, description in self.keys
         ]
         with Vertical(classes="dialog help-dialog") as dialog:
-            dialog.border_title = f"Help: {self.help_title}"
-            with VerticalScroll(classes="dialog-body"):
-                yield Static(Content("\n").join(lines))
+            dialog.border_title = plain(f"Help: {self.help_title}")
             yield Label(
-                Content.from_markup("[dim]escape to close · ctrl+p lists every action[/]"), classes="dialog-hint"
+                markup("[dim]escape closes · ↑↓ scroll · ctrl+q quits · ctrl+p: every action[/]"),
+                classes="dialog-foot",
             )
+            with VerticalScroll(classes="dialog-body", id="help-body"):
+                yield Static(Content("\n").join(lines))
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ReasonModal(ModalScreen[str | None]):
+    """Ask for the reason an audited action needs (it is kept in the log); enter goes ahead, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, title: str, body: Content | str, *, action_label: str) -> None:
+        super().__init__()
+        self.question = title
+        self.body = body
+        self.action_label = action_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = plain(self.question)
+            with Vertical(classes="dialog-foot"):
+                yield Input(placeholder="reason (kept in the audit log)", id="reason-text", compact=True)
+                yield Label(
+                    markup("[dim]enter: $label · escape: cancel (nothing is done)[/]", label=self.action_label),
+                    id="reason-hint",
+                )
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield Static(self.body)
+
+    def on_mount(self) -> None:
+        self.query_one("#reason-text", Input).focus()
+
+    @on(Input.Submitted, "#reason-text")
+    def submitted(self, event: Input.Submitted) -> None:
+        reason = event.value.strip()
+        if not reason:
+            self.query_one("#reason-hint", Label).update(
+                markup("[$text-error]A reason is needed: it is kept in the audit log.[/]")
+            )
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
 
 
@@ -191,11 +259,20 @@ class NewPlanRequest:
     offline: bool
 
 
+class OfflineCheckbox(Checkbox, inherit_bindings=False):
+    """Space toggles it; enter is left to the dialog (makes the plan), as its button says."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+    ]
+
+
 class NewPlanModal(ModalScreen[NewPlanRequest | None]):
     """Ask how to make the next plan from the schema: an optional name, and online or offline."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "make", "Make plan"),
     ]
 
     def __init__(self, schema: str, plans_dir: str) -> None:
@@ -207,14 +284,16 @@ class NewPlanModal(ModalScreen[NewPlanRequest | None]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "New plan"
             yield Static(
-                Content.from_markup(
+                markup(
                     "Diff [b]$schema[/b] against the database and write the next plan into [b]$dir[/b].",
                     schema=self.schema,
                     dir=self.plans_dir,
                 )
             )
             yield Input(placeholder="name (optional, e.g. add_phone)", id="plan-name", compact=True)
-            yield Checkbox("offline: diff against the newest plan file instead", id="plan-offline", compact=True)
+            yield OfflineCheckbox(
+                "offline: diff against the newest plan file instead (space toggles)", id="plan-offline", compact=True
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Make plan (enter)", id="make", variant="primary", compact=True)
                 yield Button("Cancel (escape)", id="cancel", compact=True)
@@ -233,6 +312,9 @@ class NewPlanModal(ModalScreen[NewPlanRequest | None]):
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         self.dismiss(self._request() if event.button.id == "make" else None)
+
+    def action_make(self) -> None:
+        self.dismiss(self._request())
 
     def action_cancel(self) -> None:
         self.dismiss(None)

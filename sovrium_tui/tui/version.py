@@ -1,19 +1,22 @@
-"""One recorded version: its schema snapshot as a tree of tables and fields, and the steps that made it."""
+"""One recorded version: its state (applied, or rolled back when and why), its schema snapshot as a tree of
+tables and fields, and the steps that made it with their forward and reverse SQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Container, Vertical
+from textual.containers import Container
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Header, Static, Tree
+from textual.widgets import DataTable, Footer, Header, Tree
 
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import hazard_text, plural, short, when
+from sovrium_tui.tui.fmt import cell, hazard_text, markup, plain, plural, safe, short, when
 from sovrium_tui.tui.session import Session
+from sovrium_tui.tui.widgets import Panel, RowTable, SqlView, TextView
 
 _FLAGS = ("required", "unique", "indexed")
 
@@ -25,10 +28,10 @@ def field_label(field: dict[str, Any]) -> Text:
         flags.append(f"default {field['default']}")
     extra = " · ".join(flags)
     return Text.assemble(
-        (str(field.get("name", "?")), "bold"),
+        (safe(field.get("name", "?")), "bold"),
         "  ",
-        (str(field.get("type", "?")), "cyan"),
-        (f" · {extra}" if extra else "", "dim"),
+        (safe(field.get("type", "?")), "cyan"),
+        (f" · {safe(extra)}" if extra else "", "dim"),
     )
 
 
@@ -36,63 +39,67 @@ class VersionScreen(InnerScreen):
     """A version as recorded when it was applied (the snapshot and steps live in the database, not in files)."""
 
     HELP = (
-        "One version as the database recorded it when it was applied: the complete schema snapshot (tables and "
-        "their fields) and the steps that were run, with their hazards. Tab moves between the tree and the steps."
+        "One version as the database recorded it when it was applied: whether it is still applied or was rolled "
+        "back (when, and why), the complete schema snapshot (tables and their fields) and the steps that were "
+        "run, with their hazards and the highlighted step's forward and reverse SQL. Tab moves between the "
+        "tree, the steps and the SQL; f shows the focused panel full-screen."
     )
 
     def __init__(self, session: Session, entry: HistoryEntry) -> None:
         super().__init__(session)
         self.entry = entry
+        self.screen_name = f"Version {entry.version}"
+        steps = entry.plan.get("steps", [])
+        self.steps: list[dict[str, Any]] = [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
 
     def compose(self) -> ComposeResult:
         entry = self.entry
         yield Header()
-        with Vertical(id="version-header", classes="panel") as header:
-            header.border_title = f"Version {entry.version}"
-            yield Static(self._header(), id="version-text")
+        title = f"Version {entry.version}" + (" · ROLLED BACK" if entry.rolled_back_at else "")
+        with Panel(title=title, id="version-header", classes="-rolled-back" if entry.rolled_back_at else ""):
+            yield TextView(self._header(), id="version-text")
         with Container(id="version-body"):
-            with Vertical(id="snapshot", classes="panel") as snapshot:
-                snapshot.border_title = "Schema snapshot"
-                yield Tree[None](Text(str(entry.schema.get("name", "app"))), id="snapshot-tree")
-            with Vertical(id="version-steps", classes="panel") as steps:
-                steps.border_title = "Steps"
-                yield DataTable[Text](id="version-steps-table", cursor_type="row")
+            with Panel(title="Schema snapshot", id="snapshot"):
+                yield Tree[None](cell(str(entry.schema.get("name", "app"))), id="snapshot-tree")
+            with Panel(title="Steps", id="version-steps"):
+                yield RowTable(id="version-steps-table", cursor_type="row")
+        with Panel(title="SQL", id="version-sql"):
+            yield SqlView(id="version-sql-text")
         yield Footer(compact=True, show_command_palette=False)
 
     def _header(self) -> Content:
         entry = self.entry
-        rolled_back = (
-            Content.from_markup(
-                "\n[$text-warning]rolled back $at UTC: $reason[/]",
-                at=when(entry.rolled_back_at),
-                reason=entry.rollback_reason or "no reason recorded",
+        lines = []
+        if entry.rolled_back_at:
+            lines.append(
+                markup(
+                    "[$text-warning b]Rolled back $at UTC:[/] $reason",
+                    at=when(entry.rolled_back_at),
+                    reason=entry.rollback_reason or "no reason recorded",
+                )
             )
-            if entry.rolled_back_at
-            else Content("")
-        )
-        state = "[$text-success b]applied[/]" if entry.rolled_back_at is None else "[$text-warning b]rolled back[/] ·"
-        return Content.assemble(
-            Content.from_markup(
-                f"[b]$summary[/b]\n{state} $at UTC by $by · checksum $checksum",
-                summary=str(entry.plan.get("summary", "")),
+        lines.append(markup("[b]$summary[/b]", summary=str(entry.plan.get("summary", ""))))
+        state = "[$text-success b]applied[/]" if entry.rolled_back_at is None else "[$text-muted]was applied[/]"
+        lines.append(
+            markup(
+                f"{state} $at UTC by $by · checksum $checksum",
                 at=when(entry.applied_at),
                 by=entry.applied_by,
                 checksum=short(entry.checksum),
-            ),
-            rolled_back,
+            )
         )
+        return Content("\n").join(lines)
 
     def on_mount(self) -> None:
-        self.sub_title = f"Version {self.entry.version}"
         tree = self.query_one("#snapshot-tree", Tree)
         tables = self.entry.schema.get("tables", [])
         tree.root.set_label(
-            Text.assemble((str(self.entry.schema.get("name", "app")), "bold"), f" ({plural(len(tables), 'table')})")
+            Text.assemble((safe(self.entry.schema.get("name", "app")), "bold"), f" ({plural(len(tables), 'table')})")
         )
         for table in tables:
             fields = table.get("fields", [])
             node = tree.root.add(
-                Text.assemble((str(table.get("name", "?")), "bold"), f" ({plural(len(fields), 'field')})"),
+                Text.assemble((safe(table.get("name", "?")), "bold"), f" ({plural(len(fields), 'field')})"),
                 expand=True,
             )
             for field in fields:
@@ -105,13 +112,31 @@ class VersionScreen(InnerScreen):
         steps.add_column("Hazards")
         steps.add_column("Summary")
         steps.add_column("Op")
-        steps.add_column("Target")
-        for step in self.entry.plan.get("steps", []):
+        for number, step in enumerate(self.steps):
             steps.add_row(
-                Text(str(step.get("id", "")), justify="right"),
+                cell(str(step.get("id", "")), justify="right"),
                 hazard_text(tuple(step.get("hazards", ()))),
-                Text(str(step.get("summary", ""))),
-                Text(str(step.get("op", ""))),
-                Text(str(step.get("target", ""))),
+                cell(str(step.get("summary", ""))),
+                cell(str(step.get("op", ""))),
+                key=str(number),
             )
+        self.query_one("#version-steps").border_subtitle = plural(len(self.steps), "step")
+        if not self.steps:
+            why = "Sovrium recorded this version without steps" if not self.entry.has_steps else "no steps"
+            self.query_one("#version-sql-text", SqlView).show_sql((), empty=f"(no SQL: {why})")
         tree.focus()
+
+    @on(DataTable.RowHighlighted, "#version-steps-table")
+    def step_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is None:
+            return
+        step = self.steps[int(event.row_key.value)]
+        forward = [str(s) for s in step.get("forward", ())]
+        reverse = [str(s) for s in step.get("reverse", ())]
+        panel = self.query_one("#version-sql")
+        panel.border_title = plain(
+            " · ".join([f"SQL · step {step.get('id', '?')}", *map(str, step.get("hazards", ()))])
+        )
+        panel.border_subtitle = plain(step.get("summary", ""))
+        statements = ["-- forward (what apply ran)", *forward, "-- reverse (what a rollback runs)", *reverse]
+        self.query_one("#version-sql-text", SqlView).show_sql(statements)

@@ -17,6 +17,7 @@ from sovrium_tui import services
 from sovrium_tui.execution import executor
 from sovrium_tui.tui.app import SovriumApp
 from sovrium_tui.tui.session import Session
+from sovrium_tui.tui.widgets import Activity
 
 UNREACHABLE_URL = "postgresql://postgres@127.0.0.1:1/x"
 FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -27,12 +28,21 @@ _NICKNAME = "      - id: 2\n        name: nickname\n        type: single-line-te
 _PHONE = "      - id: 3\n        name: phone\n        type: phone-number\n"
 _CODE = "      - id: 4\n        name: code\n        type: integer\n        required: true\n"
 _HEAD = "name: shop\ntables:\n  - id: 1\n    name: customers\n    fields:\n"
+_EMAIL = "      - id: 5\n        name: email\n        type: email\n"
+_ORDERS = (
+    "  - id: 2\n    name: orders\n    fields:\n"
+    "      - id: 1\n        name: reference\n        type: single-line-text\n        required: true\n"
+    "      - id: 2\n        name: customer\n        type: relationship\n        relatedTable: customers\n"
+    "      - id: 3\n        name: total\n        type: currency\n        currency: EUR\n"
+)
 
 SCHEMAS = {
     "v1": _HEAD + _NAME + _NICKNAME,  # customers(name, nickname)
     "v2": _HEAD + _NAME + _NICKNAME + _PHONE,  # + phone
     "v3": _HEAD + _NAME + _PHONE,  # - nickname: destructive
     "code": _HEAD + _NAME + _NICKNAME + _CODE,  # + code NOT NULL without default: fails on existing rows
+    # from v2: - nickname, - phone (both with values), + email, + a table orders: a long destructive plan
+    "long": _HEAD + _NAME + _EMAIL + _ORDERS,
     # + a CHECK on an existing column: narrowing, refused only when existing rows break it
     "short": _HEAD
     + _NAME
@@ -123,6 +133,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "verify", verify)
     monkeypatch.setattr(services, "history", history)
     monkeypatch.setattr(executor, "_elapsed_ms", lambda started: 7)
+    monkeypatch.setattr(Activity, "clock", lambda: 0.0)  # spinners stand still at their first frame, 0 s
 
 
 async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:

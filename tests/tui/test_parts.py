@@ -1,4 +1,4 @@
-"""The TUI's pure pieces: history filters, refusal parsing, formatting."""
+"""The TUI's pure pieces: history filters, refusal parsing, formatting, showing data safely."""
 
 from __future__ import annotations
 
@@ -7,9 +7,25 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from sovrium_tui.errors import DestructiveRefused, ServerError, SovriumError
+from sovrium_tui.execution.events import TableLockWaiting
 from sovrium_tui.tui.apply import losses_in
-from sovrium_tui.tui.fmt import error_text, error_title, hazard_text, plural, short, when
+from sovrium_tui.tui.base import small_terminal_notice
+from sovrium_tui.tui.fmt import (
+    cell,
+    error_text,
+    error_title,
+    hazard_text,
+    loss_total,
+    markup,
+    plain,
+    plural,
+    safe,
+    short,
+    step_tally,
+    when,
+)
 from sovrium_tui.tui.history import HistoryFilter, parse_filters
+from sovrium_tui.tui.widgets import lock_wait_text
 
 
 @pytest.mark.parametrize(
@@ -65,3 +81,37 @@ def test_error_words() -> None:
     assert error_text(SovriumError("plain words", location="plans/0001.yaml")) == "plans/0001.yaml: plain words"
     assert error_title(KeyError("k")) == "Unexpected error"
     assert error_text(KeyError("k")).startswith("KeyError: 'k'")
+
+
+def test_data_is_shown_safely() -> None:
+    assert safe("a\x1b[2Jb") == "a\\x1b[2Jb"
+    assert markup("[b]$name[/b]", name="[red]x[/red]\x07").plain == "[red]x[/red]\\x07"
+    assert plain("[i]not italic[/i]").plain == "[i]not italic[/i]"
+    assert cell("\u202eevil").plain == "\\u202eevil"
+
+
+def test_review_tallies_steps_like_a_terraform_plan() -> None:
+    steps = [
+        ("rename_column", ()),
+        ("drop_constraint", ()),
+        ("drop_column", ("data-loss",)),
+        ("create_function", ()),
+        ("create_table", ()),
+        ("alter_column_type", ("narrowing", "table-rewrite")),
+        ("set_default", ()),
+    ]
+    assert step_tally(steps) == "2 create, 1 rename, 1 change, 1 drop, 2 destroy"
+    losses = ["step 3 drops column t.a (40 non-null values)", "step 4 drops table u (1 row)", "step 5 runs DO"]
+    assert loss_total(losses) == "40 values, 1 row"
+
+
+def test_lock_waits_say_how_long_is_left() -> None:
+    waiting = TableLockWaiting("step 2", "pid 7 (user app, …)", 3.4, "10s")
+    assert waiting.seconds_left == pytest.approx(6.6)
+    assert "gives up in 7 s (lock_timeout 10s)" in lock_wait_text(waiting).plain
+    assert TableLockWaiting("step 2", "pid 7", 3.0, "0").seconds_left is None
+
+
+def test_the_title_says_when_the_terminal_is_too_small() -> None:
+    assert small_terminal_notice(80, 24) == ""
+    assert small_terminal_notice(60, 15) == "60×15 < 80×24"
