@@ -184,7 +184,8 @@ def _line_of(positions: Mapping[str, int], path: str) -> int | None:
     while path:
         if path in positions:
             return positions[path]
-        path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        path = "" if parent == path else parent
     return positions.get("")
 
 
@@ -203,18 +204,14 @@ def _read_document(document: object, environ: Mapping[str, str], problems: list[
     first_at: dict[str, int] = {}
     for index, entry in enumerate(entries):
         target = _read_target(entry, f"targets[{index}]", environ, problems)
-        if target is None:
-            continue
-        if target.name in first_at:
-            problems.append(
-                Problem(
-                    f"duplicate target name {target.name!r} (first at targets[{first_at[target.name]}])",
-                    f"targets[{index}].name",
-                )
-            )
-            continue
-        first_at[target.name] = index
-        targets.append(target)
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and name in first_at:
+            message = f"duplicate target name {name!r} (first at targets[{first_at[name]}])"
+            problems.append(Problem(message, f"targets[{index}].name"))
+        elif isinstance(name, str):
+            first_at[name] = index
+        if target is not None:
+            targets.append(target)
     return tuple(targets)
 
 

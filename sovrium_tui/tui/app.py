@@ -60,7 +60,7 @@ class ScreenActions(Provider):
 class SovriumApp(App[None]):
     """Review, apply and roll back plans; every database call goes through `services` in a worker."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar = ["app.tcss", "fleet.tcss"]
     TITLE = "Sovrium"
     COMMANDS: ClassVar = App.COMMANDS | {ScreenActions}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]

@@ -77,8 +77,6 @@ class FleetScreen(SovriumScreen):
     """Groups of targets by version (left to right: version, checksum, how many), then the highlighted group's
     targets with drift, lock and the last apply's result; `a` applies the pending plans to that group."""
 
-    CSS_PATH = "fleet.tcss"
-
     HELP = (
         "Every database of the targets file, grouped by the version it is at (and its checksum); unreachable "
         "ones are a group of their own. Highlight a group to see its targets; a applies the pending plans of the "
@@ -128,6 +126,7 @@ class FleetScreen(SovriumScreen):
         with Vertical(id="fleet-targets", classes="panel") as targets:
             targets.border_title = "Targets"
             yield DataTable[Text](id="targets-table", cursor_type="row")
+            yield Static("", id="target-detail")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -238,10 +237,12 @@ class FleetScreen(SovriumScreen):
         panel = self.query_one("#fleet-targets")
         if group is None:
             panel.border_title = "Targets"
+            self._show_detail(None)
             return
         panel.border_title = f"Targets: {group.title}"
         for member in group.members:
             table.add_row(*self._target_cells(member), key=member.target.name)
+        self._show_detail(group.members[0].target.name if group.members else None)
 
     def _target_cells(self, member: TargetRead[StatusReport]) -> tuple[Text, ...]:
         target = member.target
@@ -249,8 +250,7 @@ class FleetScreen(SovriumScreen):
         result = self._result_text(target.name)
         report = member.report
         if report is None:
-            reason = (member.reason or "").split("\n", 1)[0]
-            return Text(target.name), labels, Text(""), Text(""), result if result.plain else Text(reason, "red")
+            return Text(target.name), labels, Text(""), Text(""), result if result.plain else Text("unreachable", "red")
         drift = {None: Text("—", "dim"), True: Text("DRIFTED", "bold red"), False: Text("none", "green")}[report.drift]
         lock = Text("held", "yellow") if report.lock_holder else Text("free", "green")
         return Text(target.name), labels, drift, lock, result
@@ -263,12 +263,32 @@ class FleetScreen(SovriumScreen):
             return Text(f"applied {outcome.from_version} → {outcome.to_version}", OUTCOME_STYLES["applied"])
         if outcome.outcome == "up-to-date":
             return Text(f"up to date at {outcome.to_version}", OUTCOME_STYLES["up-to-date"])
-        reason = (outcome.reason or "").split("\n", 1)[0]
-        return Text(f"{outcome.outcome}: {reason}", OUTCOME_STYLES.get(outcome.outcome, ""))
+        return Text(outcome.outcome, OUTCOME_STYLES.get(outcome.outcome, ""))  # the reason: in the detail line
 
     @on(DataTable.RowHighlighted, "#groups-table")
     def group_highlighted(self) -> None:
         self._fill_targets()
+
+    @on(DataTable.RowHighlighted, "#targets-table")
+    def target_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(str(event.row_key.value))
+
+    def _show_detail(self, name: str | None) -> None:
+        """The highlighted target's story in full: why it failed or cannot be read, or who holds its lock."""
+        detail = self.query_one("#target-detail", Static)
+        group = self._selected_group()
+        member = next((m for m in group.members if m.target.name == name), None) if group else None
+        outcome = self.results.get(name or "")
+        if outcome is not None and outcome.reason:
+            detail.update(Content.from_markup("[$text-error]$name: $reason[/]", name=name, reason=outcome.reason))
+        elif member is not None and member.report is None:
+            detail.update(Content.from_markup("[$text-error]$name: $reason[/]", name=name, reason=member.reason or ""))
+        elif member is not None and member.report is not None and member.report.lock_holder:
+            detail.update(
+                Content.from_markup("$name: lock held by $holder", name=name, holder=member.report.lock_holder)
+            )
+        else:
+            detail.update("")
 
     # --- applying --------------------------------------------------------------------------------------------
 
@@ -337,6 +357,8 @@ class FleetScreen(SovriumScreen):
             table = self.query_one("#targets-table", DataTable)
             if outcome.name in {str(key.value) for key in table.rows}:
                 table.update_cell(outcome.name, "result", self._result_text(outcome.name))
+                if outcome.reason and table.get_row_index(outcome.name) == table.cursor_row:
+                    self._show_detail(outcome.name)
 
     @on(Applied)
     def applied(self, message: Applied) -> None:
