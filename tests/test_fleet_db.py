@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
+import pytest
 
 from sovrium_tui.execution.session import MIGRATION_LOCK_KEY
 
@@ -455,3 +457,24 @@ async def test_shards_of_a_rollout_cover_the_fleet_once(tmp_path: Path, fleet_da
     assert {t["outcome"] for d in documents for t in d["targets"]} == {"applied"}
     versions = await asyncio.gather(*(contents(url) for url in urls))
     assert [held.versions for held in versions] == [[1, 2, 3]] * 5
+
+    # The README's GitHub Actions summary step merges the shards' JSON and fails on a failed target: run it.
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert MERGE in readme and CHECK in readme
+    for index, document in enumerate(documents, start=1):
+        (tmp_path / f"shard-{index}.json").write_text(json.dumps(document))
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed: the README's merge step cannot be run here")
+    summary_step = ["bash", "-c", f"{MERGE} && {CHECK}"]
+    merged = subprocess.run(summary_step, check=False, cwd=tmp_path, capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    assert sorted(t["name"] for t in json.loads((tmp_path / "fleet.json").read_text())["targets"]) == [
+        f"h{n}" for n in range(5)
+    ]
+    failed = documents[1] | {"targets": [documents[1]["targets"][0] | {"outcome": "failed"}]}
+    (tmp_path / "shard-2.json").write_text(json.dumps(failed))
+    assert subprocess.run(summary_step, check=False, cwd=tmp_path, capture_output=True).returncode != 0
+
+
+MERGE = "jq -s '{targets: [.[].targets[]]}' shard-*.json > fleet.json"
+CHECK = """jq -e 'all(.targets[]; .outcome == "applied" or .outcome == "up-to-date")' fleet.json"""

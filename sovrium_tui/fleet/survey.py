@@ -142,7 +142,7 @@ class FleetStatus:
             f"{len(g.members)} unreachable" if g.version is None else f"{len(g.members)} at version {g.version}"
             for g in self.groups
         )
-        lines.append(f"{len(self.targets)} targets ({self.selection}): {summary}")
+        lines.append(f"{len(self.targets)} targets ({self.selection}): {summary or 'nothing selected'}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
