@@ -358,7 +358,7 @@ async def test_parallel_is_lowered_to_the_connections_a_role_may_open(
         result = run_sovrium("status", "--targets", targets, "--parallel", "4", cwd=tmp_path)
 
         assert result.returncode == 0, str(result)  # four targets read through a role allowed two connections
-        assert "the role may open 2 more): at most 2 at once there instead of 4" in result.stdout
+        assert "the role may open 2 more; a target may need 2): at most 1 at once there instead of 4" in result.stdout
         assert "version 0 · never migrated · 4 targets" in result.stdout
     finally:
         await fleet_databases.drop_all()

@@ -1,11 +1,12 @@
 """How many connections a fleet may open at once on each server, read from the server before anything starts.
 
-Each target in flight holds one connection. Many tenants' databases usually share a server, and a rollout
-that opened more connections than the server has free would make its own targets (and the applications
-on that server) fail with "too many clients". So each server is asked once: `max_connections`, less the
-slots kept for superusers and for `pg_use_reserved_connections` (PostgreSQL 16+: left to administrators even
-when we are a superuser), less the client connections already open, and no more than the role may still open
-when it has a `CONNECTION LIMIT` (which superusers are not held to).
+Many tenants' databases usually share a server, and a rollout that opened more connections than the server has
+free would make its own targets (and the applications on that server) fail with "too many clients". So each
+server is asked once: `max_connections`, less the slots kept for superusers and for `pg_use_reserved_connections`
+(PostgreSQL 16+: left to administrators even when we are a superuser), less the client connections already
+open, and no more than the role may still open when it has a `CONNECTION LIMIT` (superusers are not held to it).
+A target in flight counts for CONNECTIONS_PER_TARGET: its own connection, and the second one the executor opens
+while a statement waits more than a second, to say who blocks it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SELECT current_setting('max_connections')::int AS max_connections,
          WHERE backend_type = 'client backend' AND usename = current_user)::int AS role_in_use
 """
 PROBES_PER_SERVER = 3
+CONNECTIONS_PER_TARGET = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +92,14 @@ async def plan_connections(targets: Sequence[Target], parallel: int) -> Connecti
         if isinstance(answer, str):
             notes.append(f"could not check free connections on {server} ({answer}); its targets are tried anyway")
             continue
-        limit = max(1, min(wanted[server], answer.free))
+        limit = max(1, min(wanted[server], answer.free // CONNECTIONS_PER_TARGET))
         per_server.append((server, limit))
         if limit < wanted[server]:
             role = f", the role may open {answer.role_free} more" if answer.role_free is not None else ""
             notes.append(
                 f"{server} has {answer.free} free connections (max_connections {answer.max_connections}, "
-                f"{answer.reserved} reserved, {answer.in_use} in use{role}): "
-                f"at most {limit} at once there instead of {wanted[server]}"
+                f"{answer.reserved} reserved, {answer.in_use} in use{role}; a target may need "
+                f"{CONNECTIONS_PER_TARGET}): at most {limit} at once there instead of {wanted[server]}"
             )
     return ConnectionPlan(tuple(per_server), tuple(notes))
 
