@@ -335,7 +335,8 @@ def test_fleet_options_are_usage_errors_without_a_targets_file_or_with_one_url(t
         (("apply", "--canary", "1", "--shard", "1/2"), "--shard, --canary only work with --targets FILE"),
         (("status", "--targets", targets, "--database-url", "postgresql://db/b"), "cannot be combined"),
         (("apply", "--targets", targets, "--dry-run"), "--dry-run works on one database"),
-        (("drift", "--targets", targets, "--accept", "--reason", "x"), "--accept records one database"),
+        (("drift", "--targets", targets, "--accept", "--reason", "x"), "drift --accept decides for one database"),
+        (("drift", "--targets", targets, "--revert-plan", "--reason", "x"), "--revert-plan decides for one"),
         (("status", "--targets", targets, "--shard", "3/2"), "--shard 3/2"),
         (("status", "--targets", targets, "--only", "region=eu"), "--only region=eu matches none"),
     ):

@@ -77,6 +77,7 @@ class FleetScreen(SovriumScreen):
     """Groups of targets by version (left to right: version, checksum, how many), then the highlighted group's
     targets with drift, lock and the last apply's result; `a` applies the pending plans to that group."""
 
+    NAME = "Fleet"
     HELP = (
         "Every database of the targets file, grouped by the version it is at (and its checksum); unreachable "
         "ones are a group of their own. Highlight a group to see its targets; a applies the pending plans of the "
@@ -130,7 +131,6 @@ class FleetScreen(SovriumScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.sub_title = "Fleet"
         groups = self.query_one("#groups-table", DataTable)
         groups.add_column("Version", key="version", width=11)
         groups.add_column("Checksum", key="checksum", width=12)

@@ -122,7 +122,7 @@ async def test_the_dashboard_opens_the_fleet_view_with_one_key(fleet: Fleet) -> 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
-        await pilot.press("f")
+        await pilot.press("t")
         await settle(pilot)
         assert isinstance(app.screen, TargetsFileModal)
         await pilot.press(*"fleet.yaml", "enter")
@@ -132,7 +132,7 @@ async def test_the_dashboard_opens_the_fleet_view_with_one_key(fleet: Fleet) -> 
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
-        await pilot.press("f")  # the file is remembered for the session
+        await pilot.press("t")  # the file is remembered for the session
         await settle(pilot)
         assert isinstance(app.screen, FleetScreen)
 
@@ -183,7 +183,7 @@ def test_fleet_applied(snap_compare: SnapCompare, fleet: Fleet) -> None:
 @pytest.mark.usefixtures("frozen")
 def test_fleet_open_file_from_the_dashboard(snap_compare: SnapCompare, fleet: Fleet) -> None:
     app = fleet.app(database_url=fleet.urls["ahead"], targets=None)
-    assert snap_compare(app, run_before=keys_then_settle("f"))
+    assert snap_compare(app, run_before=keys_then_settle("t"))
 
 
 @pytest.mark.usefixtures("frozen")
