@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -555,7 +556,7 @@ async def _apply_file(
     return await executor.apply_plan(
         connection,
         file.plan,
-        target_catalog_for=catalog_for_snapshot,  # compiled after the cheap checks: a refusal comes first
+        target_catalog_for=_compiled_once,  # compiled after the cheap checks: a refusal comes first
         allow_destructive=allow_destructive,
         applied_by=executor.applied_by(),
         lock_wait=lock_wait,
@@ -565,6 +566,16 @@ async def _apply_file(
         recorded_catalog_for=catalog_for_snapshot,
         opener=_opener(url),
     )
+
+
+def _compiled_once(snapshot: Mapping[str, Any]) -> Catalog:
+    """`catalog_for_snapshot`, compiled once per snapshot and process: a fleet applies one plan to many databases."""
+    return _compiled_snapshot(json.dumps(snapshot, sort_keys=True, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_snapshot(snapshot_json: str) -> Catalog:
+    return catalog_for_snapshot(json.loads(snapshot_json))
 
 
 @contextlib.asynccontextmanager
