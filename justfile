@@ -54,6 +54,10 @@ fmt:
 # Everything CI runs: lint, types, the committed plans, then the tests on both PostgreSQL versions.
 check: lint check-plans test
 
-# Benchmarks (figures and ratios against the raw baseline); not part of the tests.
+# Benchmarks (figures and ratios against the raw baseline); not part of the tests. `just bench-fleet`: a fleet rollout.
 bench *args:
     {{python}} bench/run.py {{args}}
+
+# Fleet benchmark: 100 and 500 databases one version behind, `apply --targets` vs a shell loop of `apply`.
+bench-fleet *args:
+    {{python}} bench/fleet.py {{args}}

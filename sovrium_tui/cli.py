@@ -201,6 +201,8 @@ def _timeouts(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_apply(args: argparse.Namespace) -> int:
     from sovrium_tui import services
 
+    if _fleet_requested(args):
+        return _fleet_apply(args)
     if not args.dry_run and not _confirm(f"Apply pending plans from {args.target or args.plans}?", args):
         sys.stderr.write("cancelled: nothing was applied\n")
         return EXIT_FAILED
@@ -225,6 +227,8 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from sovrium_tui.startup import migrate_fast
 
+    if _fleet_requested(args):
+        return _fleet_migrate(args)
     outcome = migrate_fast(args.schema, database_url=args.database_url)
     if outcome is None:
         from sovrium_tui import services
@@ -277,6 +281,8 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from sovrium_tui import services
 
+    if _fleet_requested(args):
+        return _fleet_status(args)
     report = _run(services.status(plans_dir=args.plans, database_url=args.database_url))
     if args.json:
         _emit_json(report.to_json())
@@ -288,6 +294,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_history(args: argparse.Namespace) -> int:
     from sovrium_tui import services
 
+    if _fleet_requested(args):
+        return _fleet_history(args)
     report = _run(
         services.history(
             since=args.since,
@@ -307,6 +315,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
 def _cmd_drift(args: argparse.Namespace) -> int:
     from sovrium_tui import services
 
+    if _fleet_requested(args):
+        return _fleet_drift(args)
     if args.revert_plan:
         if args.accept:
             raise UsageError("drift: --revert-plan and --accept are two different answers; give one")
@@ -352,7 +362,157 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_tui(args: argparse.Namespace) -> int:
     from sovrium_tui.tui.app import run_tui
 
-    return run_tui(args.schema, args.plans, args.database_url)
+    if args.targets and args.database_url:
+        raise UsageError("--targets and --database-url cannot be combined: the targets file names the databases")
+    return run_tui(args.schema, args.plans, args.database_url, targets=args.targets)
+
+
+# --- many databases (--targets) -----------------------------------------------------------------------------
+
+_FLEET_ONLY = {
+    "only": "--only",
+    "shard": "--shard",
+    "parallel": "--parallel",
+    "canary": "--canary",
+    "max_failures": "--max-failures",
+}
+
+
+def _fleet_requested(args: argparse.Namespace) -> bool:
+    """Whether the command runs on a targets file; fleet options without one, or with one URL, are usage errors."""
+    if args.targets is None:
+        given = [flag for name, flag in _FLEET_ONLY.items() if getattr(args, name, None) not in (None, [], 0)]
+        if given:
+            raise UsageError(f"{', '.join(given)} only work with --targets FILE")
+        return False
+    if args.database_url:
+        raise UsageError("--targets and --database-url cannot be combined: the targets file names the databases")
+    return True
+
+
+def _selection(args: argparse.Namespace) -> Any:
+    from sovrium_tui.fleet.selection import select_targets
+
+    return select_targets(args.targets, only=args.only, shard=args.shard)
+
+
+def _parallel(args: argparse.Namespace) -> int:
+    from sovrium_tui.fleet.runner import DEFAULT_PARALLEL
+
+    return int(args.parallel or DEFAULT_PARALLEL)
+
+
+class _FleetProgress:
+    """Prints a rollout's progress to stderr as targets start and finish (stdout keeps the table or JSON)."""
+
+    def __call__(self, event: Any) -> None:
+        from sovrium_tui.fleet.rollout import progress_line
+
+        line = progress_line(event)
+        if line is not None:
+            sys.stderr.write(terminal_text(line) + "\n")
+            sys.stderr.flush()
+
+
+def _rollout_options(args: argparse.Namespace) -> dict[str, Any]:
+    from sovrium_tui.fleet.rollout import Timeouts
+    from sovrium_tui.fleet.runner import Limits
+
+    return {
+        "allow_destructive": args.allow_destructive,
+        "timeouts": Timeouts(**_timeouts(args)),
+        "limits": Limits(parallel=_parallel(args), canary=args.canary, max_failures=args.max_failures),
+        "reporter": _FleetProgress(),
+    }
+
+
+def _report_rollout(report: Any, args: argparse.Namespace) -> int:
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        _say(report.describe())
+    if report.ok:
+        return EXIT_OK
+    counts = report.counts()
+    sys.stderr.write(
+        f"error: {counts['failed']} of {len(report.targets)} targets failed, {counts['skipped']} skipped "
+        "(see the table; re-running continues where this run stopped)\n"
+    )
+    return EXIT_FAILED
+
+
+def _fleet_apply(args: argparse.Namespace) -> int:
+    from sovrium_tui.fleet import rollout
+
+    if args.dry_run:
+        raise UsageError("--dry-run works on one database (--database-url), not with --targets")
+    selection = _selection(args)
+    plans = args.target or args.plans
+    if not _confirm(f"Apply pending plans from {plans} to {selection.describe()}?", args):
+        sys.stderr.write("cancelled: nothing was applied\n")
+        return EXIT_FAILED
+    report = _run(rollout.apply(selection, plans, **_rollout_options(args)))
+    return _report_rollout(report, args)
+
+
+def _fleet_migrate(args: argparse.Namespace) -> int:
+    from sovrium_tui.fleet import rollout
+
+    report = _run(rollout.migrate(_selection(args), args.schema, **_rollout_options(args)))
+    return _report_rollout(report, args)
+
+
+def _fleet_status(args: argparse.Namespace) -> int:
+    from sovrium_tui.fleet import survey
+
+    report = _run(survey.status(_selection(args), plans_dir=args.plans, parallel=_parallel(args)))
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        _say(report.describe())
+    return EXIT_OK if report.ok else _unreadable(report)
+
+
+def _fleet_drift(args: argparse.Namespace) -> int:
+    from sovrium_tui.fleet import survey
+
+    if args.accept or args.revert_plan:
+        chosen = "--accept" if args.accept else "--revert-plan"
+        raise UsageError(f"drift {chosen} decides for one database: use --database-url, not --targets")
+    report = _run(survey.drift(_selection(args), parallel=_parallel(args)))
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        _say(report.describe())
+    if not report.ok:
+        return _unreadable(report)
+    return EXIT_DIFFERENCES if report.drifted else EXIT_OK
+
+
+def _fleet_history(args: argparse.Namespace) -> int:
+    from sovrium_tui.fleet import survey
+
+    report = _run(
+        survey.history(
+            _selection(args),
+            since=args.since,
+            until=args.until,
+            version=args.version,
+            limit=args.limit,
+            parallel=_parallel(args),
+        )
+    )
+    if args.json:
+        _emit_json(report.to_json(with_snapshots=args.snapshots))
+    else:
+        _say(report.describe())
+    return EXIT_OK if report.ok else _unreadable(report)
+
+
+def _unreadable(report: Any) -> int:
+    failed = [t.target.name for t in report.targets if not t.ok]
+    sys.stderr.write(f"error: {len(failed)} of {len(report.targets)} targets could not be read: {', '.join(failed)}\n")
+    return EXIT_FAILED
 
 
 def _date(text: str) -> Any:
@@ -459,6 +619,38 @@ def _add_execution_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fleet_options(parser: argparse.ArgumentParser, *, rollout: bool = False) -> None:
+    group = parser.add_argument_group(
+        "many databases", "Run on every database of a targets file (YAML: targets: [{name, url | url_env, labels}])."
+    )
+    group.add_argument("--targets", metavar="FILE", help="the targets file (instead of --database-url)")
+    group.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only targets with this label (or name=TARGET); repeat a key for any of its values, keys for all",
+    )
+    group.add_argument("--shard", metavar="I/N", help="only shard I of N (1..N, dealt in file order) of the selection")
+    group.add_argument(
+        "--parallel",
+        type=_count(1),
+        metavar="N",
+        help="targets at once (default 4; lowered to the connections a server has free)",
+    )
+    if rollout:
+        group.add_argument(
+            "--canary",
+            type=_count(0),
+            default=0,
+            metavar="K",
+            help="the first K selected targets first; if any fails, the others are not touched",
+        )
+        group.add_argument(
+            "--max-failures", type=_count(1), metavar="F", help="start no new target after F have failed"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sovrium",
@@ -551,6 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
     _add_execution_options(apply)
     _add_database_url(apply)
+    _add_fleet_options(apply, rollout=True)
     _add_json(apply)
     apply.set_defaults(handler=_cmd_apply)
 
@@ -566,6 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--quiet", action="store_true", help="print nothing on success")
     _add_execution_options(migrate)
     _add_database_url(migrate)
+    _add_fleet_options(migrate, rollout=True)
     _add_json(migrate)
     migrate.set_defaults(handler=_cmd_migrate)
 
@@ -599,6 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
     _add_database_url(status)
+    _add_fleet_options(status)
     _add_json(status)
     status.set_defaults(handler=_cmd_status)
 
@@ -614,6 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=_count(1), metavar="N", help="at most N rows")
     history.add_argument("--snapshots", action="store_true", help="with --json: include schemas and plans")
     _add_database_url(history)
+    _add_fleet_options(history)
     _add_json(history)
     history.set_defaults(handler=_cmd_history)
 
@@ -634,6 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--reason", metavar="TEXT", help="why (required with --accept and --revert-plan)")
     drift.add_argument("--plans", default="plans", metavar="DIR", help="where --revert-plan writes (default: plans)")
     _add_database_url(drift)
+    _add_fleet_options(drift)
     _add_json(drift)
     drift.set_defaults(handler=_cmd_drift)
 
@@ -672,6 +869,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("schema", metavar="SCHEMA", nargs="?", help="the app schema file (to make new plans)")
     tui.add_argument("--plans", default="plans", metavar="DIR", help="the plans directory (default: plans)")
     _add_database_url(tui)
+    tui.add_argument("--targets", metavar="FILE", help="open on the fleet view of this targets file")
     tui.set_defaults(handler=_cmd_tui)
 
     db = commands.add_parser(

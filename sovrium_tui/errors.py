@@ -69,6 +69,25 @@ class SchemaInvalid(SovriumError):
         }
 
 
+class TargetsInvalid(SovriumError):
+    """A targets file (the databases of a fleet) cannot be read or breaks a rule; carries every problem found."""
+
+    def __init__(self, problems: tuple[Problem, ...] | list[Problem], *, source: str) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        first = self.problems[0].message if self.problems else "invalid targets file"
+        super().__init__(first, location=source)
+
+    def render(self) -> str:
+        return "\n".join(problem.render(self.source) for problem in self.problems)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **super().to_json(),
+            "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in self.problems],
+        }
+
+
 class UsageError(SovriumError):
     """The command line itself is wrong."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -409,6 +410,8 @@ class ApplyOutcome:
     database: str
     runs: tuple[PlanRun, ...]
     notes: tuple[str, ...]  # e.g. plan files edited after they were applied
+    from_version: int | None = None  # the recorded version before this run
+    to_version: int | None = None  # the version the runs left the database at (from_version when none applied)
 
     @property
     def applied(self) -> tuple[PlanRun, ...]:
@@ -426,14 +429,20 @@ class ApplyOutcome:
         return {"database": self.database, "runs": [r.to_json() for r in self.runs], "notes": list(self.notes)}
 
 
-async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[list[PlanFile], list[str]]:
-    """The plans of a file or directory not yet applied to this database, in order, and notes about the rest.
+@dataclass(frozen=True, slots=True)
+class PlanSource:
+    """The plans a file or directory offers to apply, in order, and notes about the ones it leaves out."""
 
-    A missing file or directory is an error (a CI job pointed at the wrong path must not pass), and so is a
-    plan whose version this database reached by another path (another checksum): it can never apply here.
+    files: tuple[PlanFile, ...]
+    notes: tuple[str, ...]
+
+
+def read_plan_source(target: Path) -> PlanSource:
+    """Read and check the plans of a file or directory once (a fleet applies the same ones to every database).
+
+    A missing file or directory is an error: a CI job pointed at the wrong path must not pass.
     """
-    from sovrium_tui.errors import PlanInvalid, PlanStale
-    from sovrium_tui.execution import store
+    from sovrium_tui.errors import PlanInvalid
     from sovrium_tui.planning.directory import PlanFile, read_plan_directory
     from sovrium_tui.planning.plan import load_plan
 
@@ -442,10 +451,24 @@ async def pending_plans(connection: asyncpg.Connection, target: Path) -> tuple[l
     if target.is_dir():
         directory = read_plan_directory(target)
         directory.require_sound()
-        candidates = list(directory.chain)
-        notes = [f"{f.path} is not on the newest plan's chain; it is not applied" for f in directory.off_chain]
-    else:
-        candidates, notes = [PlanFile(target, load_plan(target))], []
+        notes = tuple(f"{f.path} is not on the newest plan's chain; it is not applied" for f in directory.off_chain)
+        return PlanSource(directory.chain, notes)
+    return PlanSource((PlanFile(target, load_plan(target)),), ())
+
+
+async def pending_plans(
+    connection: asyncpg.Connection, target: Path, source: PlanSource | None = None
+) -> tuple[list[PlanFile], list[str]]:
+    """The plans of a file or directory not yet applied to this database, in order, and notes about the rest.
+
+    A plan whose version this database reached by another path (another checksum) is an error: it can never
+    apply here. `source` is the file or directory already read, when the caller read it once for many databases.
+    """
+    from sovrium_tui.errors import PlanStale
+    from sovrium_tui.execution import store
+
+    source = source or read_plan_source(target)
+    candidates, notes = list(source.files), list(source.notes)
     applied = {entry.version: entry for entry in await store.history(connection) if entry.rolled_back_at is None}
     pending = []
     for file in candidates:
@@ -475,19 +498,23 @@ async def apply(
     lock_timeout: str = "10s",
     statement_timeout: str = "0",
     reporter: Reporter | None = None,
+    source: PlanSource | None = None,
 ) -> ApplyOutcome:
     """Apply one plan file, or every pending plan of a directory in order, each as one transaction.
 
     A dry run runs every pending plan, each on top of the ones before it, in one transaction that is then
-    rolled back: a later plan's checks, counts and verification see the earlier plans applied.
+    rolled back: a later plan's checks, counts and verification see the earlier plans applied. `source` is the
+    plans already read by `read_plan_source` (a fleet reads them once for every database).
     """
+    from sovrium_tui.execution import store
     from sovrium_tui.execution.connect import connect, resolve_database
 
     database = resolve_database(database_url)
     report = reporter or _ignore
     connection = await connect(database.url, lock_timeout=lock_timeout)
     try:
-        pending, notes = await pending_plans(connection, Path(target or plans_dir))
+        state = await store.read_state(connection)
+        pending, notes = await pending_plans(connection, Path(target or plans_dir), source)
         runs = []
         async with _rolled_back_if(connection, dry_run):
             for file in pending:
@@ -508,7 +535,9 @@ async def apply(
     if dry_run and runs:
         report(PlanRolledBack(runs[-1].version, "dry run: every check and step succeeded", "dry-run"))
         notes += [f"a dry run does not check {limit}" for limit in DRY_RUN_LIMITS]
-    return ApplyOutcome(database.display_url, tuple(runs), tuple(notes))
+    from_version = state.version if state else 0
+    to_version = max([from_version] + [r.version for r in runs if r.status in ("applied", "already-applied")])
+    return ApplyOutcome(database.display_url, tuple(runs), tuple(notes), from_version, to_version)
 
 
 async def _apply_file(
@@ -527,7 +556,7 @@ async def _apply_file(
     return await executor.apply_plan(
         connection,
         file.plan,
-        target_catalog_for=catalog_for_snapshot,  # compiled after the cheap checks: a refusal comes first
+        target_catalog_for=_compiled_once,  # compiled after the cheap checks: a refusal comes first
         allow_destructive=allow_destructive,
         applied_by=executor.applied_by(),
         lock_wait=lock_wait,
@@ -537,6 +566,16 @@ async def _apply_file(
         recorded_catalog_for=catalog_for_snapshot,
         opener=_opener(url),
     )
+
+
+def _compiled_once(snapshot: Mapping[str, Any]) -> Catalog:
+    """`catalog_for_snapshot`, compiled once per snapshot and process: a fleet applies one plan to many databases."""
+    return _compiled_snapshot(json.dumps(snapshot, sort_keys=True, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_snapshot(snapshot_json: str) -> Catalog:
+    return catalog_for_snapshot(json.loads(snapshot_json))
 
 
 @contextlib.asynccontextmanager
@@ -582,8 +621,9 @@ async def migrate(
     connection = await connect(url, lock_timeout=lock_timeout)
     try:
         state = await store.read_state(connection)
+        from_version = state.version if state else 0
         if state is not None and state.checksum == checksum:
-            return MigrateOutcome("up-to-date", state.version, checksum, 0, 0)
+            return MigrateOutcome("up-to-date", state.version, checksum, 0, 0, from_version=from_version)
 
         async def plan_from(conn: asyncpg.Connection, recorded: store.RecordedState | None) -> Plan | None:
             if recorded is not None and recorded.checksum == checksum:
@@ -609,7 +649,9 @@ async def migrate(
     finally:
         await connection.close()
     status = "up-to-date" if result.status == "already-applied" else "migrated"
-    return MigrateOutcome(status, result.version, checksum, len(result.steps), result.elapsed_ms)
+    return MigrateOutcome(
+        status, result.version, checksum, len(result.steps), result.elapsed_ms, from_version=from_version
+    )
 
 
 async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: RecordedState | None) -> Plan:
@@ -735,8 +777,13 @@ class StatusReport:
         }
 
 
-async def status(*, plans_dir: str | Path = "plans", database_url: str | None = None) -> StatusReport:
-    """Where the database stands: version, checksum, drift, lock holder, and each plan's state."""
+async def status(
+    *, plans_dir: str | Path = "plans", database_url: str | None = None, directory: PlanDirectory | None = None
+) -> StatusReport:
+    """Where the database stands: version, checksum, drift, lock holder, and each plan's state.
+
+    `directory` is the plans directory already read (a fleet reads it once for every database).
+    """
     from sovrium_tui.catalog.introspect import fingerprint, introspect
     from sovrium_tui.execution import executor, store
     from sovrium_tui.execution.connect import connect, resolve_database
@@ -755,7 +802,7 @@ async def status(*, plans_dir: str | Path = "plans", database_url: str | None = 
         server_version = str(await connection.fetchval("SHOW server_version"))
     finally:
         await connection.close()
-    directory = read_plan_directory(Path(plans_dir), list_edited=True)
+    directory = directory or read_plan_directory(Path(plans_dir), list_edited=True)
     return StatusReport(
         database=database.display_url,
         server_version=server_version,

@@ -20,14 +20,17 @@ class MigrateOutcome:
     (about 10 ms) or typing (about 4 ms) would cost more than the check itself.
     """
 
-    __slots__ = ("checksum", "elapsed_ms", "status", "steps", "version")
+    __slots__ = ("checksum", "elapsed_ms", "from_version", "status", "steps", "version")
 
-    def __init__(self, status: str, version: int, checksum: str, steps: int, elapsed_ms: int) -> None:
+    def __init__(
+        self, status: str, version: int, checksum: str, steps: int, elapsed_ms: int, *, from_version: int | None = None
+    ) -> None:
         self.status = status
         self.version = version
         self.checksum = checksum
         self.steps = steps
         self.elapsed_ms = elapsed_ms
+        self.from_version = from_version  # the recorded version before this run, when it was read (a fleet shows it)
 
     def _fields(self) -> tuple[str, int, str, int, int]:
         return (self.status, self.version, self.checksum, self.steps, self.elapsed_ms)

@@ -60,7 +60,7 @@ class ScreenActions(Provider):
 class SovriumApp(App[None]):
     """Review, apply and roll back plans; every database call goes through `services` in a worker."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar = ["app.tcss", "fleet.tcss"]
     TITLE = "Sovrium"
     COMMANDS: ClassVar = App.COMMANDS | {ScreenActions}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -78,6 +78,10 @@ class SovriumApp(App[None]):
         self._recovering = False
 
     def get_default_screen(self) -> Screen[None]:
+        if self.session.targets_file is not None:
+            from sovrium_tui.tui.fleet import FleetScreen
+
+            return FleetScreen(self.session)
         return DashboardScreen(self.session)
 
     def on_service_failed(self, message: ServiceFailed) -> None:
@@ -124,8 +128,8 @@ class SovriumApp(App[None]):
             self.switch_screen(DashboardScreen(self.session))
 
 
-def run_tui(schema: str | None, plans_dir: str, database_url: str | None) -> int:
-    """Run the terminal UI until the user quits; the exit status for `sovrium tui`."""
-    app = SovriumApp(Session(schema=schema, plans_dir=plans_dir, database_url=database_url))
+def run_tui(schema: str | None, plans_dir: str, database_url: str | None, *, targets: str | None = None) -> int:
+    """Run the terminal UI until the user quits; the exit status for `sovrium tui` (`targets`: the fleet view)."""
+    app = SovriumApp(Session(schema=schema, plans_dir=plans_dir, database_url=database_url, targets_file=targets))
     app.run()
     return app.return_code or 0

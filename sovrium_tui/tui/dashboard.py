@@ -63,6 +63,7 @@ class DashboardScreen(SovriumScreen):
         Binding("h", "history", "History"),
         Binding("d", "drift", "Drift"),
         Binding("p", "problems", "Problems"),
+        Binding("t", "fleet", "Fleet", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -504,3 +505,18 @@ class DashboardScreen(SovriumScreen):
 
     def action_drift(self) -> None:
         self.app.push_screen(DriftScreen(self.session))
+
+    def action_fleet(self) -> None:
+        from sovrium_tui.tui.fleet import FleetScreen, TargetsFileModal
+
+        if self.session.targets_file is not None:
+            self.app.push_screen(FleetScreen(self.session))
+        else:
+            self.app.push_screen(TargetsFileModal(), self._open_fleet)
+
+    def _open_fleet(self, path: str | None) -> None:
+        from sovrium_tui.tui.fleet import FleetScreen
+
+        if path is not None:
+            self.session.targets_file = path
+            self.app.push_screen(FleetScreen(self.session))

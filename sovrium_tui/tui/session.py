@@ -19,6 +19,7 @@ class Session:
     plans_dir: str
     database_url: str | None
     database_label: str = "the database"  # the URL with its password hidden, once the dashboard knows it
+    targets_file: str | None = None  # the fleet's targets file, for the fleet view
 
     @property
     def needs_embedded(self) -> bool:
