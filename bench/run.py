@@ -63,14 +63,15 @@ def wide_schema(tables: int) -> str:
 
 def run(command: list[str], *, cwd: Path, env: dict[str, str], check: bool = True) -> tuple[float, int, int]:
     """Wall time (ms), peak memory (MB) and exit code of one process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = (time.perf_counter() - started) * 1000
-    code = os.waitstatus_to_exitcode(status)
-    if check and code != 0:
-        error = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"{' '.join(command)} failed ({code}):\n{error}")
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a pipe nobody reads blocks a chatty command
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = (time.perf_counter() - started) * 1000
+        code = os.waitstatus_to_exitcode(status)
+        if check and code != 0:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed ({code}):\n{errors.read().decode(errors='replace')}")
     return elapsed, usage.ru_maxrss // 1024, code
 
 

@@ -19,6 +19,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def _as_first_recorded(catalog: Catalog) -> str:
     """The fingerprint as databases migrated by earlier versions recorded it (dataclasses.asdict, json.dumps)."""
     document = asdict(catalog)
+    for lookup in ("_tables_by_name", "_functions_by_name"):  # derived lookups, added later, are not data
+        document.pop(lookup)
     document.pop("auth_users", None)
     if not document["views"]:
         document.pop("views")

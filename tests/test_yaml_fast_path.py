@@ -59,6 +59,12 @@ def test_anything_that_could_differ_takes_the_full_path() -> None:
         assert load._NEEDS_PYYAML.search(text), text
 
 
+def test_a_hex_looking_scalar_with_an_underscore_is_text_as_the_core_schema_says() -> None:
+    # yaml-rs reads `0xa_b` as 171; the quick question once missed it (no digit next to the underscore).
+    assert load.needs_pyyaml("k: 0xa_b\n")
+    assert load._parse_yaml("k: 0xa_b\n", "x.yaml")[0] == {"k": "0xa_b"}
+
+
 def test_multiplication_and_comparison_in_formulas_and_checks_stay_on_the_fast_path() -> None:
     for text in ("f: price * quantity\n", "w: count(*) > 0\n", 'c: "a != b"\n', "c: a*b\n"):
         assert load._NEEDS_PYYAML.search(text) is None, text
@@ -72,3 +78,13 @@ def test_errors_are_reported_by_the_full_path_with_their_line() -> None:
     with pytest.raises(SchemaInvalid) as caught:
         load.parse_document("name: a\nname: b\n", source="app.yaml")
     assert caught.value.problems[0].line == 2
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="*&!<>=_.+-0123456789bBxXoOeE:?,[]{}#'\" \n\rak", max_size=60))
+@example("a: 1\n---\nb: 2\n")
+@example("x: [\n  1_000]\n")
+@example("f: a * b\ng: *anchor\n")
+@example("k: v\n_1: 2")
+def test_the_quick_line_by_line_question_agrees_with_the_pattern_over_the_whole_text(text: str) -> None:
+    assert load.needs_pyyaml(text) == (load._NEEDS_PYYAML.search(text) is not None), text

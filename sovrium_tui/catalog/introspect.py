@@ -367,5 +367,5 @@ def catalog_document(value: Any) -> Any:
         return [catalog_document(item) for item in value]
     names = _FIELDS.get(kind)
     if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in dataclass_fields(value))
+        names = _FIELDS[kind] = tuple(f.name for f in dataclass_fields(value) if f.init)  # not derived lookups
     return {name: catalog_document(getattr(value, name)) for name in names}

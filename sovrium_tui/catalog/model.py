@@ -143,14 +143,28 @@ class Catalog:
     functions: tuple[Function, ...] = ()
     auth_users: AuthUsers = field(default="absent", compare=False)  # see AuthUsers
     views: tuple[View, ...] = ()
+    # Lookups by name (a catalog of thousands of tables is searched once per table while diffing).
+    _tables_by_name: dict[str, Table] = field(init=False, repr=False, compare=False, hash=False)
+    _functions_by_name: dict[str, Function] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name)))
         object.__setattr__(self, "functions", tuple(sorted(self.functions, key=lambda f: f.name)))
         object.__setattr__(self, "views", tuple(sorted(self.views, key=lambda v: v.name)))
+        tables: dict[str, Table] = {}
+        for table in self.tables:
+            tables.setdefault(table.name, table)  # the first of a name, as a search of the sorted tuple finds
+        functions: dict[str, Function] = {}
+        for function in self.functions:
+            functions.setdefault(function.name, function)
+        object.__setattr__(self, "_tables_by_name", tables)
+        object.__setattr__(self, "_functions_by_name", functions)
 
     def table(self, name: str) -> Table | None:
-        return next((t for t in self.tables if t.name == name), None)
+        return self._tables_by_name.get(name)
+
+    def function(self, name: str) -> Function | None:
+        return self._functions_by_name.get(name)
 
     def view(self, name: str) -> View | None:
         return next((v for v in self.views if v.name == name), None)

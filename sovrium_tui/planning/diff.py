@@ -572,17 +572,17 @@ def _function_users(catalog: Catalog) -> dict[str, frozenset[str]]:
 
 
 def desired_function(catalog: Catalog, name: str) -> Function | None:
-    return next((f for f in catalog.functions if f.name == name), None)
+    return catalog.function(name)
 
 
 def _pair_by(olds: Sequence[_Named], news: Sequence[_Named], *, key: Callable[[Any], object]) -> list[tuple[str, str]]:
     """Pair unmatched old and new objects that are identical but for their name (each used once)."""
-    remaining = list(news)
+    waiting: dict[object, list[_Named]] = {}  # key -> the new objects with it, in their order, not yet paired
+    for new in reversed(news):
+        waiting.setdefault(key(new), []).append(new)
     pairs: list[tuple[str, str]] = []
     for old in sorted(olds, key=lambda o: o.name):
-        old_key = key(old)
-        match = next((new for new in remaining if key(new) == old_key), None)
-        if match is not None:
-            remaining.remove(match)
-            pairs.append((old.name, match.name))
+        candidates = waiting.get(key(old))
+        if candidates:
+            pairs.append((old.name, candidates.pop().name))
     return pairs

@@ -106,34 +106,41 @@ _OUTSIDE_TRANSACTION = {
     "AlterSubscriptionStmt": "ALTER SUBSCRIPTION",
 }
 
-# JSON fragments that make a statement worth decoding: anything that can destroy data, break the
-# transaction, or touch an existing table's rows or structure. A statement without any of them (CREATE
-# TABLE, CREATE INDEX, CREATE FUNCTION, COMMENT …) is accepted from its JSON text alone.
-_MARKERS = (
-    "TransactionStmt",
-    "VariableSetStmt",
-    "VacuumStmt",
-    "ReindexStmt",
-    "ClusterStmt",
-    "DiscardStmt",
-    "CopyStmt",
-    "DoStmt",
-    "CallStmt",
-    "ExecuteStmt",
-    "RuleStmt",
-    "DropOwnedStmt",
-    "DeleteStmt",
-    "UpdateStmt",
-    "TruncateStmt",
-    "MergeStmt",
-    "InsertStmt",
-    "DropStmt",
-    "AlterTableStmt",
-    "RenameStmt",
-    "AlterDatabase",
-    '"concurrent":true',
-    *(f'"{name}"' for name in _OUTSIDE_TRANSACTION),
+# Node types that make a statement worth decoding: anything that can destroy data, break the transaction,
+# or touch an existing table's rows or structure, wherever it is nested. A statement without any of them (CREATE
+# TABLE, CREATE INDEX, CREATE FUNCTION, COMMENT …), not concurrent and not a top-level SELECT, is accepted from
+# its JSON text alone. Node types are found as the keys `"…Stmt":` of that text, a quarter of the time of
+# searching for every name.
+_WORTH_DECODING = frozenset(
+    {
+        "TransactionStmt",
+        "VariableSetStmt",
+        "VacuumStmt",
+        "ReindexStmt",
+        "ClusterStmt",
+        "DiscardStmt",
+        "CopyStmt",
+        "DoStmt",
+        "CallStmt",
+        "ExecuteStmt",
+        "RuleStmt",
+        "DropOwnedStmt",
+        "DeleteStmt",
+        "UpdateStmt",
+        "TruncateStmt",
+        "MergeStmt",
+        "InsertStmt",
+        "DropStmt",
+        "AlterTableStmt",
+        "RenameStmt",
+        "AlterDatabaseStmt",
+        "AlterDatabaseSetStmt",
+        "AlterDatabaseRefreshCollStmt",
+        *_OUTSIDE_TRANSACTION,
+    }
 )
+_STATEMENT_NODE = re.compile(r'"([A-Za-z]+Stmt)":')
+_CONCURRENT = '"concurrent":true'
 _TOP_LEVEL_SELECT = '"stmts":[{"stmt":{"SelectStmt":'
 
 # Functions a top-level SELECT may call without being treated as code the tool cannot see into.
@@ -158,7 +165,13 @@ def statement_problem(statement: str) -> str | None:
     return analyse(statement).problem
 
 
-_SCREEN = re.compile("|".join(re.escape(marker) for marker in (*_MARKERS, _TOP_LEVEL_SELECT)))
+def _worth_decoding(text: str) -> bool:
+    """Whether a statement's JSON parse tree may hold anything `_problem` or `_effects` looks for."""
+    return (
+        not _WORTH_DECODING.isdisjoint(_STATEMENT_NODE.findall(text))
+        or _CONCURRENT in text
+        or _TOP_LEVEL_SELECT in text
+    )
 
 
 @functools.lru_cache(maxsize=65536)  # a plan's statements are read several times while it runs
@@ -182,7 +195,7 @@ def analyse(statement: str) -> StatementFacts:
         return StatementFacts("expected exactly one statement (this item holds only comments)")
     if count > 1:
         return StatementFacts(_SEVERAL)
-    if _SCREEN.search(text) is None:
+    if not _worth_decoding(text):
         return StatementFacts(None)
     document = json.loads(text)
     node_type, node = next(iter(document["stmts"][0]["stmt"].items()))
