@@ -30,12 +30,16 @@ plans:
 check-plans:
     {{sovrium}} check examples/crm.yaml --plans plans
 
+# Two test processes (pytest-xdist), each with its own server: most of a test's time is spent waiting on
+# PostgreSQL or a subprocess, so two halve the wall time on two cores. `just test -n 0` runs in one process.
+workers := "2"
+
 # Every test on PostgreSQL 18 (embedded), then the database tests on the machine's PostgreSQL 15 if present.
 test *args:
-    {{python}} -m pytest -q {{args}}
+    {{python}} -m pytest -q -n {{workers}} {{args}}
     if [ -x {{pg15_bin}}/postgres ]; then \
         echo "--- database tests on PostgreSQL 15 ({{pg15_bin}})"; \
-        SOVRIUM_TEST_PG_BIN={{pg15_bin}} SOVRIUM_TEST_EXPECT_MAJOR=15 {{python}} -m pytest -q -m db {{args}}; \
+        SOVRIUM_TEST_PG_BIN={{pg15_bin}} SOVRIUM_TEST_EXPECT_MAJOR=15 {{python}} -m pytest -q -n {{workers}} -m db {{args}}; \
     else \
         echo "--- no PostgreSQL 15 at {{pg15_bin}}: database tests ran on PostgreSQL 18 only"; \
     fi

@@ -750,3 +750,24 @@ async def columns_of(db: asyncpg.Connection, table_name: str) -> list[str]:
         table_name,
     )
     return [row["attname"] for row in rows]
+
+
+async def test_a_rollback_across_a_version_that_removed_accepted_drift_lands_on_the_target(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    """Version 2 was planned from a database with accepted drift (a column added by hand) and dropped it; its
+    reverse steps would bring the column back, which version 1 never had: the way back is planned from the
+    snapshots instead, and lands exactly on version 1."""
+    await _migrate(cli, ITEMS_V1)
+    await db.execute("ALTER TABLE items ADD COLUMN hack integer")
+    cli.db_ok("drift", "--accept", "--reason", "hotfix column")
+    await services.migrate(
+        _schema(cli, ITEMS_V2), database_url=cli.database_url, lock_wait=5, allow_destructive=True
+    )  # drops the empty hack column, adds note
+    assert "hack" not in await columns_of(db, "items")
+
+    cli.db_ok("rollback", "--to", "1", "--yes", "--reason", "back")
+
+    assert "note" not in await columns_of(db, "items") and "hack" not in await columns_of(db, "items")
+    assert cli.db("drift").returncode == 0
+    assert (await checksum_row(db) or {})["version"] == 1

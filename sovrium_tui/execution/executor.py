@@ -37,6 +37,7 @@ from sovrium_tui.execution.store import (
     RecordedState,
     append_log,
     clear_state,
+    drift_acceptances,
     ensure_store,
     highest_version,
     history,
@@ -502,11 +503,17 @@ async def _rollback_locked(
     reverted = tuple(sorted((v for v in applied if target < v <= state.version), reverse=True))
     desired = Catalog() if target == 0 else target_catalog_for(applied[target].schema)
     accepted_drift = state.fingerprint not in (None, applied[state.version].fingerprint or state.fingerprint)
-    if all(applied[v].has_steps for v in reverted) and not accepted_drift:
+    if (
+        all(applied[v].has_steps for v in reverted)
+        and not accepted_drift
+        and not await _crosses_drift(conn, applied, target)
+    ):
         steps = _reverse_steps([(v, applied[v].plan) for v in reverted])
     else:
         # A version Sovrium recorded has no steps to reverse, or drift accepted since the current version was
-        # applied is in no version's steps: plan the way back from the live schema to the target's snapshot.
+        # applied is in no version's steps, or a reverted version was applied on top of accepted drift (its
+        # reverse steps would bring that drift back, which the target never had): plan the way back from the
+        # live schema to the target's snapshot.
         target_schema = applied[target].schema if target else {"tables": []}
         steps = await _steps_between_snapshots(conn, state.schema, target_schema, desired, target)
     _refuse_unsafe_reverse_statements(steps)
@@ -552,6 +559,15 @@ async def _rollback_locked(
         data_loss=tuple(loss.describe() for loss in losses),
         reason=reason,
         elapsed_ms=_elapsed_ms(started),
+    )
+
+
+async def _crosses_drift(conn: asyncpg.Connection, applied: Mapping[int, HistoryEntry], target: int) -> bool:
+    """Whether drift was accepted at the target or a version above it after that version was applied (so a
+    version being reverted was applied on top of it)."""
+    return any(
+        version >= target and version in applied and accepted_at >= applied[version].applied_at
+        for version, accepted_at in await drift_acceptances(conn)
     )
 
 

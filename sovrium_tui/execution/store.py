@@ -408,6 +408,18 @@ async def history(
     return list(reversed(entries))
 
 
+async def drift_acceptances(connection: asyncpg.Connection) -> list[tuple[int, datetime]]:
+    """(version, when) of every drift accepted as the baseline of a version (DRIFT_ACCEPTED rows)."""
+    if "migration_log" not in await _store_columns(connection):
+        return []
+    async with _privileged(connection):
+        rows = await connection.fetch(
+            "SELECT to_version, created_at FROM system.migration_log "
+            "WHERE operation = 'DRIFT_ACCEPTED' AND status = 'COMPLETED' AND to_version IS NOT NULL"
+        )
+    return [(int(row["to_version"]), _aware(row["created_at"])) for row in rows]
+
+
 async def log_entries(connection: asyncpg.Connection, *, limit: int | None = None) -> list[LogEntry]:
     columns = await _store_columns(connection)
     if "migration_log" not in columns:
