@@ -61,18 +61,43 @@ def wide_schema(tables: int) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
+# Peak memory is read by a small helper that starts the command itself: a process started straight from this one
+# inherits this process's peak (Linux keeps the high-water mark of the memory an exec replaces), so the figure
+# would be the benchmark's own size, not the command's.
+_MEASURE = """
+import os, sys, time
+out, command = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(command[0], command)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = (time.perf_counter() - started) * 1000
+with open(out, "w") as report:
+    report.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run(command: list[str], *, cwd: Path, env: dict[str, str], check: bool = True) -> tuple[float, int, int]:
-    """Wall time (ms), peak memory (MB) and exit code of one process."""
-    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a pipe nobody reads blocks a chatty command
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = (time.perf_counter() - started) * 1000
-        code = os.waitstatus_to_exitcode(status)
-        if check and code != 0:
-            errors.seek(0)
-            raise SystemExit(f"{' '.join(command)} failed ({code}):\n{errors.read().decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss // 1024, code
+    """Wall time (ms, from its start to its exit), peak memory (MB) and exit code of one process."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report, errors = Path(scratch) / "report", Path(scratch) / "stderr"
+        with errors.open("wb") as stderr:  # a file, not a pipe: a pipe nobody reads blocks a chatty command
+            subprocess.run(
+                [sys.executable, "-c", _MEASURE, str(report), *command],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                check=True,
+            )
+        elapsed, peak_kb, code = report.read_text().split()
+        if check and int(code) != 0:
+            raise SystemExit(f"{' '.join(command)} failed ({code}):\n{errors.read_text(errors='replace')}")
+    return float(elapsed), int(peak_kb) // 1024, int(code)
 
 
 def median_of(command: list[str], *, runs: int, cwd: Path, env: dict[str, str]) -> float:
@@ -87,11 +112,13 @@ def verdict(value: float, target: float) -> str:
     return "meets" if value <= target else "MISSES"
 
 
-async def create_database(admin_url: str, name: str) -> None:
+async def create_database(admin_url: str, name: str, *, checkpoint: bool = False) -> None:
     admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        if checkpoint:
+            await admin.execute("CHECKPOINT")
     finally:
         await admin.close()
 
@@ -125,15 +152,20 @@ def bench_startup(server: LocalServer, work: Path, runs: int, summary: list[str]
 # --- 2. planning and checking -----------------------------------------------------------------------------------
 
 
-def bench_planning(work: Path, sizes: list[int], summary: list[str]) -> None:
-    print("\n== 2. `sovrium plan --offline` and `sovrium check` of N tables ==")
+def bench_planning(work: Path, sizes: list[int], rounds: int, summary: list[str]) -> None:
+    print(f"\n== 2. `sovrium plan --offline` and `sovrium check` of N tables (median of {rounds}) ==")
     env = {**environment(), "SOURCE_DATE_EPOCH": "1795564800"}
     for size in sizes:
         folder = work / f"plan_{size}"
         folder.mkdir()
         (folder / "app.yaml").write_text(wide_schema(size))
-        plan_ms, plan_mb, _ = run([*SOVRIUM, "plan", "app.yaml", "--offline"], cwd=folder, env=env)
-        check_ms, check_mb, _ = run([*SOVRIUM, "check", "app.yaml"], cwd=folder, env=env)
+        plans, checks = [], []
+        for _ in range(rounds):
+            shutil.rmtree(folder / "plans", ignore_errors=True)
+            plans.append(run([*SOVRIUM, "plan", "app.yaml", "--offline"], cwd=folder, env=env))
+            checks.append(run([*SOVRIUM, "check", "app.yaml"], cwd=folder, env=env))
+        plan_ms, check_ms = statistics.median(p[0] for p in plans), statistics.median(c[0] for c in checks)
+        plan_mb, check_mb = max(p[1] for p in plans), max(c[1] for c in checks)
         size_mb = sum(p.stat().st_size for p in (folder / "plans").iterdir()) / 1e6
         print(
             f"N={size:>5}: plan --offline {plan_ms:7.0f} ms, {plan_mb:4d} MB peak ({size_mb:.1f} MB plan file) | "
@@ -151,8 +183,8 @@ def bench_planning(work: Path, sizes: list[int], summary: list[str]) -> None:
 # --- 3. applying ------------------------------------------------------------------------------------------------
 
 
-def bench_apply(server: LocalServer, work: Path, sizes: list[int], summary: list[str]) -> None:
-    print("\n== 3. creating N tables in one transaction: `sovrium apply` vs `psql -1 -f` ==")
+def bench_apply(server: LocalServer, work: Path, sizes: list[int], rounds: int, summary: list[str]) -> None:
+    print(f"\n== 3. creating N tables in one transaction: `sovrium apply` vs `psql -1 -f` (median of {rounds}) ==")
     psql = server.bin_dir / "psql"
     env = environment()
     for size in sizes:
@@ -165,18 +197,23 @@ def bench_apply(server: LocalServer, work: Path, sizes: list[int], summary: list
         sql = folder / "create.sql"
         sql.write_text("".join(f"{s};\n" for step in document["steps"] for s in step["forward"]))
 
-        asyncio.run(create_database(server.url(), "bench_psql"))
-        raw_ms, _, _ = run(
-            [str(psql), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(sql), server.url("bench_psql")],
-            cwd=folder,
-            env=env,
-        )
-        asyncio.run(create_database(server.url(), "bench_apply"))
-        apply_ms, apply_mb, _ = run(
-            [*SOVRIUM, "apply", str(plan_file), "--yes", "--database-url", server.url("bench_apply")],
-            cwd=folder,
-            env=env,
-        )
+        psql_command = [str(psql), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(sql)]
+        apply_command = [*SOVRIUM, "apply", str(plan_file), "--yes", "--database-url"]
+        raws, applies, apply_mb = [], [], 0
+        for round_number in range(rounds):
+            # Each on a new database after a CHECKPOINT (the WAL of the run before is flushed, not paid for by
+            # this one), the order alternating; the median of the rounds is reported.
+            order = ("psql", "apply") if round_number % 2 == 0 else ("apply", "psql")
+            for which in order:
+                database = f"bench_{which}"
+                asyncio.run(create_database(server.url(), database, checkpoint=True))
+                if which == "psql":
+                    raws.append(run([*psql_command, server.url(database)], cwd=folder, env=env)[0])
+                else:
+                    elapsed, peak, _ = run([*apply_command, server.url(database)], cwd=folder, env=env)
+                    applies.append(elapsed)
+                    apply_mb = max(apply_mb, peak)
+        raw_ms, apply_ms = statistics.median(raws), statistics.median(applies)
         introspect_ms, raw_queries_ms = asyncio.run(_introspection(server.url("bench_apply"), size))
         print(
             f"N={size:>5}: psql -1 -f {raw_ms:7.0f} ms | sovrium apply {apply_ms:7.0f} ms ({apply_mb} MB) "
@@ -264,6 +301,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="runs of each start-up measurement")
     parser.add_argument("--sizes", default="100,500,2000", help="table counts to apply, comma-separated")
     parser.add_argument("--plan-sizes", default=None, help="table counts to plan and check (default: --sizes and 5000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each apply and plan measurement (median)")
     parser.add_argument("--pg-bin", default=None, help="PostgreSQL binaries (default: embedded PostgreSQL 18)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -279,8 +317,8 @@ def main() -> None:
         servers.append(large)
         print(f"server: {bin_dir} (PostgreSQL {large.version()}), {os.cpu_count()} cores")
         bench_startup(large, work, args.runs, summary)
-        bench_planning(work, plan_sizes, summary)
-        bench_apply(large, work, sizes, summary)
+        bench_planning(work, plan_sizes, args.rounds, summary)
+        bench_apply(large, work, sizes, args.rounds, summary)
         default = start(work, "pgdata-default", bin_dir, ())  # a user's own server, default settings
         servers.append(default)
         bench_refusal(default, work, max(2000, *sizes), summary)
