@@ -51,6 +51,22 @@ class TargetRead(Generic[Report]):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _FleetReads(Generic[Report]):
+    """Each selected target's report, or why it could not be read, and notes on how they were read."""
+
+    targets: tuple[TargetRead[Report], ...]
+    selection: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(t.ok for t in self.targets)
+
+    def note_lines(self) -> list[str]:
+        return [f"note: {note}" for note in self.notes]
+
+
 async def _read_all(
     selection: Selection, read: Callable[[Target], Awaitable[Report]], parallel: int
 ) -> tuple[tuple[TargetRead[Report], ...], tuple[str, ...]]:
@@ -99,16 +115,8 @@ class VersionGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class FleetStatus:
+class FleetStatus(_FleetReads["StatusReport"]):
     """Each selected target's version, checksum, drift, lock holder and pending plans, grouped by version."""
-
-    targets: tuple[TargetRead[StatusReport], ...]
-    selection: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return all(t.ok for t in self.targets)
 
     @property
     def groups(self) -> tuple[VersionGroup, ...]:
@@ -131,7 +139,7 @@ class FleetStatus:
         return tuple(groups)
 
     def describe(self) -> str:
-        lines = [f"note: {note}" for note in self.notes]
+        lines = self.note_lines()
         width = max((len(t.target.name) for t in self.targets), default=0)
         for group in self.groups:
             lines.append(group.title)
@@ -200,23 +208,15 @@ async def status(
 
 
 @dataclass(frozen=True, slots=True)
-class FleetDrift:
+class FleetDrift(_FleetReads["DriftReport"]):
     """Each selected target's drift report, or why it could not be read."""
-
-    targets: tuple[TargetRead[DriftReport], ...]
-    selection: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return all(t.ok for t in self.targets)
 
     @property
     def drifted(self) -> bool:
         return any(t.report is not None and t.report.drifted for t in self.targets)
 
     def describe(self) -> str:
-        lines = [f"note: {note}" for note in self.notes]
+        lines = self.note_lines()
         for read in self.targets:
             if read.report is None:
                 lines.append(f"{read.target.name}: could not be read: {read.reason}")
@@ -255,19 +255,11 @@ async def drift(selection: Selection, *, parallel: int = DEFAULT_PARALLEL) -> Fl
 
 
 @dataclass(frozen=True, slots=True)
-class FleetHistory:
+class FleetHistory(_FleetReads["HistoryReport"]):
     """Each selected target's audit trail, or why it could not be read."""
 
-    targets: tuple[TargetRead[HistoryReport], ...]
-    selection: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return all(t.ok for t in self.targets)
-
     def describe(self) -> str:
-        lines = [f"note: {note}" for note in self.notes]
+        lines = self.note_lines()
         for read in self.targets:
             lines.append(f"== {read.target.name} ({read.target.display_url})")
             lines.append(read.report.describe() if read.report else f"could not be read: {read.reason}")
