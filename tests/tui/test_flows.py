@@ -597,3 +597,30 @@ async def test_text_from_a_plan_file_is_shown_as_it_is_never_as_markup_or_termin
         await pilot.press("enter")
         await settle(pilot)
         assert "[red]boom[/red] \\x1b[2J" in shown(app, "#plan-summary")
+
+
+async def test_the_forward_sql_stays_in_view_when_the_reverse_sql_is_long(project: Project, database_url: str) -> None:
+    """Removing a field a view reads drops the view first: one short forward statement whose reverse is the
+    whole CREATE VIEW. At 80×24 the forward SQL, what apply runs, keeps at least a line."""
+    import shutil
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2]
+    shutil.copytree(examples / "plans", project.root / "plans")
+    schema = (examples / "examples" / "crm.yaml").read_text()
+    field = "      - id: 4\n        name: employee_count\n        type: integer\n        min: 0\n        max: 1000000\n"
+    assert field in schema
+    (project.root / "app.yaml").write_text(schema.replace(field, ""))
+    outcome = await services.plan("app.yaml", project.plans, offline=True)
+    assert outcome.path is not None and outcome.plan is not None
+    assert outcome.plan.steps[0].forward == ("DROP VIEW public.contacts",)
+    app = project.app(database_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("end", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        forward = app.screen.query_one("#forward-sql", TextView)
+        assert "DROP VIEW public.contacts" in forward.text
+        assert forward.content_region.height >= 1, "the forward SQL has no line on screen"
+        assert "CREATE VIEW public.contacts" in app.screen.query_one("#reverse-sql", TextView).text
