@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from sovrium_tui import services
 from sovrium_tui.execution import executor
@@ -137,10 +137,22 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
-    """Let every worker finish and every message it posted be handled (handlers may start more workers)."""
+    """Let every worker finish and every message it posted be handled (handlers may start more workers), then
+    let every table measure the rows it was given: a DataTable sizes its columns when its queue is idle, and a
+    busy machine once took a screenshot before that (a column still as wide as its header)."""
     for _ in range(rounds):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+    for _ in range(200):
+        if not any(_measuring(table) for table in pilot.app.screen.query(DataTable)):
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
+def _measuring(table: DataTable[Any]) -> bool:
+    """Whether a table has rows or cells whose size it has not taken yet (Textual's own pending-work flags)."""
+    return bool(table._require_update_dimensions or table._updated_cells)
 
 
 def steady_cursors(app: SovriumApp) -> None:
