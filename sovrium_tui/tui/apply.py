@@ -262,11 +262,7 @@ class ApplyScreen(InnerScreen):
         if not message.dry_run:
             self.query_one(RunProgress).apply_event(event)
         match event:
-            case LockWaiting(holder=holder):
-                activity.explain(
-                    markup("[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=holder)
-                )
-            case TableLockWaiting():
+            case LockWaiting() | TableLockWaiting():
                 activity.explain(lock_wait_text(event))
             case PlanStarted(version=version, step_count=count):
                 self.running_version = version

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header
 
 from sovrium_tui import services
-from sovrium_tui.execution.events import Event, StepStarted, TableLockWaiting
+from sovrium_tui.execution.events import Event, StepStarted
 from sovrium_tui.execution.verify import VerifyResult
 from sovrium_tui.planning.plan import Plan, Step
 from sovrium_tui.tui.apply import ApplyScreen
@@ -258,8 +258,9 @@ class ReviewScreen(InnerScreen):
     @on(Progress)
     def progressed(self, message: Progress) -> None:
         activity = self.query_one("#review-activity", Activity)
-        if isinstance(message.event, TableLockWaiting):
-            activity.explain(lock_wait_text(message.event))
+        waiting = lock_wait_text(message.event)  # the migration lock or a table lock
+        if waiting is not None:
+            activity.explain(waiting)
         elif isinstance(message.event, StepStarted):
             activity.explain(None)
 

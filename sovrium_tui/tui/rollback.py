@@ -363,11 +363,7 @@ class RollbackScreen(InnerScreen):
         if self.phase == "running":
             self.query_one(RunProgress).apply_event(event)
         match event:
-            case LockWaiting(holder=holder):
-                activity.explain(
-                    markup("[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=holder)
-                )
-            case TableLockWaiting():
+            case LockWaiting() | TableLockWaiting():
                 activity.explain(lock_wait_text(event))
             case StepStarted():
                 activity.explain(None)

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 
 from sovrium_tui.execution.events import (
     Event,
+    LockWaiting,
     PlanRolledBack,
     PlanStarted,
     StepFailed,
@@ -147,8 +148,14 @@ class Activity(Static):
         self.update(line if self.detail is None else Content("\n").join([line, self.detail]))
 
 
-def lock_wait_text(event: TableLockWaiting) -> Content:
-    """Who blocks a statement, for how long it has waited and how long is left before lock_timeout gives up."""
+def lock_wait_text(event: Event) -> Content | None:
+    """What a run waits for, as an Activity explains it: the migration lock and who holds it, or a table lock with
+    who blocks it, for how long it has waited and how long is left before lock_timeout gives up; None for other
+    events."""
+    if isinstance(event, LockWaiting):
+        return markup("[$text-warning b]Waiting for the migration lock[/], held by $holder", holder=event.holder)
+    if not isinstance(event, TableLockWaiting):
+        return None
     left = event.seconds_left
     limit = (
         f"gives up in {left:.0f} s (lock_timeout {event.limit})" if left is not None else "waits without a time limit"

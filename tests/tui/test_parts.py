@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from sovrium_tui.errors import DestructiveRefused, ServerError, SovriumError
-from sovrium_tui.execution.events import TableLockWaiting
+from sovrium_tui.execution.events import LockWaiting, StepStarted, TableLockWaiting
 from sovrium_tui.tui.apply import losses_in
 from sovrium_tui.tui.base import small_terminal_notice
 from sovrium_tui.tui.fmt import (
@@ -108,8 +108,15 @@ def test_review_tallies_steps_like_a_terraform_plan() -> None:
 def test_lock_waits_say_how_long_is_left() -> None:
     waiting = TableLockWaiting("step 2", "pid 7 (user app, …)", 3.4, "10s")
     assert waiting.seconds_left == pytest.approx(6.6)
-    assert "gives up in 7 s (lock_timeout 10s)" in lock_wait_text(waiting).plain
+    said = lock_wait_text(waiting)
+    assert said is not None and "gives up in 7 s (lock_timeout 10s)" in said.plain
     assert TableLockWaiting("step 2", "pid 7", 3.0, "0").seconds_left is None
+
+
+def test_the_migration_lock_wait_names_its_holder_and_other_events_say_nothing() -> None:
+    said = lock_wait_text(LockWaiting("pid 42 (ci@runner)"))
+    assert said is not None and said.plain == "Waiting for the migration lock, held by pid 42 (ci@runner)"
+    assert lock_wait_text(StepStarted(1, "step 1: create table t")) is None
 
 
 def test_the_title_says_when_the_terminal_is_too_small() -> None:
