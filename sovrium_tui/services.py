@@ -338,27 +338,55 @@ class CheckResult:
 
 def check(schema_path: str | Path, plans_dir: str | Path = "plans") -> CheckResult:
     """CI check: the plans form one intact chain, and its head is exactly this schema."""
-    from sovrium_tui.planning.directory import read_plan_directory
+    from sovrium_tui import forked
     from sovrium_tui.schema import app_checksum, load_app
 
-    app = load_app(Path(schema_path))
-    checksum = app_checksum(app)
-    directory = read_plan_directory(Path(plans_dir))
-    head = directory.head
+    # Reading the plan files and validating the schema are independent: the plans are read on the other core.
+    with forked.started(functools.partial(_chain_summary, Path(plans_dir))) as reading:
+        app = load_app(Path(schema_path))
+        checksum = app_checksum(app)
+        chain = reading.result()
     settings_only = False
-    if head is not None and not directory.problems and head.plan.to_checksum != checksum:
+    if chain.head_schema is not None and not chain.problems and chain.head_checksum != checksum:
         from sovrium_tui.catalog import compile_app
         from sovrium_tui.planning.diff import diff
 
-        settings_only = not diff(catalog_for_snapshot(json.loads(head.plan.schema)), compile_app(app))
+        settings_only = not diff(catalog_for_snapshot(json.loads(chain.head_schema)), compile_app(app))
     return CheckResult(
         schema_checksum=checksum,
+        head_version=chain.head_version,
+        head_checksum=chain.head_checksum,
+        plan_count=chain.plan_count,
+        problems=chain.problems,
+        off_chain=chain.off_chain,
+        settings_only=settings_only,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ChainSummary:
+    """What `check` needs of a plans directory (small, so a child process can send it back cheaply)."""
+
+    head_version: int | None
+    head_checksum: str | None
+    head_schema: str | None
+    plan_count: int
+    problems: tuple[str, ...]
+    off_chain: tuple[str, ...]
+
+
+def _chain_summary(plans_dir: Path) -> _ChainSummary:
+    from sovrium_tui.planning.directory import read_plan_directory
+
+    directory = read_plan_directory(plans_dir)
+    head = directory.head
+    return _ChainSummary(
         head_version=head.plan.version if head else None,
         head_checksum=head.plan.to_checksum if head else None,
+        head_schema=head.plan.schema if head else None,
         plan_count=len(directory.files),
         problems=directory.problems,
         off_chain=tuple(f.path.name for f in directory.off_chain),
-        settings_only=settings_only,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import subprocess
 import sys
@@ -1322,6 +1324,47 @@ def test_fields_written_alike_are_read_alike(kind: str, settings_: dict[str, obj
         first, second, third = app.tables[0].fields
         assert (second.name, second.id, third.name, third.id) == ("second", 2, "third", 3)
         assert replace(second, name="first", id=1) == first == replace(third, name="first", id=1)
+
+
+# Values a careless "written alike" key would merge: JSON writes NaN and infinities as null; 1 == 1.0 == True.
+_CONFUSABLE_VALUES = [None, math.nan, math.inf, 1, 1.0, True, 0, 0.0, -0.0, False, "1", [1], [True], [1.0]]
+
+
+def _second_field_read(fields: list[dict[str, object]]) -> tuple[object, set[tuple[str, str]]]:
+    """How the second field was read: its Field, or the problems said about it."""
+    try:
+        app = validate_document({"name": "app", "tables": [{"name": "t", "fields": fields}]})
+    except SchemaInvalid as invalid:
+        said = {
+            ((problem.path or "").removeprefix("tables[0].fields[1]"), problem.message)
+            for problem in invalid.problems
+            if (problem.path or "").startswith("tables[0].fields[1]")
+        }
+        return None, said
+    return app.tables[0].fields[1], set()
+
+
+_NEAR_COPIES = [
+    ("integer", "min"),
+    ("decimal", "precision"),
+    ("checkbox", "default"),
+    ("single-line-text", "required"),
+    ("multi-select", "options"),
+    ("autonumber", "digits"),
+]
+
+
+def test_a_field_is_read_on_its_own_after_one_written_almost_alike() -> None:
+    """Fields written alike are read once; one that differs only by a value a weak key would merge is not."""
+    for kind, key in _NEAR_COPIES:
+        for before, value in itertools.product(_CONFUSABLE_VALUES, repeat=2):
+            second = {"name": "second", "type": kind, key: value}
+            near_copy = _second_field_read([{"name": "first", "type": kind, key: before}, second])
+            alone = _second_field_read([{"name": "first", "type": "long-text"}, second])
+            where = f"{kind}.{key}: {before!r} then {value!r}"
+            assert near_copy[1] == alone[1], where
+            if near_copy[0] is not None and alone[0] is not None:  # (a problem with the first field stops the app)
+                assert near_copy[0] == alone[0], where
 
 
 _PLAIN_SCALARS = st.one_of(

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
+
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
 from sovrium_tui.schema import computed_fields
@@ -153,6 +155,10 @@ _INT32 = (-(2**31), 2**31 - 1)
 _MAX_NESTING = 64
 
 _MISSING = object()
+# orjson writes datetimes, dataclasses and subclasses of str, int, dict and list itself; these options make it
+# refuse them, so what it writes is plain JSON data.
+_PLAIN_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+_TEXT_ONLY = frozenset({str})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -739,15 +745,25 @@ class _TableDraft:
         return {**self.data, "id": self.id, "fields": fields}
 
 
-def _field_shape(data: Mapping[str, object]) -> str | None:
-    """A key equal for two fields exactly when they are written alike apart from `name` and `id` (repr tells
-    1 from 1.0 and True, and keeps key order, which only costs a miss); None for data not worth a key."""
+def _field_shape(data: dict[str, object]) -> bytes | None:
+    """A key equal for two fields exactly when they are written alike apart from `name` and `id`; None for data
+    not worth a key. orjson tells 1 from 1.0 and true and keeps key order (which only costs a miss); it writes NaN
+    and infinities as null, so a key holding null is not used."""
     if len(data) > 24:
         return None
-    return repr([item for item in data.items() if item[0] != "name" and item[0] != "id"])
+    rest = data.copy()
+    rest.pop("name", None)
+    rest.pop("id", None)
+    try:
+        key = orjson.dumps(rest, option=_PLAIN_ONLY)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    return None if b"null" in key else key
 
 
 def _decoded_field(raw: dict[str, object], built: Field) -> dict[str, object]:
+    if type(raw.get("id")) is int and built.type != "relationship":  # as written: nothing to fill in
+        return raw
     decoded: dict[str, object] = {**raw, "id": built.id}
     if built.type == "relationship":
         decoded.setdefault("relationType", built.relation_type)
@@ -758,7 +774,8 @@ class _Validator:
     def __init__(self) -> None:
         self.problems = Problems()
         self.pending_sql: list[_RawSql] = []
-        self.known_fields: dict[str, dict[str, Any]] = {}
+        self.known_fields: dict[bytes, dict[str, Any]] = {}
+        self.name_problems: dict[str, str | None] = {}  # field name → why it is refused (None: accepted)
 
     # -- app ------------------------------------------------------------------------------------------------------
 
@@ -817,6 +834,11 @@ class _Validator:
         self, entries: list[tuple[str, dict[str, object]]], *, allow_text: bool, duplicate_message: str
     ) -> list[int | str]:
         """Each entry's id: the one written, else max(numeric ids) + 1, + 2 … in order."""
+        as_written = [data.get("id") for _, data in entries]
+        if all(type(value) is int for value in as_written):  # the usual case: every id written, a whole number
+            numbers = cast(list[int], as_written)
+            if (not numbers or min(numbers) > 0) and len(set(numbers)) == len(numbers):
+                return list(numbers)
         written: list[int | str | None] = []
         for path, data in entries:
             value = data.get("id")
@@ -889,32 +911,50 @@ class _Validator:
             self.problems.add(path, "A table must have at least one field")
         entries: list[tuple[str, dict[str, object]]] = []
         for index, item in enumerate(items):
-            data = _expect_mapping(self.problems, item, f"{path}[{index}]")
+            item_path = f"{path}[{index}]"
+            # a mapping with text keys, asked cheaply first (a big app has tens of thousands of fields)
+            data = item if type(item) is dict and {*map(type, item)} <= _TEXT_ONLY else None
+            if data is None:
+                data = _expect_mapping(self.problems, item, item_path)
             if data is not None:
-                entries.append((f"{path}[{index}]", data))
+                entries.append((item_path, data))
         ids = self.assign_ids(entries, allow_text=False, duplicate_message="Field IDs must be unique within the table")
+        declared, field_paths, raw_fields, built_fields = (
+            draft.declared,
+            draft.field_paths,
+            draft.raw_fields,
+            draft.fields,
+        )
         for (field_path, data), field_id in zip(entries, ids, strict=True):
             name = self.field_name(data, field_path)
-            if name is not None and name in draft.declared:
+            if name is not None and name in declared:
                 self.problems.add(f"{field_path}.name", "Field names must be unique within the table")
             built = self.field(data, field_path, int(field_id), name)
             if name is not None:
-                draft.declared.add(name)
-                draft.field_paths.setdefault(name, field_path)
-            draft.raw_fields.append(data)
+                declared.add(name)
+                field_paths.setdefault(name, field_path)
+            raw_fields.append(data)
             if built is not None:
-                draft.fields.append(built)
+                built_fields.append(built)
 
     def field_name(self, data: Mapping[str, object], path: str) -> str | None:
-        value = _require(self.problems, data, "name", path)
-        name = None if value is _MISSING else _expect_str(self.problems, value, f"{path}.name", non_empty=False)
-        problem = None if name is None else field_name_problem(name)
+        value = data.get("name")
+        if type(value) is str:  # the usual case; the same names come back in table after table
+            problem = self.name_problems.get(value, _MISSING)
+            if problem is _MISSING:
+                problem = self.name_problems[value] = field_name_problem(value)
+        else:
+            value = _require(self.problems, data, "name", path)
+            name = None if value is _MISSING else _expect_str(self.problems, value, f"{path}.name", non_empty=False)
+            if name is None:
+                return None
+            problem = field_name_problem(name)
         if problem is not None:
-            self.problems.add(f"{path}.name", problem)
+            self.problems.add(f"{path}.name", cast(str, problem))
             return None
-        return name
+        return cast(str, value)
 
-    def field(self, data: Mapping[str, object], path: str, field_id: int, name: str | None) -> Field | None:
+    def field(self, data: dict[str, object], path: str, field_id: int, name: str | None) -> Field | None:
         """The Field, or None when it has no usable name or type. Fields written alike (everything but `name`
         and `id` the same) are read once: a big app repeats a few dozen shapes thousands of times."""
         shape = _field_shape(data)
@@ -1294,15 +1334,10 @@ def _shortest_cycle(start: str, edges: Mapping[str, list[tuple[str, str]]]) -> l
 def _is_plain_data(value: object) -> bool:
     """The quick yes/no form of _check_plain_data, without building paths. orjson (Rust) refuses keys that are
     not text, lone surrogates and types other than JSON's; the walk below only visits containers and floats."""
-    import orjson
-
     if type(value) is not dict and type(value) is not list:
         return _is_plain_scalar(value)
-    # orjson writes datetimes, dataclasses and subclasses of str, int, dict and list itself; these options make
-    # it refuse them, so what it writes is plain JSON data.
-    plain_only = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
     try:
-        written = orjson.dumps(value, option=plain_only)
+        written = orjson.dumps(value, option=_PLAIN_ONLY)
     except (TypeError, orjson.JSONEncodeError):
         return False
     if b"\\u0000" in written:
