@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -172,3 +174,37 @@ def test_any_plan_shaped_data_is_written_so_yaml_1_1_and_1_2_readers_read_it_bac
     assert yaml_rs.loads(text, parse_datetime=False) == document
     assert yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) == document
     assert dump_document(document) == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1),
+        st.lists(_JSON, max_size=9) | st.dictionaries(st.text(min_size=1), st.lists(_JSON, max_size=9), max_size=3),
+        min_size=1,
+    )
+)
+def test_long_sequences_written_a_few_items_at_a_time_read_back_the_same(document: dict[str, object]) -> None:
+    import yaml_rs
+
+    from sovrium_tui.planning import plan_yaml
+
+    whole = dump_document(document)
+    with mock.patch.object(plan_yaml, "_CHUNK_ITEMS", 2):
+        pieces = list(plan_yaml.document_chunks(document))
+    assert "".join(pieces) == whole
+    assert all(piece.endswith("\n") for piece in pieces)
+    assert yaml_rs.loads(whole, parse_datetime=False) == document
+
+
+def test_a_plan_that_fails_while_being_written_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sovrium_tui.planning import plan as plan_module
+
+    def broken_chunks(plan: Plan, **_: object) -> Iterator[str]:
+        yield "# the first part\n"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(plan_module, "plan_chunks", broken_chunks)
+    with pytest.raises(OSError, match="disk full"):
+        write_plan(sample_plan(), tmp_path, "new_table_customers")
+    assert list(tmp_path.iterdir()) == [], "neither the plan nor a partial file is left behind"

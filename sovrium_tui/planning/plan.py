@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -143,17 +143,22 @@ def dump_plan(plan: Plan, *, file_name: str | None = None, directory: str = "pla
 
     The header says how to apply and re-hash the file where it is written (`directory`/`file_name`).
     """
-    from sovrium_tui.planning.plan_yaml import dump_document
+    return "".join(plan_chunks(plan, file_name=file_name, directory=directory))
+
+
+def plan_chunks(plan: Plan, *, file_name: str | None = None, directory: str = "plans") -> Iterator[str]:
+    """`dump_plan` in pieces, for writing a big plan without holding all of its text."""
+    from sovrium_tui.planning.plan_yaml import document_chunks
 
     name = file_name or plan_file_name(plan.version, slugify(plan.summary))
     where = _shell_word(f"{directory.rstrip('/')}/{name}" if directory not in ("", ".") else name)
-    header = (
+    yield (
         f"# Sovrium migration plan {plan.version:04d} for app {plan.app!r}: {_one_line(plan.summary)}\n"
         f"# Review the steps below, then apply with: sovrium apply {where}\n"
         "# Hand edits (e.g. an `op: sql` backfill step) are allowed; re-hash afterwards with\n"
         f"#   sovrium plan --rehash {where}\n"
     )
-    return header + dump_document(plan.to_json())
+    yield from document_chunks(plan.to_json())
 
 
 def rewrite_digest(path: Path, digest: str) -> None:
@@ -168,7 +173,13 @@ def rewrite_digest(path: Path, digest: str) -> None:
 def write_plan(plan: Plan, directory: Path, slug: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / plan_file_name(plan.version, slug)
-    path.write_text(dump_plan(plan, file_name=path.name, directory=str(directory)), encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")  # the plan appears whole or not at all
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            out.writelines(plan_chunks(plan, file_name=path.name, directory=str(directory)))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
