@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -194,6 +195,20 @@ class PlanOutcome:
         }
 
 
+def _offline_origin(plans_dir: Path) -> tuple[int, Origin]:
+    """The head plan's version and the state it leaves (its app known by its names: small enough to travel)."""
+    from sovrium_tui.planning.directory import read_plan_directory
+    from sovrium_tui.planning.renames import naming_of
+    from sovrium_tui.schema.model import App
+
+    directory = read_plan_directory(plans_dir)
+    directory.require_sound()
+    origin = _origin_from_plans(directory)
+    if isinstance(origin.app, App):
+        origin = dataclasses.replace(origin, app=naming_of(origin.app))
+    return (directory.head.plan.version if directory.head else 0), origin
+
+
 def _origin_from_plans(directory: PlanDirectory) -> Origin:
     from sovrium_tui.catalog import compile_app
     from sovrium_tui.catalog.model import Catalog
@@ -260,18 +275,28 @@ async def plan(
     from sovrium_tui.planning.planner import make_plan
     from sovrium_tui.schema import load_app
 
-    target = load_app(Path(schema_path))
-    directory = read_plan_directory(Path(plans_dir))
-    directory.require_sound()
+    target_catalog = None
     highest = 0
     if offline:
-        origin = _origin_from_plans(directory)
+        from sovrium_tui import forked
+        from sovrium_tui.catalog import compile_app
+
+        # The head plan's app (read, validated, compiled) and this schema are independent: the other core
+        # builds the first while this one reads and compiles the second.
+        with forked.started(functools.partial(_offline_origin, Path(plans_dir))) as reading:
+            target = load_app(Path(schema_path))
+            target_catalog = compile_app(target)
+            head_version, origin = reading.result()
     else:
         from sovrium_tui.execution.connect import resolve_database
 
+        target = load_app(Path(schema_path))
+        directory = read_plan_directory(Path(plans_dir))
+        directory.require_sound()
+        head_version = directory.head.plan.version if directory.head else 0
         origin, highest = await _origin_from_database(resolve_database(database_url).url, directory)
-    next_version = max(origin.version, highest, directory.head.plan.version if directory.head else 0) + 1
-    made = make_plan(target, origin, next_version=next_version)
+    next_version = max(origin.version, highest, head_version) + 1
+    made = make_plan(target, origin, next_version=next_version, target_catalog=target_catalog)
     mode = "offline" if offline else "online"
     if made is None:
         return PlanOutcome(None, None, mode)

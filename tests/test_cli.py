@@ -391,6 +391,28 @@ def test_check_exit_codes_in_sync_unplanned_and_broken(offline: Cli) -> None:
 # --- plan --offline ---------------------------------------------------------------------------------------------
 
 
+def test_an_offline_plan_after_renames_renames_and_is_the_same_plan_every_time(offline: Cli) -> None:
+    """The head plan's app is read on the other core while this schema is validated; the plan is the same."""
+    env = clean_env(SOURCE_DATE_EPOCH="1700000000")
+    schema = write_schema(
+        offline.cwd / "app.yaml", app_schema(table(1, "people", field(1, "name"), field(2, "age", "integer")))
+    )
+    offline.ok("plan", schema, "--offline", env=env)
+    write_schema(
+        schema, app_schema(table(1, "persons", field(1, "full_name"), field(2, "age", "integer"), field(3, "note")))
+    )
+    written = []
+    for _ in range(2):
+        result = offline.ok("plan", schema, "--offline", "--json", env=env)
+        second = _plans(offline.cwd / "plans")[1]
+        written.append(second.read_bytes())
+        second.unlink()
+        assert result.json()["version"] == 2
+    assert written[0] == written[1]
+    ops = [step["op"] for step in yaml.safe_load(written[0])["steps"]]
+    assert "rename_table" in ops and "rename_column" in ops and "drop_table" not in ops, ops
+
+
 def test_offline_plans_are_deterministic_and_need_no_database(offline: Cli, tmp_path: Path) -> None:
     schema = write_schema(offline.cwd / "app.yaml", V1)
     env = clean_env(SOURCE_DATE_EPOCH="1700000000", DATABASE_URL=f"postgresql://x@127.0.0.1:{closed_port()}/x")

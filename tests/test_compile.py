@@ -906,3 +906,21 @@ def test_hostile_option_values_and_defaults_stay_inside_their_literals() -> None
 def test_a_catalog_with_nothing_is_empty() -> None:
     assert compile_app(App("x", ())) == Catalog()
     assert create_catalog_sql(Catalog()) == []
+
+
+def test_a_compiled_catalog_survives_pickling_equal_and_still_searchable() -> None:
+    """Catalogs come back from a child process (`forked`) pickled; every part is rebuilt through its class."""
+    import pickle
+    from pathlib import Path
+
+    from sovrium_tui.schema import load_app
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    catalog = compile_app(load_app(examples / "crm.yaml"))
+    assert catalog.tables and catalog.functions and catalog.views, "the example has every kind of object"
+    back = pickle.loads(pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == catalog
+    assert [c.columns for t in back.tables for c in t.constraints] == [
+        c.columns for t in catalog.tables for c in t.constraints
+    ], "fields left out of comparisons come back too"
+    assert back.table(catalog.tables[0].name) == catalog.tables[0], "the lookups are rebuilt"

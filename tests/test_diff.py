@@ -327,3 +327,25 @@ def test_changes_between_two_recorded_snapshots_know_renames_by_id() -> None:
     changes = services.changes_between(v1, v2)
     assert RenameColumn("contacts", "telephone", "phone") in changes
     assert not any(isinstance(c, DropColumn) for c in changes)
+
+
+def test_renames_found_from_an_apps_names_alone_equal_those_found_from_the_app() -> None:
+    """An offline plan knows the head plan's app by its names by id (they travel between processes)."""
+    from sovrium_tui.planning.renames import naming_of, renames_between
+    from sovrium_tui.schema import validate_document
+
+    def app(table: str, field: str, related: str) -> dict[str, object]:
+        fields = [
+            {"id": 1, "name": field, "type": "single-line-text"},
+            {"id": 2, "name": "tags", "type": "relationship", "relatedTable": related, "relationType": "many-to-many"},
+        ]
+        return {
+            "name": "a",
+            "tables": [{"id": 1, "name": table, "fields": fields}, {"id": 2, "name": related, "fields": fields[:1]}],
+        }
+
+    before = validate_document(app("people", "name", "labels"))
+    after = validate_document(app("persons", "full_name", "tags_list"))
+    renames = renames_between(before, after)
+    assert renames.tables and renames.columns, "tables, columns and the junction table are renamed"
+    assert renames_between(naming_of(before), after) == renames

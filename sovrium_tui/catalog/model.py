@@ -7,8 +7,9 @@ and the same text is valid DDL to create the object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import operator
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
 SOURCE_COMMENT_PREFIX = "sovrium-source: "
 # The comment of a column a trigger computes from other columns (a formula): its values are derived, not data.
@@ -23,6 +24,24 @@ ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check", "exclu
 AuthUsers = Literal["absent", "schema-only", "present"]
 
 
+_T = TypeVar("_T")
+
+
+def _pickled_by_fields(cls: type[_T]) -> type[_T]:
+    """Pickle as a call of the class with its fields: a catalog of thousands of tables comes back from a child
+    process (see `forked`) three times faster than with the default for slotted dataclasses, which reads and sets
+    each field in Python."""
+    names = tuple(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
+    values = operator.attrgetter(*names)
+
+    def reduce(self: Any) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, values(self) if len(names) > 1 else (values(self),)
+
+    cls.__reduce__ = reduce  # type: ignore[method-assign]
+    return cls
+
+
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
@@ -41,6 +60,7 @@ class Column:
         return self.generated is not None or self.derived
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Constraint:
     name: str
@@ -54,6 +74,7 @@ class Constraint:
     verbatim: bool = False
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Index:
     name: str
@@ -65,6 +86,7 @@ class Index:
     verbatim: bool = False  # the predicate is the user's own SQL, kept in the index's comment
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Function:
     """A trigger function the compiler creates (plpgsql, `RETURNS trigger`)."""
@@ -76,6 +98,7 @@ class Function:
 TriggerTiming = Literal["BEFORE", "AFTER", "INSTEAD OF"]
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Trigger:
     name: str
@@ -85,6 +108,7 @@ class Trigger:
     function: str
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Table:
     name: str
@@ -108,6 +132,7 @@ class Table:
         return next((i for i in self.indexes if i.name == name), None)
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class View:
     """A view or materialized view: the front of a view-backed table, or a table's declared view.
@@ -135,6 +160,7 @@ class View:
         return "materialized view" if self.materialized else "view"
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Catalog:
     """The `public` schema of one database: tables and views (sorted by name) and the trigger functions they use."""

@@ -28,7 +28,7 @@ from sovrium_tui.planning.changes import (
 )
 from sovrium_tui.planning.diff import Renames, diff
 from sovrium_tui.planning.plan import Plan, Step, canonical_json
-from sovrium_tui.planning.renames import renames_between
+from sovrium_tui.planning.renames import Naming, renames_between
 from sovrium_tui.planning.render import forward_sql, reverse_sql
 from sovrium_tui.schema.model import App
 
@@ -39,7 +39,7 @@ class Origin:
 
     version: int
     checksum: str | None
-    app: App | None
+    app: App | Naming | None  # for renames, the app's names by id are all it takes
     catalog: Catalog
 
 
@@ -50,13 +50,15 @@ def make_plan(
     next_version: int | None = None,
     summary: str | None = None,
     allow_empty: bool = False,
+    target_catalog: Catalog | None = None,
 ) -> Plan | None:
-    """The plan that takes `origin` to `target`, or None when there is nothing to change."""
+    """The plan that takes `origin` to `target` (compiled: `target_catalog`), or None when there is nothing to
+    change."""
     from sovrium_tui.catalog import compile_app
     from sovrium_tui.schema import app_checksum, app_snapshot
 
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
-    changes = diff(origin.catalog, compile_app(target), renames)
+    changes = diff(origin.catalog, compile_app(target) if target_catalog is None else target_catalog, renames)
     if not changes and not allow_empty:
         return None
     return Plan(
