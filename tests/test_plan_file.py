@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid
-from sovrium_tui.planning.plan import Plan, Step, dump_plan, load_plan, parse_plan, rewrite_digest, write_plan
+from sovrium_tui.planning.plan import (
+    Plan,
+    Step,
+    canonical_json,
+    dump_plan,
+    load_plan,
+    parse_plan,
+    rewrite_digest,
+    write_plan,
+)
 from sovrium_tui.planning.plan_yaml import dump_document
 from sovrium_tui.schema.checksum import checksum_of_tables
 
@@ -208,3 +218,27 @@ def test_a_plan_that_fails_while_being_written_leaves_no_file(tmp_path: Path, mo
     with pytest.raises(OSError, match="disk full"):
         write_plan(sample_plan(), tmp_path, "new_table_customers")
     assert list(tmp_path.iterdir()) == [], "neither the plan nor a partial file is left behind"
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=3) | st.sampled_from([":null", ",1.5", "[2e3"]), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_JSON_VALUES)
+def test_canonical_json_is_the_standard_librarys_sorted_compact_text(value: object) -> None:
+    """The fast path (orjson) is taken only where it writes the standard library's text: NaN, fractions, huge
+    integers, lone surrogates and bare values all come out as `json.dumps` writes them."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(value) == expected

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -110,8 +111,27 @@ class Plan:
 
 
 def canonical_json(value: object) -> str:
-    """Compact JSON with keys sorted at every level: one text for one value."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON with keys sorted at every level: one text for one value.
+
+    The text is the standard library's (`json.dumps`, sorted, compact, raw UTF-8). orjson writes the same text
+    five times faster for text, whole numbers and booleans, so it is asked first; a value it cannot write (keys
+    that are not text, huge integers, lone surrogates), or whose text holds a fraction or an exponent (which the
+    two spell differently) or null (orjson's spelling of NaN and infinities too), is written by `json`.
+    """
+    import orjson
+
+    text = None
+    if type(value) is dict or type(value) is list:  # the search below needs every value after a bracket
+        with suppress(TypeError, orjson.JSONEncodeError):
+            text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    if text is None or _NOT_PLAIN.search(text):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text
+
+
+# A value starts right after `:`, `,` or `[`: a number with a fraction or an exponent, or null. A match inside a
+# text (`"a:null"`) only costs the slower path.
+_NOT_PLAIN = re.compile(r"[:,\[](?:-?[0-9]+[.eE]|null)")
 
 
 def compute_digest(plan: Plan) -> str:
