@@ -30,11 +30,9 @@ def migrate(schema: str | Path, database_url: str | None = None, *, allow_destru
     quick = migrate_fast(schema, database_url=database_url)
     if quick is not None:
         return quick
-    import asyncio
-
     from sovrium_tui import services
 
-    return asyncio.run(services.migrate(schema, database_url=database_url, allow_destructive=allow_destructive))
+    return services.run_async(services.migrate(schema, database_url=database_url, allow_destructive=allow_destructive))
 
 
 async def migrate_async(

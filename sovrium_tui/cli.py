@@ -75,9 +75,9 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 
 def _run(coroutine: Any) -> Any:
-    import asyncio
+    from sovrium_tui.services import run_async
 
-    return asyncio.run(coroutine)
+    return run_async(coroutine)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
