@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from rich.text import Text
+from rich.text import Text, TextType
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
+from textual.render import measure
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import RowKey
 
 from sovrium_tui.execution.events import (
     Event,
@@ -90,6 +92,20 @@ class RowTable(DataTable[Text]):
         Binding("end", "last_row", "Last", show=False),
         FULL_SCREEN,
     ]
+
+    def add_row(
+        self, *cells: Text, height: int | None = 1, key: str | None = None, label: TextType | None = None
+    ) -> RowKey:
+        """Add a row and widen its auto-width columns to fit it now.
+
+        DataTable widens them later, when it is idle; the test suite twice caught a screen whose log kept a column
+        at its header's width although the table was settled and its rows were in, so the width no longer waits.
+        """
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        for column, content in zip(self.ordered_columns, cells, strict=False):
+            if column.auto_width:
+                column.content_width = max(column.content_width, measure(self.app.console, content, 1))
+        return row_key
 
     def action_first_row(self) -> None:
         if self.row_count:
