@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid
@@ -237,6 +237,10 @@ _JSON_VALUES = st.recursive(
 
 @settings(max_examples=500, deadline=None)
 @given(_JSON_VALUES)
+@example([float("nan")])
+@example({"a": [float("-inf"), 1e16, 1.5, -0.0]})
+@example({"a": None, "b": 2**70, "c": "\ud800"})
+@example({"é": 1, "\U00010000": 2, "\uffff": 3})
 def test_canonical_json_is_the_standard_librarys_sorted_compact_text(value: object) -> None:
     """The fast path (orjson) is taken only where it writes the standard library's text: NaN, fractions, huge
     integers, lone surrogates and bare values all come out as `json.dumps` writes them."""
