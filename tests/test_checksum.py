@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sovrium_tui.schema import app_checksum, app_from_document, app_snapshot, load_app, parse_app
 from sovrium_tui.schema.checksum import canonical_tables_json, checksum_of_tables, compact_tables_json
+from sovrium_tui.schema.model import physical_table_name
 from sovrium_tui.schema.names import RESERVED_WORDS
 from tests.acceptance_support import yaml_text
 
@@ -125,7 +126,9 @@ def field_docs(draw: st.DrawFn, name: str) -> Doc:
 @st.composite
 def schemas(draw: st.DrawFn) -> Doc:
     tables = []
-    for index, table_name in enumerate(draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))):
+    # Unique as Sovrium stores them too (`a` and `a_` are both table `a`, which the validator refuses).
+    table_names = draw(st.lists(NAMES, min_size=1, max_size=3, unique_by=physical_table_name))
+    for index, table_name in enumerate(table_names):
         field_names = draw(st.lists(NAMES, min_size=1, max_size=5, unique=True))
         table: Doc = {"name": table_name, "fields": [draw(field_docs(name)) for name in field_names]}
         if draw(st.booleans()):
