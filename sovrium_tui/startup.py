@@ -8,9 +8,14 @@ caller takes the full path (`services.migrate`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs this path milliseconds
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 class MigrateOutcome:
@@ -66,9 +71,9 @@ def migrate_fast(schema_path: str | Path, *, database_url: str | None = None) ->
     from sovrium_tui.execution.connect import resolve_database
     from sovrium_tui.execution.quickcheck import recorded_checksum
 
-    path = Path(schema_path)
+    path = os.fspath(schema_path)
     try:
-        content = path.read_bytes()
+        content = _read_bytes(path)
     except OSError:
         return None  # the full path reports it properly
     known = _cached_schema(path, content)
@@ -83,32 +88,48 @@ def migrate_fast(schema_path: str | Path, *, database_url: str | None = None) ->
     return MigrateOutcome("up-to-date", recorded.version, checksum, 0, 0)
 
 
-_SCHEMA_CACHE = Path(".sovrium") / "cache" / "schema-checksums.json"
+_SCHEMA_CACHE = os.path.join(".sovrium", "cache", "schema-checksums.json")  # under the working directory
 _CACHE_FORMAT = "2"  # entries: [checksum, first table, [files the schema refers to], digest of all files read]
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _sha256() -> Any:
+    """A new SHA-256 hash object: the C module itself when this Python has it (hashlib, which loads OpenSSL,
+    takes about 5 ms to import: a tenth of the start-up budget); the same digest either way."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.12 and later
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # Python 3.11
+        except ImportError:
+            from hashlib import sha256  # type: ignore[assignment,unused-ignore]  # a build without them
+    return sha256()
 
 
 def _cache_key(path: str, content: bytes) -> str:
     """Entries are found by the top-level file (its place and bytes) and this tool's version."""
-    import hashlib
-
     from sovrium_tui import __version__
 
     prefix = f"{__version__}\0{_CACHE_FORMAT}\0{os.path.abspath(path)}\0".encode()
-    return hashlib.sha256(prefix + content).hexdigest()
+    digest = _sha256()
+    digest.update(prefix + content)
+    return str(digest.hexdigest())
 
 
 def _sources_digest(files: list[tuple[str, bytes]]) -> str:
     """One hash over every file a schema was composed from, each by its path and exact bytes, in reading order."""
-    import hashlib
-
-    digest = hashlib.sha256()
+    digest = _sha256()
     for name, content in files:
         digest.update(f"{name}\0{len(content)}\0".encode())
         digest.update(content)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
-def _cached_schema(path: Path, content: bytes) -> tuple[str, str | None] | None:
+def _cached_schema(path: str, content: bytes) -> tuple[str, str | None] | None:
     """The checksum validated earlier for exactly these files, re-reading each file the schema refers to."""
     entry = _schema_cache_get(_cache_key(str(path), content))
     if entry is None:
@@ -117,13 +138,13 @@ def _cached_schema(path: Path, content: bytes) -> tuple[str, str | None] | None:
     files = [(os.path.abspath(path), content)]
     for name in referenced:
         try:
-            files.append((name, Path(name).read_bytes()))
+            files.append((name, _read_bytes(name)))
         except OSError:
             return None  # gone or unreadable: the full path says so
     return (checksum, first_table) if _sources_digest(files) == digest else None
 
 
-def _validate_and_cache(path: Path) -> tuple[str, str | None]:
+def _validate_and_cache(path: str) -> tuple[str, str | None]:
     from sovrium_tui.schema import app_checksum, compose_file, validate_composed
 
     composed = compose_file(path)
@@ -139,7 +160,7 @@ def _validate_and_cache(path: Path) -> tuple[str, str | None]:
 def _schema_cache_get(key: str) -> tuple[str, str | None, list[str], str] | None:
     """A schema's checksum from an earlier run, with the files it was composed from and their digest."""
     try:
-        entry = json.loads(_SCHEMA_CACHE.read_text()).get(key)
+        entry = json.loads(_read_bytes(_SCHEMA_CACHE)).get(key)
     except (OSError, ValueError, AttributeError):
         return None
     if not isinstance(entry, list) or len(entry) != 4 or not isinstance(entry[2], list):
@@ -149,17 +170,19 @@ def _schema_cache_get(key: str) -> tuple[str, str | None, list[str], str] | None
 
 def _schema_cache_put(key: str, value: list[object]) -> None:
     try:
-        entries = json.loads(_SCHEMA_CACHE.read_text())
+        entries = json.loads(_read_bytes(_SCHEMA_CACHE))
         if not isinstance(entries, dict):
             entries = {}
     except (OSError, ValueError):
         entries = {}
     entries = dict(list(entries.items())[-31:])  # a few recent schemas are plenty
     entries[key] = value
+    temporary = f"{_SCHEMA_CACHE}.{os.getpid()}.tmp"  # one per process: instances starting together do not clash
     try:
-        _SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _SCHEMA_CACHE.with_suffix(".tmp")
-        temporary.write_text(json.dumps(entries))
-        temporary.replace(_SCHEMA_CACHE)
+        os.makedirs(os.path.dirname(_SCHEMA_CACHE), exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(json.dumps(entries))
+        os.replace(temporary, _SCHEMA_CACHE)
     except OSError:
-        return
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)

@@ -60,6 +60,33 @@ async def test_an_unchanged_migrate_never_loads_asyncio_or_the_database_driver(
     assert _loaded_after(code, tmp_path) == []
 
 
+async def test_the_console_script_start_up_skips_even_the_standard_librarys_slow_imports(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`sovrium migrate` (entry.main, what the console script runs) on an unchanged database: besides the
+    heavy packages, none of pathlib, socket, hashlib, dataclasses or typing (each a few ms of a 50 ms budget)."""
+    schema = tmp_path / "app.yaml"
+    schema.write_text(SCHEMA)
+    first = await services.migrate(schema, database_url=database_url)
+    assert first.status == "migrated"
+    slow = ("pathlib", "socket", "hashlib", "dataclasses", "typing", *HEAVY)
+    code = (
+        "import sys\n"
+        "from sovrium_tui.entry import main\n"
+        f"assert main(['migrate', {str(schema)!r}, '--database-url', {database_url!r}, '--quiet']) == 0\n"
+        f"print(sorted(m for m in {slow!r} if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-I", "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path, env=env
+        )
+        for _ in range(2)  # the first run fills the checksum cache
+    ]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    assert runs[1].stdout.strip() == "[]"
+
+
 async def test_the_python_api_migrates_then_returns_at_once(database_url: str, tmp_path: Path) -> None:
     schema = tmp_path / "app.yaml"
     schema.write_text(SCHEMA)
