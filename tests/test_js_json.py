@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sovrium_tui.schema.checksum import canonical_tables_json, checksum_of_tables, compact_tables_json
@@ -123,6 +123,11 @@ _DOCUMENTS = st.recursive(
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_DOCUMENTS, max_size=3) | st.dictionaries(st.text(), _DOCUMENTS, max_size=3))
+# Each clue the pre-check looks for, with and without the number or key that needs JavaScript's rules:
+@example({"10": 1, "b": 2, "2": 3, "01": 4})  # index keys sort first, numerically ("01" is not one)
+@example([{"t1": "v1.2e5", "x": "2E3", "n": "1234567890123456"}])  # clues inside text only
+@example([1.5, 1e21, 1e-7, -0.0])  # fractions and exponents
+@example([2**53 - 1, 2**53, -(2**53), 10**15, 10**16, -(10**17)])  # around the largest safe integer
 def test_the_fast_encoder_is_used_only_where_it_prints_javascripts_text(document: object) -> None:
     for indent, newline in ((None, ""), (2, "\n")):
         parts: list[str] = []

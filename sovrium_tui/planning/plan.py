@@ -132,12 +132,21 @@ def _by_orjson(value: object, *, may_hold_floats: bool) -> bytes | None:
         written = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return None
-    return None if may_hold_floats and _NOT_PLAIN.search(written) else written
+    return None if may_hold_floats and _may_not_be_plain(written) else written
 
 
 # A value starts right after `:`, `,` or `[`: a number with a fraction or an exponent, or null. A match inside a
 # text (`"a:null"`) only costs the slower path.
 _NOT_PLAIN = re.compile(rb"[:,\[](?:-?[0-9]+[.eE]|null)")
+
+
+def _may_not_be_plain(written: bytes) -> bool:
+    """Whether `_NOT_PLAIN` matches, asked first with substring searches (a plan's schema is megabytes)."""
+    from sovrium_tui.schema.js_json import number_clues
+
+    if b"null" not in written and b"0." not in number_clues(written):
+        return False
+    return _NOT_PLAIN.search(written) is not None
 
 
 def compute_digest(plan: Plan) -> str:
