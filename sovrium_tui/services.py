@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sovrium_tui.execution.events import PlanRolledBack
+from sovrium_tui.schema.js_json import read_json
 from sovrium_tui.startup import MigrateOutcome
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ def _origin_from_plans(directory: PlanDirectory) -> Origin:
     head = directory.head
     if head is None:
         return Origin(version=0, checksum=None, app=None, catalog=Catalog())
-    app = app_from_document(json.loads(head.plan.schema), source=str(head.path))
+    app = app_from_document(read_json(head.plan.schema), source=str(head.path))
     return Origin(version=head.plan.version, checksum=head.plan.to_checksum, app=app, catalog=compile_app(app))
 
 
@@ -396,7 +397,7 @@ def check(schema_path: str | Path, plans_dir: str | Path = "plans") -> CheckResu
         from sovrium_tui.catalog import compile_app
         from sovrium_tui.planning.diff import diff
 
-        settings_only = not diff(catalog_for_snapshot(json.loads(chain.head_schema)), compile_app(app))
+        settings_only = not diff(catalog_for_snapshot(read_json(chain.head_schema)), compile_app(app))
     return CheckResult(
         schema_checksum=checksum,
         head_version=chain.head_version,
@@ -648,7 +649,7 @@ def _compiled_once(snapshot: Mapping[str, Any]) -> Catalog:
 
 @functools.lru_cache(maxsize=16)
 def _compiled_snapshot(snapshot_json: str) -> Catalog:
-    return catalog_for_snapshot(json.loads(snapshot_json))
+    return catalog_for_snapshot(read_json(snapshot_json))
 
 
 @contextlib.asynccontextmanager
@@ -708,7 +709,7 @@ async def migrate(
         result = await executor.apply_plan(
             connection,
             made,
-            target_catalog=catalog_for_snapshot(json.loads(made.schema)),
+            target_catalog=catalog_for_snapshot(read_json(made.schema)),
             allow_destructive=allow_destructive,
             applied_by=executor.applied_by(),
             lock_wait=lock_wait,
@@ -1110,7 +1111,7 @@ async def verify(
         plan,
         ancestors,
         server_url=server_url,
-        target_catalog=catalog_for_snapshot(json.loads(plan.schema)),
+        target_catalog=catalog_for_snapshot(read_json(plan.schema)),
         url_for=url_for,
     )
 
@@ -1507,7 +1508,7 @@ def unplanned(schema_path: str | Path, plans_dir: str | Path = "plans") -> Unpla
         return Unplanned(name, None, (), f"the plans in {plans_dir} are broken: nothing to compare {name} with")
     if head is not None and head.plan.to_checksum == app_checksum(app):
         return Unplanned(name, head.plan.version, ())
-    before = json.loads(head.plan.schema) if head else {"name": app.name, "tables": []}
+    before = read_json(head.plan.schema) if head else {"name": app.name, "tables": []}
     changes = changes_between(before, app_snapshot(app))
     return Unplanned(name, head.plan.version if head else None, tuple(change.summary() for change in changes))
 

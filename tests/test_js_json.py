@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sovrium_tui.schema.checksum import canonical_tables_json, checksum_of_tables, compact_tables_json
-from sovrium_tui.schema.js_json import _Writer, number_text, sorted_keys, stringify
+from sovrium_tui.schema.js_json import _Writer, number_text, read_json, sorted_keys, stringify
 
 
 @pytest.mark.parametrize(
@@ -133,3 +134,30 @@ def test_the_fast_encoder_is_used_only_where_it_prints_javascripts_text(document
         parts: list[str] = []
         _Writer(parts, " " * (indent or 0), True).write(document, newline)
         assert stringify(document, indent=indent, sort_keys=True) == "".join(parts)
+
+
+def _typed(value: object) -> object:
+    """The value with every number tagged by its type: 1 and 1.0 (and 10**20 and 1e20) are not the same reading."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, "nan" if isinstance(value, float) and math.isnan(value) else value)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+@example([10**20, 2**64, 2**64 - 1, -(2**63) - 1, 123456789012345678])  # orjson would read some as floats
+@example({"nan": math.nan, "inf": [math.inf, -math.inf], "tiny": 5e-324, "zero": -0.0})
+@example(["\ud800", "a\x00b", "\U0001f600"])  # a lone surrogate orjson refuses; the standard library reads it
+def test_read_json_reads_what_json_loads_reads(value: object) -> None:
+    text = json.dumps(value, ensure_ascii=False)
+    assert _typed(read_json(text)) == _typed(json.loads(text))
+    assert _typed(read_json(json.dumps(value))) == _typed(json.loads(json.dumps(value)))

@@ -48,6 +48,7 @@ from sovrium_tui.execution.store import (
 )
 from sovrium_tui.planning.plan import Plan, canonical_json
 from sovrium_tui.planning.statements import Relation, analyse, named_relations
+from sovrium_tui.schema.js_json import read_json
 
 if TYPE_CHECKING:
     import asyncpg
@@ -329,9 +330,8 @@ def _binding(state: RecordedState | None) -> tuple[int, str | None]:
 
 
 def _schema_of(plan: Plan) -> dict[str, Any]:
-    import json
 
-    document: dict[str, Any] = json.loads(plan.schema)
+    document: dict[str, Any] = read_json(plan.schema)
     return document
 
 

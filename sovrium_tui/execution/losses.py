@@ -8,13 +8,13 @@ anything behind.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.statements import Effect, analyse
+from sovrium_tui.schema.js_json import read_json
 
 if TYPE_CHECKING:
     import asyncpg
@@ -65,7 +65,7 @@ def allowed_destructive_tables(schema_json: str) -> frozenset[str]:
     """Physical names of the tables whose target definition says `allowDestructive: true`."""
     from sovrium_tui.schema.model import physical_table_name
 
-    tables = json.loads(schema_json).get("tables", [])
+    tables = read_json(schema_json).get("tables", [])
     return frozenset(
         physical_table_name(str(table.get("name", "")))
         for table in tables

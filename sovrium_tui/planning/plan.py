@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid, Problem
+from sovrium_tui.schema.js_json import read_json
 
 FORMAT_VERSION = 1
 PLAN_FILE = re.compile(r"^(\d{4,})_([a-z0-9_]+)\.ya?ml$")
@@ -99,7 +100,7 @@ class Plan:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.header_json(), "digest": self.digest, "schema": json.loads(self.schema)}
+        return {**self.header_json(), "digest": self.digest, "schema": read_json(self.schema)}
 
     def with_digest(self) -> Plan:
         return replace(self, digest=compute_digest(self))

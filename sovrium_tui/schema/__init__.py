@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 
 from sovrium_tui.errors import SchemaInvalid
 from sovrium_tui.schema.checksum import app_checksum
 from sovrium_tui.schema.compose import ComposedDocument, compose_file, compose_text
+from sovrium_tui.schema.js_json import read_json
 from sovrium_tui.schema.model import App
 from sovrium_tui.schema.validate import validate_document
 
@@ -80,7 +80,7 @@ def app_snapshot(app: App) -> dict[str, object]:
     `auth` is kept (as an empty mapping) so that `app_from_document(app_snapshot(app)) == app`; the checksum
     covers the tables only, as Sovrium's does.
     """
-    snapshot: dict[str, object] = {"name": app.name, "tables": json.loads(app.document)}
+    snapshot: dict[str, object] = {"name": app.name, "tables": read_json(app.document)}
     if app.auth:
         snapshot["auth"] = {}
     return snapshot

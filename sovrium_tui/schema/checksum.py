@@ -7,10 +7,9 @@ key order included, so a schema Sovrium and this tool both read has one checksum
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 
-from sovrium_tui.schema.js_json import stringify
+from sovrium_tui.schema.js_json import read_json, stringify
 from sovrium_tui.schema.model import App
 
 
@@ -31,5 +30,5 @@ def checksum_of_tables(tables: Sequence[object]) -> str:
 
 def app_checksum(app: App) -> str:
     """The checksum of a validated app, from the decoded tables it keeps in `document`."""
-    tables: list[object] = json.loads(app.document)
+    tables: list[object] = read_json(app.document)
     return checksum_of_tables(tables)

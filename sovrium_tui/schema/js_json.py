@@ -7,11 +7,13 @@ integer-like keys first, in numeric order, and compares other keys by UTF-16 cod
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from json.encoder import encode_basestring
+from typing import Any
 
 # Beyond 2**53 a JavaScript number is a double, so a Python int prints as the double nearest to it.
 _EXACT_INTEGER_LIMIT = 2**53
@@ -127,6 +129,22 @@ def number_clues(text: bytes) -> bytes:
     leaves `0.` in it, one of 16 digits or more sixteen zeros, a key ending in a digit `0":`. A substring search of
     the clues is a quick no before a regular expression over megabytes of JSON."""
     return text.translate(_DIGITS_AND_EXPONENTS)
+
+
+def read_json(text: str) -> Any:
+    """`json.loads(text)`, by orjson (about five times faster on a big app's megabytes) where it reads the same.
+
+    orjson turns integers beyond 64 bits into floats, which a digit run of 19 or more in the text's clues rules
+    out; anything else it reads differently (NaN, lone surrogates) it refuses, and the standard library reads it.
+    """
+    import orjson
+
+    if b"0" * 19 not in number_clues(text.encode("utf-8", "surrogatepass")):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _may_differ_from_javascript(compact: str) -> bool:
