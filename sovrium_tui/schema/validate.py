@@ -46,6 +46,7 @@ from sovrium_tui.schema.model import (
     Table,
     UniqueSpec,
     ViewSpec,
+    field_with,
     physical_table_name,
 )
 from sovrium_tui.schema.names import field_name_problem, table_name_problem
@@ -772,7 +773,7 @@ def _decoded_field(raw: dict[str, object], built: Field) -> dict[str, object]:
 
 
 # A Field's attributes after `id` and `name`, in order: what `field_settings` returns for each shape of field.
-_FIELD_SETTINGS = tuple(f.name for f in dataclasses.fields(Field))[2:]
+_FIELD_SETTINGS = tuple(attribute.name for attribute in dataclasses.fields(Field))[2:]
 
 
 class _Validator:
@@ -971,8 +972,8 @@ class _Validator:
                 return None
             if shape is not None and self.problems.added == reported:
                 self.known_fields[shape] = known
-        # Positional: matching thirty keyword arguments to their parameters was a third of reading a big app.
-        return Field(field_id, name, *known) if name is not None else None
+        # Not Field(id=…, name=…, **settings): matching thirty keyword arguments was a third of reading a big app.
+        return field_with(field_id, name, known) if name is not None else None
 
     def field_settings(self, data: Mapping[str, object], path: str) -> tuple[Any, ...] | None:
         """Everything a Field holds besides its id and name, in its order (`_FIELD_SETTINGS`); None without a
