@@ -246,3 +246,21 @@ def test_canonical_json_is_the_standard_librarys_sorted_compact_text(value: obje
     integers, lone surrogates and bare values all come out as `json.dumps` writes them."""
     expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_json(value) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=12) | st.from_regex(r"[A-Za-z][ -~]{0,20}"))
+@example("a: b")
+@example("a #b")
+@example("a  b")
+@example("ab:")
+@example("ab ")
+@example("a:b#c d")
+@example("_ab")
+@example("a\tb")
+@example("a\x7fb")
+def test_ascii_text_is_written_plain_exactly_when_the_plain_pattern_allows(text: str) -> None:
+    from sovrium_tui.planning import plan_yaml
+
+    by_pattern = plan_yaml._PLAIN.fullmatch(text) is not None
+    assert plan_yaml._plain(text) == (by_pattern and (len(text) > 5 or text.lower() not in plan_yaml._WORDS))

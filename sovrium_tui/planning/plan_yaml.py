@@ -118,7 +118,14 @@ def _mapping(mapping: dict[str, Any], indent: int, lines: list[str], *, first_pr
     pad = " " * indent
     for number, (key, value) in enumerate(mapping.items()):
         lead = first_prefix if number == 0 and first_prefix is not None else pad
-        _value(value, f"{lead}{_text(str(key))}:", indent, lines)
+        head = f"{lead}{_text(str(key))}:"
+        kind = type(value)
+        if kind is str and "\n" not in value:  # most values, written here without a call each
+            lines.append(f"{head} {_text(value)}")
+        elif kind is int:  # not a bool (`type`, not isinstance)
+            lines.append(f"{head} {value}")
+        else:
+            _value(value, head, indent, lines)
 
 
 def _value(value: Any, head: str, indent: int, lines: list[str]) -> None:
@@ -218,7 +225,18 @@ def _scalar(value: Any) -> str:
 
 def _plain(text: str) -> bool:
     """Whether `text` reads back as itself written without quotes, by YAML 1.1 and 1.2 readers alike."""
-    return _PLAIN.fullmatch(text) is not None and (len(text) > 5 or text.lower() not in _WORDS)
+    if text.isascii():  # `_PLAIN` said with string methods (a plan's one-line SQL: 4 µs -> 0.3 µs each)
+        fits = (
+            text[:1].isalpha()
+            and text.isprintable()
+            and ": " not in text
+            and " #" not in text
+            and "  " not in text
+            and text[-1] not in " :"
+        )
+    else:
+        fits = _PLAIN.fullmatch(text) is not None
+    return fits and (len(text) > 5 or text.lower() not in _WORDS)
 
 
 def _float(value: float) -> str:
