@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.planning.changes import AlterColumnType, Hazard
+from sovrium_tui.planning.changes import AlterColumnType
+from sovrium_tui.planning.hazards import Hazard
 
 _REWRITE: tuple[Hazard, ...] = ("table-rewrite", "exclusive-lock")
 _MAY_FAIL: tuple[Hazard, ...] = ("narrowing", "fails-on-existing-rows", "table-rewrite", "exclusive-lock")

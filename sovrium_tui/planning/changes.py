@@ -7,19 +7,9 @@ A drop keeps the whole dropped object so that its reverse can rebuild it. SQL te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Table, Trigger, View
-
-Hazard = Literal["data-loss", "table-rewrite", "exclusive-lock", "fails-on-existing-rows", "narrowing"]
-HAZARDS: tuple[Hazard, ...] = (
-    "data-loss",
-    "table-rewrite",
-    "exclusive-lock",
-    "fails-on-existing-rows",
-    "narrowing",
-)
-DESTRUCTIVE_HAZARDS = frozenset({"data-loss", "narrowing"})
+from sovrium_tui.planning.hazards import Hazard
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,10 +677,6 @@ Change = (
     | DropView
     | RefreshView
 )
-
-
-def is_destructive(hazards: tuple[str, ...] | list[str]) -> bool:
-    return any(h in DESTRUCTIVE_HAZARDS for h in hazards)
 
 
 def _column_traits(column: Column) -> str:

@@ -82,7 +82,7 @@ class Plan:
 
     @property
     def destructive_steps(self) -> tuple[Step, ...]:
-        from sovrium_tui.planning.changes import is_destructive
+        from sovrium_tui.planning.hazards import is_destructive
 
         return tuple(step for step in self.steps if is_destructive(step.hazards))
 
@@ -329,7 +329,7 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
 
 def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
     """The steps; a hand-written one (`op: sql`) needs only `forward` and `reverse` besides its op."""
-    from sovrium_tui.planning.changes import HAZARDS
+    from sovrium_tui.planning.hazards import HAZARDS
 
     if not isinstance(raw, list) or not raw:
         problems.append(Problem("a plan needs at least one step", "steps"))

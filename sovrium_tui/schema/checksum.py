@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sovrium_tui.schema.js_json import read_json, stringify
-from sovrium_tui.schema.model import App
+
+if TYPE_CHECKING:
+    from sovrium_tui.schema.model import App
 
 
 def canonical_tables_json(tables: Sequence[object]) -> str:
