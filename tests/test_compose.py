@@ -13,7 +13,7 @@ from sovrium_tui import services
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.schema import app_checksum, app_snapshot, compose_file, load_app, parse_app
 from sovrium_tui.schema import compose as compose_module
-from sovrium_tui.startup import _cached_schema, _validate_and_cache
+from sovrium_tui.startup import _cache_entry, _cache_line, _cached_schema, _validate_and_cache
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -377,7 +377,17 @@ def test_the_cache_is_per_top_level_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert first != second
     assert _cached_schema(one, one.read_bytes()) == (first, "items")
     assert _cached_schema(two, two.read_bytes()) == (second, "items")
-    assert os.path.isfile(".sovrium/cache/schema-checksums.json")
+    assert os.path.isfile(".sovrium/cache/schema-checksums")
+
+
+@pytest.mark.parametrize("first_table", [None, "items", "tâble"])
+def test_a_cache_line_gives_back_what_was_written(first_table: str | None) -> None:
+    files = (
+        [] if first_table is None else ["/srv/app/config/a b.yaml", "/srv/ünï/x.yaml", os.fsdecode(b"/srv/\xff.yaml")]
+    )
+    line = _cache_line("k" * 64, "c" * 64, first_table, files, "d" * 64)
+    assert " " not in line.split(" ", 4)[4] and "\n" not in line
+    assert _cache_entry(line) == ("c" * 64, first_table, files, "d" * 64)
 
 
 def test_problems_found_while_compiling_are_located_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

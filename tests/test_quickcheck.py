@@ -7,9 +7,11 @@ import sys
 
 import asyncpg
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sovrium_tui.errors import ConnectionFailed
-from sovrium_tui.execution import store
+from sovrium_tui.execution import quickcheck, store
 from sovrium_tui.execution.quickcheck import recorded_checksum
 from tests.conftest import ROLE_PASSWORD
 
@@ -80,3 +82,50 @@ def test_the_fast_path_module_does_not_import_asyncio_or_asyncpg() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _read(parts: object) -> tuple[object, ...]:
+    return tuple(getattr(parts, name) for name in ("scheme", "user", "password", "host", "port", "database", "query"))
+
+
+_PIECE = st.text(alphabet="aZ09._-/@:%+?#&=[] \té", max_size=6)
+
+
+@st.composite
+def _urls(draw: st.DrawFn) -> str:
+    """URLs built from pieces that are sometimes plain and sometimes need decoding or make no sense."""
+    scheme = draw(st.sampled_from(["postgresql", "postgres", "POSTGRESQL", "mysql", "postgresql+x"]))
+    user, password = draw(_PIECE), draw(st.none() | _PIECE)
+    port = draw(st.none() | st.integers(0, 99999).map(str) | _PIECE)
+    userinfo = f"{user}{'' if password is None else ':' + password}@" if user or password is not None else ""
+    url = f"{scheme}://{userinfo}{draw(_PIECE)}{'' if port is None else ':' + port}/{draw(_PIECE)}"
+    query = draw(st.lists(st.tuples(_PIECE, _PIECE), max_size=3))
+    return url + ("?" + "&".join(f"{key}={value}" for key, value in query) if query else "")
+
+
+@settings(max_examples=500, deadline=None)
+@given(_urls())
+@example("postgresql://app:secret@DB.Example:5433/app?sslmode=disable&host=/tmp/s")
+@example("postgresql:///bench?host=/tmp/pg&port=5432&port=6543")
+@example("postgres://u:@h:70000/d")
+@example("postgresql://u:p@h:70000/d")  # beyond the last port: urllib refuses it, so must this
+def test_a_url_read_without_urllib_reads_as_urllib_reads_it(url: str) -> None:
+    simple = quickcheck._simple_url_parts(url)
+    if simple is None:
+        return  # urllib reads it
+    assert _read(simple) == _read(quickcheck._urllib_url_parts(url))
+
+
+def test_plain_urls_are_read_without_urllib() -> None:
+    read = quickcheck._simple_url_parts("postgresql://app:secret@db.example:5433/app?host=/run/pg&sslmode=disable")
+    assert read is not None
+    assert _read(read) == (
+        "postgresql",
+        "app",
+        "secret",
+        "db.example",
+        5433,
+        "app",
+        {"host": "/run/pg", "sslmode": "disable"},
+    )
+    assert quickcheck._simple_url_parts("postgresql://app:s%40cret@db/app") is None  # decoding: urllib's job
