@@ -129,3 +129,7 @@ def test_plain_urls_are_read_without_urllib() -> None:
         {"host": "/run/pg", "sslmode": "disable"},
     )
     assert quickcheck._simple_url_parts("postgresql://app:s%40cret@db/app") is None  # decoding: urllib's job
+
+
+def test_a_port_out_of_range_is_left_to_the_full_client() -> None:
+    assert recorded_checksum("postgresql://u@localhost/db?port=99999", None) is None
