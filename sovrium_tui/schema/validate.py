@@ -781,6 +781,7 @@ class _Validator:
         self.problems = Problems()
         self.pending_sql: list[_RawSql] = []
         self.known_fields: dict[bytes, tuple[Any, ...]] = {}
+        self.built_fields: dict[tuple[bytes | None, int, str | None], Field] = {}
         self.name_problems: dict[str, str | None] = {}  # field name → why it is refused (None: accepted)
 
     # -- app ------------------------------------------------------------------------------------------------------
@@ -962,18 +963,27 @@ class _Validator:
 
     def field(self, data: dict[str, object], path: str, field_id: int, name: str | None) -> Field | None:
         """The Field, or None when it has no usable name or type. Fields written alike (everything but `name`
-        and `id` the same) are read once: a big app repeats a few dozen shapes thousands of times."""
+        and `id` the same) are read once: a big app repeats a few dozen shapes thousands of times. One written
+        alike with the same id and name too (`title`, id 1, in table after table) is the same immutable value."""
         shape = _field_shape(data)
+        key = (shape, field_id, name)
+        built = self.built_fields.get(key) if shape is not None else None
+        if built is not None:
+            return built
         known = self.known_fields.get(shape) if shape is not None else None
         if known is None:
             reported = self.problems.added
             known = self.field_settings(data, path)
             if known is None or name is None:
                 return None
-            if shape is not None and self.problems.added == reported:
-                self.known_fields[shape] = known
+            if shape is None or self.problems.added != reported:
+                return field_with(field_id, name, known)  # read again wherever it appears
+            self.known_fields[shape] = known
+        if name is None:
+            return None
         # Not Field(id=…, name=…, **settings): matching thirty keyword arguments was a third of reading a big app.
-        return field_with(field_id, name, known) if name is not None else None
+        built = self.built_fields[key] = field_with(field_id, name, known)
+        return built
 
     def field_settings(self, data: Mapping[str, object], path: str) -> tuple[Any, ...] | None:
         """Everything a Field holds besides its id and name, in its order (`_FIELD_SETTINGS`); None without a
