@@ -158,9 +158,12 @@ def number_literal(value: int | float | Decimal | str) -> NumberLiteral:
     return NumberLiteral(digits if plain else f"{quote_literal(digits)}::{kind}", kind)
 
 
+_TYPE_MODIFIER = re.compile(r"\(\d+(?:,\d+)?\)")
+
+
 def _base_type(pg_type: str) -> str:
     """A format_type() text without its modifier: `character varying(255)` → `character varying`."""
-    return re.sub(r"\(\d+(?:,\d+)?\)", "", pg_type)
+    return _TYPE_MODIFIER.sub("", pg_type)
 
 
 def _text_of(value: DefaultValue) -> str:
@@ -819,11 +822,10 @@ def _compile_field(ctx: _Context, field: Field) -> _FieldParts:
     if build is None:
         raise _FieldError(f"Unknown field type: {field.type}")
     parts = build(ctx, field)
-    return _FieldParts(
-        parts.column,
-        parts.constraints + _unique_rule(ctx, field, kind),
-        parts.indexes + _declared_index(ctx, field, kind),
-    )
+    unique, declared = _unique_rule(ctx, field, kind), _declared_index(ctx, field, kind)
+    if not unique and not declared:
+        return parts
+    return _FieldParts(parts.column, parts.constraints + unique, parts.indexes + declared)
 
 
 def _stores_column(ctx: _Context, field: Field) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -251,6 +252,7 @@ _NOT_IDENT = re.compile(r"[^a-z0-9_]+")
 _UNDERSCORES = re.compile(r"_+")
 
 
+@functools.lru_cache(maxsize=8192)  # asked again and again for each table while compiling and planning
 def physical_table_name(name: str) -> str:
     """Sovrium's sanitised table name: lowercase, other characters to `_`, runs collapsed, ends trimmed."""
     lowered = _NOT_IDENT.sub("_", name.lower())
