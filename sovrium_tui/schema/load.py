@@ -231,11 +231,13 @@ def _has_text_keys_and_no_floats(data: object) -> bool:
 
     if type(data) is not dict and type(data) is not list:
         return False
+    from sovrium_tui.schema.js_json import number_clues
+
     try:
         written = orjson.dumps(data)
     except (TypeError, orjson.JSONEncodeError):
         return False
-    return _FLOAT_TOKEN.search(written) is None
+    return b"0." not in number_clues(written) or _FLOAT_TOKEN.search(written) is None
 
 
 def _parse_yaml_fully(text: str, source: str) -> tuple[object, PositionIndex]:
