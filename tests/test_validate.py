@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -19,16 +18,7 @@ from hypothesis import strategies as st
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.schema import app_from_document, app_snapshot, parse_app
 from sovrium_tui.schema.field_types import COLUMN_TYPES, KNOWN_TYPES, LEGACY_ALIASES, NO_COLUMN_TYPES
-from sovrium_tui.schema.model import (
-    App,
-    CheckSpec,
-    Field,
-    ForeignKeySpec,
-    IndexSpec,
-    PrimaryKey,
-    UniqueSpec,
-    field_with,
-)
+from sovrium_tui.schema.model import App, CheckSpec, ForeignKeySpec, IndexSpec, PrimaryKey, UniqueSpec
 from sovrium_tui.schema.validate import ALL_FIELD_KEYS, TABLE_KEYS, TYPE_KEYS, validate_document
 
 FIRST_FIELD_LINE = 5
@@ -1410,33 +1400,3 @@ def test_the_quick_plain_data_answer_agrees_with_the_walk_that_names_problems(va
     problems = Problems()
     _check_plain_data(problems, document, "tables[0]")  # names every problem, whatever the quick answer said
     assert _is_plain_data(document) == (len(problems) == 0)
-
-
-def test_field_with_builds_exactly_the_field_the_constructor_builds() -> None:
-    app = app_from_document(
-        {
-            "name": "shop",
-            "tables": [
-                {"id": 1, "name": "owners", "fields": [{"id": 1, "name": "email", "type": "email", "unique": True}]},
-                {
-                    "id": 2,
-                    "name": "items",
-                    "fields": [
-                        {"id": 1, "name": "price", "type": "decimal", "min": 0, "max": 99, "precision": 2},
-                        {"id": 2, "name": "state", "type": "single-select", "options": ["a", "b"], "default": "a"},
-                        {"id": 3, "name": "owner", "type": "relationship", "relatedTable": "owners"},
-                        {"id": 4, "name": "total", "type": "formula", "formula": "price * 2", "resultType": "decimal"},
-                    ],
-                },
-            ],
-        }
-    )
-    built = [f for t in app.tables for f in t.fields]
-    for original in built:
-        settings = tuple(getattr(original, a.name) for a in dataclasses.fields(Field))[2:]
-        copy = field_with(original.id, original.name, settings)
-        assert (copy, hash(copy), repr(copy)) == (original, hash(original), repr(original))
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            copy.name = "other"  # type: ignore[misc]
-    with pytest.raises(ValueError):
-        field_with(1, "short", ("text",))  # every attribute or none: never a Field with missing slots
