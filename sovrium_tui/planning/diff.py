@@ -13,9 +13,9 @@ PostgreSQL keeps a view's column list as it was when the view was made and refus
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger, View
 from sovrium_tui.planning.casts import type_change
@@ -128,7 +128,7 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
 
     kept = [(table, desired.table(table.name)) for table in current.tables]
     for table, wanted in kept:
-        if wanted is not None:
+        if wanted is not None and wanted != table:  # an equal table has nothing to diff (most, in a big app)
             _diff_table(table, wanted, phases)
 
     dropped = [t for t in current.tables if desired.table(t.name) is None]
@@ -534,7 +534,7 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
             [i for i in wanted.indexes if table.index(i.name) is None],
             key=lambda i: (i.keys, i.unique, i.method, i.predicate),
         )
-        triggers = tuple(replace(t, function=renamed_functions.get(t.function, t.function)) for t in table.triggers)
+        triggers = tuple(_renamed_item(t, renamed_functions, "function") for t in table.triggers)
         wanted_triggers = {t.name for t in wanted.triggers}
         trigger_map = _pair_by(
             [t for t in triggers if t.name not in wanted_triggers],
@@ -544,6 +544,9 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
         out.extend(RenameConstraint(table.name, old, new) for old, new in constraint_map)
         out.extend(RenameIndex(table.name, old, new) for old, new in index_map)
         out.extend(RenameTrigger(table.name, old, new) for old, new in trigger_map)
+        if not (constraint_map or index_map or trigger_map or renamed_functions):
+            tables.append(table)  # nothing of it renamed (every table of most plans)
+            continue
         constraints_renamed, indexes_renamed, triggers_renamed = (
             dict(constraint_map),
             dict(index_map),
@@ -553,13 +556,22 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
             Table(
                 name=table.name,
                 columns=table.columns,
-                constraints=tuple(replace(c, name=constraints_renamed.get(c.name, c.name)) for c in table.constraints),
-                indexes=tuple(replace(i, name=indexes_renamed.get(i.name, i.name)) for i in table.indexes),
-                triggers=tuple(replace(t, name=triggers_renamed.get(t.name, t.name)) for t in triggers),
+                constraints=tuple(_renamed_item(c, constraints_renamed, "name") for c in table.constraints),
+                indexes=tuple(_renamed_item(i, indexes_renamed, "name") for i in table.indexes),
+                triggers=tuple(_renamed_item(t, triggers_renamed, "name") for t in triggers),
             )
         )
-    functions = tuple(replace(f, name=renamed_functions.get(f.name, f.name)) for f in current.functions)
+    functions = tuple(_renamed_item(f, renamed_functions, "name") for f in current.functions)
     return replace(current, tables=tuple(tables), functions=functions)
+
+
+_Item = TypeVar("_Item", Constraint, Index, Trigger, Function)
+
+
+def _renamed_item(item: _Item, renamed: Mapping[str, str], attribute: Literal["name", "function"]) -> _Item:
+    """`item` with its `attribute` renamed as `renamed` says; the same object when it says nothing of it."""
+    value = getattr(item, attribute)
+    return replace(item, **{attribute: renamed[value]}) if value in renamed else item  # type: ignore[arg-type]
 
 
 def _function_users(catalog: Catalog) -> dict[str, frozenset[str]]:
