@@ -330,7 +330,6 @@ def _binding(state: RecordedState | None) -> tuple[int, str | None]:
 
 
 def _schema_of(plan: Plan) -> dict[str, Any]:
-
     document: dict[str, Any] = read_json(plan.schema)
     return document
 

@@ -6,7 +6,6 @@ user fixes a file in one round. Messages keep Sovrium's wording where Sovrium ha
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -771,15 +770,11 @@ def _decoded_field(raw: dict[str, object], built: Field) -> dict[str, object]:
     return decoded
 
 
-# A Field's attributes after `id` and `name`, in order: what `field_settings` returns for each shape of field.
-_FIELD_SETTINGS = tuple(attribute.name for attribute in dataclasses.fields(Field))[2:]
-
-
 class _Validator:
     def __init__(self) -> None:
         self.problems = Problems()
         self.pending_sql: list[_RawSql] = []
-        self.known_fields: dict[bytes, tuple[Any, ...]] = {}
+        self.known_fields: dict[bytes, dict[str, Any]] = {}
         self.built_fields: dict[tuple[bytes | None, int, str | None], Field] = {}
         self.name_problems: dict[str, str | None] = {}  # field name → why it is refused (None: accepted)
 
@@ -976,17 +971,15 @@ class _Validator:
             if known is None or name is None:
                 return None
             if shape is None or self.problems.added != reported:
-                return Field(field_id, name, *known)  # read again wherever it appears
+                return Field(id=field_id, name=name, **known)  # read again wherever it appears
             self.known_fields[shape] = known
         if name is None:
             return None
-        # Positional, not Field(id=…, name=…, **settings): matching thirty keyword arguments costs microseconds.
-        built = self.built_fields[key] = Field(field_id, name, *known)
+        built = self.built_fields[key] = Field(id=field_id, name=name, **known)
         return built
 
-    def field_settings(self, data: Mapping[str, object], path: str) -> tuple[Any, ...] | None:
-        """Everything a Field holds besides its id and name, in its order (`_FIELD_SETTINGS`); None without a
-        usable type."""
+    def field_settings(self, data: Mapping[str, object], path: str) -> dict[str, Any] | None:
+        """Everything a Field holds besides its id and name, as keyword arguments; None without a usable type."""
         kind = self.field_type(data, path)
         required = _flag(self.problems, data, "required", path)
         unique = _flag(self.problems, data, "unique", path)
@@ -1000,7 +993,7 @@ class _Validator:
         options = read.options()
         relation = read.relation(required)
         extras = computed_fields.read_extras(read)
-        settings = {
+        return {
             "type": kind,
             "required": required,
             "unique": unique,
@@ -1032,8 +1025,6 @@ class _Validator:
             "result_type": extras.result_type,
             "ai": extras.ai,
         }
-        assert len(settings) == len(_FIELD_SETTINGS), "every Field attribute is read, none twice"
-        return tuple(settings[name] for name in _FIELD_SETTINGS)
 
     def field_type(self, data: Mapping[str, object], path: str) -> str | None:
         """The canonical type, after checking the field's keys against it; None when it cannot be used."""
