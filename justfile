@@ -5,7 +5,7 @@ pg15_bin := "/usr/lib/postgresql/15/bin"
 
 # Install the package and its development tools into .venv.
 install:
-    test -x {{python}} || python3 -m venv .venv
+    test -x {{python}} || python3 -m venv --upgrade-deps .venv
     {{python}} -m pip install -q -e '.[dev]'
 
 sovrium := ".venv/bin/sovrium"
