@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -132,7 +133,7 @@ def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -
         (lambda t: t.replace("app: crm", "app: crm\nsurprise: true"), r"unknown key 'surprise'"),
         (lambda t: t.replace("version: 1\n", "version: one\n", 1), r"version: expected a whole number"),
         (lambda t: t.replace("  hazards: []", "  hazards: [spicy]", 1), r"unknown hazard 'spicy'"),
-        (lambda t: t.replace("name: phone", "name: fax"), r"schema snapshot does not match to.checksum"),
+        (lambda t: t.replace('"name":"phone"', '"name":"fax"'), r"schema snapshot does not match to.checksum"),
         (lambda t: t.replace("- id: 2", "- id: 7"), r"step ids must run 1, 2, 3"),
         (lambda t: t.replace("- id: 2", "- id: true"), r"steps\[1\]\.id: expected a whole number"),
         (lambda t: t.replace("  op: add_column", "  op: add_column\n  extra: 1"), r"unknown key 'extra'"),
@@ -205,6 +206,87 @@ def test_long_sequences_written_a_few_items_at_a_time_read_back_the_same(documen
     assert "".join(pieces) == whole
     assert all(piece.endswith("\n") for piece in pieces)
     assert yaml_rs.loads(whole, parse_datetime=False) == document
+
+
+_PLAIN_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=20,
+)
+
+
+def _with_snapshot_text(snapshot_text: str) -> str:
+    return f"version: 1\nsteps:\n- id: 1\n  forward: [SELECT 1]\ndigest: sha256:x\nschema: {snapshot_text}\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), _PLAIN_JSON | st.lists(_PLAIN_JSON, max_size=4)))
+@example({"tables": [{"fields": [{"id": 1, "name": "a\u2028b\x7f"}], "id": 1, "name": "t"}]})
+@example({"tables": [{"fields": [{"name": "x", "type": "decimal", "min": 0.5}]}]})
+@example({"tables": [{"fields": [{"max": 2**70}]}]})
+def test_the_schema_snapshot_laid_out_as_json_reads_back_the_same_by_every_reader(snapshot: dict[str, object]) -> None:
+    import yaml_rs
+
+    from sovrium_tui.planning.plan_yaml import _with_snapshot, load_document, snapshot_text
+
+    laid_out = snapshot_text(snapshot)
+    if laid_out is None:  # only what the layout cannot write exactly takes the block YAML form
+        text = json.dumps(snapshot, ensure_ascii=False)
+        assert (
+            re.search("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]|\\\\ud[89a-f]", text)  # not YAML-printable
+            or re.search(r"[:,\[] ?-?[0-9]+[.eE]", text)  # a fraction (or text that looks like one after `:`)
+            or max((abs(number) for number in _integers(snapshot)), default=0) >= 2**63
+        ), text
+        return
+    document = _with_snapshot_text(laid_out)
+    expected = {"version": 1, "steps": [{"id": 1, "forward": ["SELECT 1"]}], "digest": "sha256:x", "schema": snapshot}
+    assert yaml_rs.loads(document, parse_datetime=False) == expected
+    assert yaml.load(document, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) == expected
+    assert _with_snapshot(document) == expected  # read by the quick path
+    assert load_document(document, source="p.yaml") == expected
+    assert all(line.startswith(" ") for line in laid_out.splitlines()[1:]), "YAML flow lines must be indented"
+
+
+def _integers(value: object) -> Iterator[int]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _integers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _integers(item)
+
+
+def test_a_plan_file_lists_one_field_per_line_in_its_schema() -> None:
+    text = dump_plan(sample_plan())
+    snapshot = text[text.index("\nschema: ") + 1 :]
+    assert snapshot.splitlines()[:2] == ["schema: {", '    "name": "crm",']
+    assert '          {"id":1,"name":"phone","type":"phone-number"}' in snapshot.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda s: s.replace('"name": "crm"', '"name":  "crm"'), "crm"),  # reformatted by hand: read as YAML
+        (lambda s: s.replace('"name": "crm"', '"name": "crm", "name": "shop"'), "duplicate"),
+        (lambda s: s.replace('{"id":1,"name":"phone"', '{"id": 1, "name": "phone"'), "crm"),
+        (lambda s: s + "# a comment at the end\n", "crm"),
+    ],
+)
+def test_a_hand_edited_schema_snapshot_is_read_as_yaml(edit: object, expected: str) -> None:
+    from sovrium_tui.planning.plan_yaml import _with_snapshot, load_document
+
+    text = edit(dump_plan(sample_plan()))  # type: ignore[operator]
+    assert _with_snapshot(text) is None
+    if expected == "duplicate":
+        with pytest.raises(PlanInvalid, match="duplicate"):
+            load_document(text, source="p.yaml")
+    else:
+        document = load_document(text, source="p.yaml")
+        assert isinstance(document, dict) and document["schema"]["name"] == expected
 
 
 def test_a_plan_that_fails_while_being_written_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

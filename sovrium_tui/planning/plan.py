@@ -180,7 +180,7 @@ def dump_plan(plan: Plan, *, file_name: str | None = None, directory: str = "pla
 
 def plan_chunks(plan: Plan, *, file_name: str | None = None, directory: str = "plans") -> Iterator[str]:
     """`dump_plan` in pieces, for writing a big plan without holding all of its text."""
-    from sovrium_tui.planning.plan_yaml import document_chunks
+    from sovrium_tui.planning.plan_yaml import document_chunks, snapshot_text
 
     name = file_name or plan_file_name(plan.version, slugify(plan.summary))
     where = _shell_word(f"{directory.rstrip('/')}/{name}" if directory not in ("", ".") else name)
@@ -190,7 +190,13 @@ def plan_chunks(plan: Plan, *, file_name: str | None = None, directory: str = "p
         "# Hand edits (e.g. an `op: sql` backfill step) are allowed; re-hash afterwards with\n"
         f"#   sovrium plan --rehash {where}\n"
     )
-    yield from document_chunks(plan.to_json())
+    yield from document_chunks({**plan.header_json(), "digest": plan.digest})
+    snapshot = read_json(plan.schema)
+    laid_out = snapshot_text(snapshot)
+    if laid_out is not None:
+        yield f"schema: {laid_out}\n"
+    else:
+        yield from document_chunks({"schema": snapshot})
 
 
 def rewrite_digest(path: Path, digest: str) -> None:
