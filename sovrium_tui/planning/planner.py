@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from sovrium_tui.catalog.model import Catalog
 from sovrium_tui.planning.changes import (
@@ -55,22 +56,24 @@ def make_plan(
     """The plan that takes `origin` to `target` (compiled: `target_catalog`), or None when there is nothing to
     change."""
     from sovrium_tui.catalog import compile_app
-    from sovrium_tui.schema import app_checksum, app_snapshot
+    from sovrium_tui.schema import app_snapshot
+    from sovrium_tui.schema.checksum import checksum_of_tables
 
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
     changes = diff(origin.catalog, compile_app(target) if target_catalog is None else target_catalog, renames)
     if not changes and not allow_empty:
         return None
+    snapshot = app_snapshot(target)  # the checksum covers its tables (`app_checksum`, without reading them twice)
     return Plan(
         version=next_version or origin.version + 1,
         app=target.name,
         from_version=origin.version,
         from_checksum=origin.checksum,
-        to_checksum=app_checksum(target),
+        to_checksum=checksum_of_tables(cast(list[object], snapshot["tables"])),
         created_at=plan_timestamp(),
         summary=summary or summarize(changes) or "settings only: no database change",
         steps=steps_for(changes),
-        schema=canonical_json(app_snapshot(target)),
+        schema=canonical_json(snapshot),
     ).with_digest()
 
 
