@@ -389,21 +389,26 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
 
 def _well_formed_step(item: object, step_id: int, hazards: Collection[str]) -> Step | None:
     """A generated step as this tool writes it, read without building a path or a problem for each key; None
-    for anything else (a hand-written step, an edit), which the careful reading above then goes through."""
-    if type(item) is not dict or item.keys() != _STEP_KEY_SET or item["id"] != step_id or type(item["id"]) is not int:
+    for anything else (a hand-written step, an edit), which the careful reading above then goes through.
+    Plain comparisons, no generator per list: a 2,000-table plan has 8,000 steps."""
+    if type(item) is not dict or item.keys() != _STEP_KEY_SET:
         return None
-    op, target, summary = item["op"], item["target"], item["summary"]
-    listed = item["hazards"], item["forward"], item["reverse"]
-    if not (type(op) is str and op and op != HAND_WRITTEN_OP and type(target) is str and type(summary) is str):
+    number, op, target, summary = item["id"], item["op"], item["target"], item["summary"]
+    named, forward, reverse = item["hazards"], item["forward"], item["reverse"]
+    if type(number) is not int or number != step_id or type(op) is not str or not op or op == HAND_WRITTEN_OP:
         return None
-    if not summary or not all(type(value) is list for value in listed) or not listed[1]:
+    if type(target) is not str or type(summary) is not str or not summary:
         return None
-    if not all(type(hazard) is str and hazard in hazards for hazard in listed[0]):
+    if type(named) is not list or type(forward) is not list or type(reverse) is not list or not forward:
         return None
-    for statements in listed[1:]:
-        if not all(type(statement) is str and statement.strip() for statement in statements):
+    for hazard in named:
+        if type(hazard) is not str or hazard not in hazards:
             return None
-    return Step(step_id, op, target, summary, tuple(listed[0]), tuple(listed[1]), tuple(listed[2]))
+    for statements in (forward, reverse):
+        for statement in statements:
+            if type(statement) is not str or not statement or statement.isspace():
+                return None
+    return Step(step_id, op, target, summary, tuple(named), tuple(forward), tuple(reverse))
 
 
 def _unknown_keys(mapping: dict[Any, Any], allowed: tuple[str, ...], path: str, problems: list[Problem]) -> None:

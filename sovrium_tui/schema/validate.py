@@ -1352,6 +1352,8 @@ def _is_plain_data(value: object) -> bool:
         return False
     if b"\\u0000" in written:
         return False
+    if b"null" not in written and written.count(b"[") + written.count(b"{") <= _MAX_NESTING:
+        return True  # no NaN or infinity (orjson writes them null), and too few containers to nest too deeply
     level: list[object] = [value]  # the containers `depth` levels in
     depth = 0
     while level:
