@@ -911,14 +911,20 @@ class _Validator:
         if not items:
             self.problems.add(path, "A table must have at least one field")
         entries: list[tuple[str, dict[str, object]]] = []
+        shapes: list[bytes | None] = []
         for index, item in enumerate(items):
             item_path = f"{path}[{index}]"
-            # a mapping with text keys, asked cheaply first (a big app has tens of thousands of fields)
-            data = item if type(item) is dict and {*map(type, item)} <= _TEXT_ONLY else None
+            # a mapping with text keys, asked cheaply first (a big app has tens of thousands of fields): a shape
+            # says so (orjson writes text keys only), else the keys are asked
+            shape = _field_shape(item) if type(item) is dict else None
+            data: dict[str, object] | None = None
+            if shape is not None or (type(item) is dict and {*map(type, item)} <= _TEXT_ONLY):
+                data = cast(dict[str, object], item)
             if data is None:
                 data = _expect_mapping(self.problems, item, item_path)
             if data is not None:
                 entries.append((item_path, data))
+                shapes.append(shape)
         ids = self.assign_ids(entries, allow_text=False, duplicate_message="Field IDs must be unique within the table")
         declared, field_paths, raw_fields, built_fields = (
             draft.declared,
@@ -926,11 +932,11 @@ class _Validator:
             draft.raw_fields,
             draft.fields,
         )
-        for (field_path, data), field_id in zip(entries, ids, strict=True):
+        for (field_path, data), field_id, shape in zip(entries, ids, shapes, strict=True):
             name = self.field_name(data, field_path)
             if name is not None and name in declared:
                 self.problems.add(f"{field_path}.name", "Field names must be unique within the table")
-            built = self.field(data, field_path, int(field_id), name)
+            built = self.field(data, field_path, int(field_id), name, shape)
             if name is not None:
                 declared.add(name)
                 field_paths.setdefault(name, field_path)
@@ -955,11 +961,13 @@ class _Validator:
             return None
         return cast(str, value)
 
-    def field(self, data: dict[str, object], path: str, field_id: int, name: str | None) -> Field | None:
+    def field(
+        self, data: dict[str, object], path: str, field_id: int, name: str | None, shape: bytes | None
+    ) -> Field | None:
         """The Field, or None when it has no usable name or type. Fields written alike (everything but `name`
-        and `id` the same) are read once: a big app repeats a few dozen shapes thousands of times. One written
-        alike with the same id and name too (`title`, id 1, in table after table) is the same immutable value."""
-        shape = _field_shape(data)
+        and `id` the same: `shape`, from `_field_shape`) are read once: a big app repeats a few dozen shapes
+        thousands of times. One written alike with the same id and name too (`title`, id 1, in table after
+        table) is the same immutable value."""
         key = (shape, field_id, name)
         built = self.built_fields.get(key) if shape is not None else None
         if built is not None:
