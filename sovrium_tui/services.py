@@ -8,15 +8,15 @@ import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sovrium_tui.execution.events import PlanRolledBack
 from sovrium_tui.schema.js_json import read_json
 from sovrium_tui.startup import MigrateOutcome
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import asyncpg
 
     from sovrium_tui.catalog.model import Catalog
@@ -607,6 +607,8 @@ async def apply(
     finally:
         await connection.close()
     if dry_run and runs:
+        from sovrium_tui.execution.events import PlanRolledBack
+
         report(PlanRolledBack(runs[-1].version, "dry run: every check and step succeeded", "dry-run"))
         notes += [f"a dry run does not check {limit}" for limit in DRY_RUN_LIMITS]
     from_version = state.version if state else 0
@@ -1278,6 +1280,8 @@ async def preflight(
     finally:
         await connection.close()
     if checks:
+        from sovrium_tui.execution.events import PlanRolledBack
+
         report(PlanRolledBack(checks[-1].version, "dry run finished", "dry-run"))
     return Preflight(database.display_url, tuple(checks), tuple(notes))
 
