@@ -475,6 +475,12 @@ def _unreachable(kind: str, database_url: str) -> tuple[str, str]:
         return database_url.replace("/sovrium_test_", "/no_such_db_", 1), "does not exist"
     if kind == "unknown role":
         return database_url.replace("postgres@", "nobody_here@", 1), 'role "nobody_here" does not exist'
+    if kind == "missing socket":
+        missing = "/nonexistent-sovrium-socket-dir"
+        return (
+            f"postgresql://postgres@/postgres?host={missing}&port=5432",
+            f"no server socket at {missing}/.s.PGSQL.5432",
+        )
     raise AssertionError(kind)
 
 
@@ -489,7 +495,7 @@ DB_COMMANDS: list[tuple[str, ...]] = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["refused port", "unknown host", "missing database", "unknown role"])
+@pytest.mark.parametrize("kind", ["refused port", "unknown host", "missing database", "unknown role", "missing socket"])
 @pytest.mark.parametrize("args", DB_COMMANDS, ids=lambda args: args[0])
 def test_an_unreachable_database_fails_fast_with_one_line(
     tmp_path: Path, database_url: str, kind: str, args: tuple[str, ...]

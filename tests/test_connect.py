@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -34,6 +35,19 @@ def silent_server() -> Iterator[int]:
 async def test_refused_connection_is_reported() -> None:
     with pytest.raises(ConnectionFailed, match=r"^Database connection failed: connection refused"):
         await connect(f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres")
+
+
+@pytest.mark.parametrize(
+    ("url", "socket_file"),
+    [
+        ("postgresql://postgres@/postgres?host=/nonexistent-dir&port=5999", "/nonexistent-dir/.s.PGSQL.5999"),
+        ("postgresql://postgres@%2Fnonexistent-dir/postgres", "/nonexistent-dir/.s.PGSQL.5432"),
+    ],
+)
+async def test_a_unix_socket_that_is_not_there_is_named(url: str, socket_file: str) -> None:
+    message = f"^Database connection failed: no server socket at {re.escape(socket_file)} \\(is the server running"
+    with pytest.raises(ConnectionFailed, match=message):
+        await connect(url)
 
 
 async def test_unknown_host_is_reported() -> None:

@@ -126,7 +126,7 @@ async def connect(
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
     except asyncpg.PostgresError as failure:
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
-    except (socket.gaierror, ConnectionRefusedError, TimeoutError) as failure:
+    except (socket.gaierror, ConnectionRefusedError, TimeoutError, FileNotFoundError) as failure:
         raise unreachable(url, failure, timeout) from failure
     except (OSError, asyncpg.InterfaceError, ValueError) as failure:
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
@@ -139,11 +139,38 @@ def unreachable(url: str, failure: OSError, timeout: float) -> ConnectionFailed:
     from sovrium_tui.errors import ConnectionFailed
 
     where = _host_of(url)
+    if isinstance(failure, FileNotFoundError):  # a Unix socket file that is not there: no server behind it
+        socket_file = _socket_file_of(url)
+        if socket_file is None:
+            hint = (
+                "no server socket in the default socket directories (is the server running? ?host=/dir names another)"
+            )
+        else:
+            hint = f"no server socket at {socket_file} (is the server running, and is that its socket directory?)"
+        return ConnectionFailed(f"Database connection failed: {hint}")
     if isinstance(failure, socket.gaierror):
         return ConnectionFailed(f"Database connection failed: unknown host {where.rsplit(':', 1)[0]!r}")
     if isinstance(failure, ConnectionRefusedError):
         return ConnectionFailed(f"Database connection failed: connection refused by {where} (is the server running?)")
     return ConnectionFailed(f"Database connection failed: no answer from {where} within {timeout:g} s")
+
+
+def _socket_file_of(url: str) -> str | None:
+    """The Unix socket a URL names (`?host=/dir&port=N`, or the directory as the host), if it names one."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        host = (query.get("host") or [""])[0]
+        if not host:
+            host = unquote(parts.netloc.rpartition("@")[2])
+            host = host.rpartition(":")[0] if parts.port else host
+        port = (query.get("port") or [""])[0] or str(parts.port or 5432)
+    except ValueError:
+        return None
+    host = host.split(",")[0]
+    return f"{host.rstrip('/')}/.s.PGSQL.{port.split(',')[0]}" if host.startswith("/") else None
 
 
 def _host_of(url: str) -> str:
