@@ -32,7 +32,7 @@ from sovrium_tui.planning.ddl import (
     drop_table_sql,
     drop_trigger_sql,
 )
-from sovrium_tui.schema.field_types import COLUMN_TYPES, LEGACY_ALIASES
+from sovrium_tui.schema.field_types import COLUMN_TYPES, LEGACY_ALIASES, canonical_type
 from sovrium_tui.schema.model import (
     AiSettings,
     App,
@@ -332,6 +332,36 @@ def test_each_field_type_compiles_to_its_column_rules_and_indexes(
     assert tuple(i for i in table.indexes if i.name not in SYSTEM_INDEXES) == tuple(
         sorted(indexes, key=lambda i: i.name)
     )
+
+
+@pytest.mark.parametrize("case", FIELD_CASES, ids=[_case_id(c) for c in FIELD_CASES])
+@pytest.mark.parametrize("auth", [False, True])
+def test_a_field_shared_by_tables_compiles_as_if_each_table_had_its_own(
+    case: tuple[Field, Column, tuple[Constraint, ...], tuple[Index, ...]], auth: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation makes a field written alike in many tables one object; compile builds the parts of the kinds
+    that depend on the field alone once. Tables that differ in every other way (name, composite key holding the
+    field, unique and indexed copies) compile exactly as they do with nothing reused."""
+    from sovrium_tui.catalog import compile as compile_module
+
+    shared = case[0]
+    indexed = canonical_type(shared.type) != "status"  # a status field's index has one name per table
+    tables = (
+        SchemaTable(1, "t", (shared,)),
+        SchemaTable(2, "t_two", (f("other"), shared), primary_key=PrimaryKey("composite", ("other", "f"))),
+        SchemaTable(3, "t_three", (shared, replace(shared, id=shared.id + 1, name="g", unique=True, indexed=indexed))),
+        *RELATED,
+    )
+    app = App("test", tables, auth=auth)
+    reused = compile_app(app)
+    with monkeypatch.context() as patched:
+        patched.setattr(compile_module, "_FROM_THE_FIELD_ALONE", frozenset())
+        built_each_time = compile_app(app)
+    assert reused == built_each_time
+    one, three = reused.table("t"), reused.table("t_three")
+    assert one is not None and three is not None
+    if canonical_type(shared.type) in compile_module._FROM_THE_FIELD_ALONE:
+        assert one.column("f") is three.column("f"), "the shared field's column is built once"
 
 
 def test_the_cases_cover_every_column_type_and_legacy_alias() -> None:

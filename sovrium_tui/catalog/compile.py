@@ -593,6 +593,10 @@ class _Context:
     serial_fields: frozenset[str]  # integer fields that become SERIAL as a single-field primary key
     label: str  # the name the app sees; unique and foreign-key constraints are named after it, as in Sovrium
     formulas: Mapping[str, formula.FormulaKind]  # how each formula field is computed
+    # The parts of fields compiled so far in this app, by the Field object, for the kinds whose parts follow from
+    # the field alone (_FROM_THE_FIELD_ALONE): validation makes a field written alike, with the same id and name,
+    # in table after table one object, and its column and checks are then built once.
+    built: dict[int, tuple[Field, _FieldParts]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -816,12 +820,34 @@ def _declared_index(ctx: _Context, field: Field, kind: str) -> tuple[Index, ...]
     return (_index(f"idx_{ctx.name}_{suffix}", ctx.name, (field.name,), method=method),)
 
 
+# Kinds whose builder reads nothing but the field: not the table (names of indexes, serial keys, formulas), the
+# app (auth) or other tables (relationships). Their unique rule and declared index are named after the table and
+# are added per table below.
+_FROM_THE_FIELD_ALONE = frozenset(
+    {
+        *("single-line-text", "email", "url", "phone-number", "long-text", "code", "checkbox", "date", "datetime"),
+        *("time", "duration", "json", "geolocation", "updated-by", "deleted-by", "deleted-at", "created-at"),
+        *("updated-at", "decimal", "currency", "percentage", "rating", "progress", "single-select", "status"),
+        *("multi-select", "array", "single-attachment", "multiple-attachments", "barcode", "color"),
+        *ai.COLUMN_TYPES,
+    }
+)
+
+
 def _compile_field(ctx: _Context, field: Field) -> _FieldParts:
     kind = canonical_type(field.type)
     build = _BUILDERS.get(kind)
     if build is None:
         raise _FieldError(f"Unknown field type: {field.type}")
-    parts = build(ctx, field)
+    if kind in _FROM_THE_FIELD_ALONE:
+        known = ctx.built.get(id(field))
+        if known is not None and known[0] is field:
+            parts = known[1]
+        else:
+            parts = build(ctx, field)
+            ctx.built[id(field)] = (field, parts)
+    else:
+        parts = build(ctx, field)
     unique, declared = _unique_rule(ctx, field, kind), _declared_index(ctx, field, kind)
     if not unique and not declared:
         return parts
@@ -881,7 +907,9 @@ def _serial_fields(table: SchemaTable) -> frozenset[str]:
     return frozenset({target.name}) if target and canonical_type(target.type) == "integer" else frozenset()
 
 
-def _context(app: App, table: SchemaTable, resolver: _Resolver) -> _Context:
+def _context(
+    app: App, table: SchemaTable, resolver: _Resolver, built: dict[int, tuple[Field, _FieldParts]] | None = None
+) -> _Context:
     return _Context(
         app,
         table,
@@ -890,6 +918,7 @@ def _context(app: App, table: SchemaTable, resolver: _Resolver) -> _Context:
         _serial_fields(table),
         table.physical_name,
         formula.formula_kinds(table),
+        {} if built is None else built,
     )
 
 
@@ -1077,8 +1106,10 @@ def _add_primary_key(ctx: _Context, position: int, build: _TableBuild) -> None:
         build.columns = [replace(c, nullable=False) if c.name in primary.columns else c for c in build.columns]
 
 
-def _compile_table(app: App, position: int, table: SchemaTable) -> tuple[Table, list[Function], list[Problem]]:
-    ctx = _context(app, table, _Resolver(app))
+def _compile_table(
+    app: App, position: int, table: SchemaTable, built: dict[int, tuple[Field, _FieldParts]]
+) -> tuple[Table, list[Function], list[Problem]]:
+    ctx = _context(app, table, _Resolver(app), built)
     build = _TableBuild(columns=_system_columns(table))
     _add_fields(ctx, position, build)
     if any(c.name == "deleted_at" for c in build.columns):
@@ -1181,13 +1212,14 @@ def compile_app(app: App) -> Catalog:
     tables: list[Table] = []
     functions: list[Function] = []
     problems: list[Problem] = []
+    built: dict[int, tuple[Field, _FieldParts]] = {}
     for position, table in enumerate(app.tables):
         if table.physical_name in SOVRIUM_PUBLIC_TABLES:
             message = (
                 f'Table name "{table.name}" is Sovrium\'s own table (public.{table.physical_name}); choose another'
             )
             problems.append(Problem(message, f"tables[{position}].name"))
-        compiled, table_functions, table_problems = _compile_table(app, position, table)
+        compiled, table_functions, table_problems = _compile_table(app, position, table, built)
         tables.append(compiled)
         functions.extend(table_functions)
         problems.extend(table_problems)
