@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -216,31 +215,33 @@ class PlanOutcome:
         }
 
 
-def _offline_origin(plans_dir: Path) -> tuple[int, Origin]:
-    """The head plan's version and the state it leaves (its app known by its names: small enough to travel)."""
+def _offline_head(plans_dir: Path) -> tuple[int, tuple[str, App] | None]:
+    """The head plan's version, and the checksum and app of the state it leaves (None before the first plan).
+
+    Run on the other core while the schema is read and compiled: the app travels back and is compiled here, as a
+    compiled catalog is three times an app to send (2,000 tables: 0.25 s against 0.08 s, there and back).
+    """
     from sovrium_tui.planning.directory import read_plan_directory
-    from sovrium_tui.planning.renames import naming_of
-    from sovrium_tui.schema.model import App
+    from sovrium_tui.schema import app_from_document
 
     directory = read_plan_directory(plans_dir)
     directory.require_sound()
-    origin = _origin_from_plans(directory)
-    if isinstance(origin.app, App):
-        origin = dataclasses.replace(origin, app=naming_of(origin.app))
-    return (directory.head.plan.version if directory.head else 0), origin
+    head = directory.head
+    if head is None:
+        return 0, None
+    app = app_from_document(read_json(head.plan.schema), source=str(head.path))
+    return head.plan.version, (head.plan.to_checksum, app)
 
 
-def _origin_from_plans(directory: PlanDirectory) -> Origin:
+def _origin_of(version: int, head: tuple[str, App] | None) -> Origin:
     from sovrium_tui.catalog import compile_app
     from sovrium_tui.catalog.model import Catalog
     from sovrium_tui.planning.planner import Origin
-    from sovrium_tui.schema import app_from_document
 
-    head = directory.head
     if head is None:
         return Origin(version=0, checksum=None, app=None, catalog=Catalog())
-    app = app_from_document(read_json(head.plan.schema), source=str(head.path))
-    return Origin(version=head.plan.version, checksum=head.plan.to_checksum, app=app, catalog=compile_app(app))
+    checksum, app = head
+    return Origin(version=version, checksum=checksum, app=app, catalog=compile_app(app))
 
 
 async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Origin, int]:
@@ -302,12 +303,13 @@ async def plan(
         from sovrium_tui import forked
         from sovrium_tui.catalog import compile_app
 
-        # The head plan's app (read, validated, compiled) and this schema are independent: the other core
-        # builds the first while this one reads and compiles the second.
-        with forked.started(functools.partial(_offline_origin, Path(plans_dir))) as reading:
+        # The head plan's app (read and validated) and this schema are independent: the other core reads the
+        # first while this one reads and compiles the second.
+        with forked.started(functools.partial(_offline_head, Path(plans_dir))) as reading:
             target = load_app(Path(schema_path))
             target_catalog = compile_app(target)
-            head_version, origin = reading.result()
+            head_version, head = reading.result()
+        origin = _origin_of(head_version, head)
     else:
         from sovrium_tui.execution.connect import resolve_database
 
