@@ -50,6 +50,12 @@ async def test_a_unix_socket_that_is_not_there_is_named(url: str, socket_file: s
         await connect(url)
 
 
+async def test_a_certificate_file_the_url_names_that_is_not_there_is_named_not_taken_for_a_socket() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres?sslmode=verify-full&sslrootcert=/no-such.crt"
+    with pytest.raises(ConnectionFailed, match=r"^Database connection failed: sslrootcert file '/no-such\.crt' does"):
+        await connect(url)
+
+
 async def test_unknown_host_is_reported() -> None:
     with pytest.raises(ConnectionFailed, match=r"unknown host 'no-such-host\.invalid'"):
         await connect("postgresql://postgres@no-such-host.invalid:5432/postgres")

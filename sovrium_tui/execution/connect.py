@@ -139,20 +139,44 @@ def unreachable(url: str, failure: OSError, timeout: float) -> ConnectionFailed:
     from sovrium_tui.errors import ConnectionFailed
 
     where = _host_of(url)
-    if isinstance(failure, FileNotFoundError):  # a Unix socket file that is not there: no server behind it
-        socket_file = _socket_file_of(url)
-        if socket_file is None:
-            hint = (
-                "no server socket in the default socket directories (is the server running? ?host=/dir names another)"
-            )
-        else:
-            hint = f"no server socket at {socket_file} (is the server running, and is that its socket directory?)"
-        return ConnectionFailed(f"Database connection failed: {hint}")
+    if isinstance(failure, FileNotFoundError):
+        return _missing_file(url, failure)
     if isinstance(failure, socket.gaierror):
         return ConnectionFailed(f"Database connection failed: unknown host {where.rsplit(':', 1)[0]!r}")
     if isinstance(failure, ConnectionRefusedError):
         return ConnectionFailed(f"Database connection failed: connection refused by {where} (is the server running?)")
     return ConnectionFailed(f"Database connection failed: no answer from {where} within {timeout:g} s")
+
+
+def _missing_file(url: str, failure: FileNotFoundError) -> ConnectionFailed:
+    """A file the connection needs is not there: the Unix socket (no server behind it), or a file the URL names
+    (`sslrootcert=…`, which asyncpg's error does not name)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from sovrium_tui.errors import ConnectionFailed
+
+    socket_file = _socket_file_of(url)
+    if socket_file is not None:
+        hint = f"no server socket at {socket_file} (is the server running, and is that its socket directory?)"
+        return ConnectionFailed(f"Database connection failed: {hint}")
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query)
+        tcp = bool(parts.hostname) or any(key == "host" for key, _ in query)
+    except ValueError:
+        query, tcp = [], True
+    named = [(key, value) for key, value in query if key in _FILE_PARAMETERS]
+    missing = next(((key, value) for key, value in named if not os.path.exists(os.path.expanduser(value))), None)
+    if missing is not None:
+        hint = f"{missing[0]} file {missing[1]!r} does not exist"
+    elif tcp:
+        hint = str(failure)
+    else:
+        hint = "no server socket in the default socket directories (is the server running? ?host=/dir names another)"
+    return ConnectionFailed(f"Database connection failed: {hint}")
+
+
+_FILE_PARAMETERS = frozenset({"sslrootcert", "sslcert", "sslkey", "sslcrl", "passfile"})
 
 
 def _socket_file_of(url: str) -> str | None:
