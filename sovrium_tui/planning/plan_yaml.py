@@ -101,26 +101,23 @@ def snapshot_text(snapshot: object) -> str | None:
 
     if type(snapshot) is not dict:
         return None
+    from sovrium_tui.schema.js_json import may_hold_fraction
+
     try:
-        compact = orjson.dumps(snapshot).decode()
+        compact = orjson.dumps(snapshot)
     except (TypeError, orjson.JSONEncodeError):
         return None
-    if not _plain_json(compact):
+    if may_hold_fraction(compact) or not _printable(compact):
         return None
     return _laid_out(snapshot, 0, orjson.dumps)
 
 
-def _plain_json(compact: str) -> bool:
-    from sovrium_tui.schema.js_json import number_clues
-
-    if b"0." in number_clues(compact.encode()) and _FRACTION.search(compact):
-        return False
+def _printable(compact: bytes) -> bool:
+    """Whether orjson's text holds only characters YAML allows unescaped (orjson escapes control characters but
+    DEL, and writes the rest of Unicode as it is)."""
     if compact.isascii():
-        return "\x7f" not in compact  # orjson escapes the other control characters
-    return _NOT_PRINTABLE.search(compact) is None
-
-
-_FRACTION = re.compile(r"[:,\[]-?[0-9]+[.eE]")  # a number with a fraction or an exponent (or such text in a string)
+        return b"\x7f" not in compact
+    return _NOT_PRINTABLE.search(compact.decode()) is None
 
 
 def _laid_out(value: Any, depth: int, dumps: Callable[[Any], bytes]) -> str:

@@ -131,6 +131,15 @@ def number_clues(text: bytes) -> bytes:
     return text.translate(_DIGITS_AND_EXPONENTS)
 
 
+_FRACTION_TOKEN = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
+
+
+def may_hold_fraction(written: bytes) -> bool:
+    """Whether compact JSON may hold a number with a fraction or an exponent (a float). Such text inside a string
+    (`"a:1e"`) is a false alarm; a float is never missed."""
+    return b"0." in number_clues(written) and _FRACTION_TOKEN.search(written) is not None
+
+
 def read_json(text: str) -> Any:
     """`json.loads(text)`, by orjson (about five times faster on a big app's megabytes) where it reads the same.
 

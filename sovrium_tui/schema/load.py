@@ -221,9 +221,6 @@ def _parse_yaml_fast(text: str) -> object:
     return data
 
 
-_FLOAT_TOKEN = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
-
-
 def _has_text_keys_and_no_floats(data: object) -> bool:
     """Whether every key is text and no number is a float, asked of orjson's text (Rust, a hundredth of the time
     of walking the document here). False alarms (such text inside a string, huge integers) cost the walk only."""
@@ -231,13 +228,13 @@ def _has_text_keys_and_no_floats(data: object) -> bool:
 
     if type(data) is not dict and type(data) is not list:
         return False
-    from sovrium_tui.schema.js_json import number_clues
+    from sovrium_tui.schema.js_json import may_hold_fraction
 
     try:
         written = orjson.dumps(data)
     except (TypeError, orjson.JSONEncodeError):
         return False
-    return b"0." not in number_clues(written) or _FLOAT_TOKEN.search(written) is None
+    return not may_hold_fraction(written)
 
 
 def _parse_yaml_fully(text: str, source: str) -> tuple[object, PositionIndex]:
