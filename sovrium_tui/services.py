@@ -292,35 +292,54 @@ async def plan(
     database_url: str | None = None,
 ) -> PlanOutcome:
     """Diff the schema against the database (or the head plan, offline) and write the next plan file."""
+    if offline:
+        return plan_offline(schema_path, plans_dir, name=name)
+    from sovrium_tui.execution.connect import resolve_database
     from sovrium_tui.planning.directory import read_plan_directory
-    from sovrium_tui.planning.plan import slugify, write_plan
-    from sovrium_tui.planning.planner import make_plan
     from sovrium_tui.schema import load_app
 
-    target_catalog = None
-    highest = 0
-    if offline:
-        from sovrium_tui import forked
-        from sovrium_tui.catalog import compile_app
-
-        # The head plan's app (read and validated) and this schema are independent: the other core reads the
-        # first while this one reads and compiles the second.
-        with forked.started(functools.partial(_offline_head, Path(plans_dir))) as reading:
-            target = load_app(Path(schema_path))
-            target_catalog = compile_app(target)
-            head_version, head = reading.result()
-        origin = _origin_of(head_version, head)
-    else:
-        from sovrium_tui.execution.connect import resolve_database
-
-        target = load_app(Path(schema_path))
-        directory = read_plan_directory(Path(plans_dir))
-        directory.require_sound()
-        head_version = directory.head.plan.version if directory.head else 0
-        origin, highest = await _origin_from_database(resolve_database(database_url).url, directory)
+    target = load_app(Path(schema_path))
+    directory = read_plan_directory(Path(plans_dir))
+    directory.require_sound()
+    head_version = directory.head.plan.version if directory.head else 0
+    origin, highest = await _origin_from_database(resolve_database(database_url).url, directory)
     next_version = max(origin.version, highest, head_version) + 1
+    return _write_next_plan(target, origin, next_version, plans_dir, name=name, mode="online")
+
+
+def plan_offline(schema_path: str | Path, plans_dir: str | Path = "plans", *, name: str | None = None) -> PlanOutcome:
+    """Diff the schema against the head plan's schema and write the next plan file (no database, no event loop)."""
+    from sovrium_tui import forked
+    from sovrium_tui.catalog import compile_app
+    from sovrium_tui.schema import load_app
+
+    # The head plan's app (read and validated) and this schema are independent: the other core reads the
+    # first while this one reads and compiles the second.
+    with forked.started(functools.partial(_offline_head, Path(plans_dir))) as reading:
+        target = load_app(Path(schema_path))
+        target_catalog = compile_app(target)
+        head_version, head = reading.result()
+    origin = _origin_of(head_version, head)
+    next_version = max(origin.version, head_version) + 1
+    return _write_next_plan(
+        target, origin, next_version, plans_dir, name=name, mode="offline", target_catalog=target_catalog
+    )
+
+
+def _write_next_plan(
+    target: App,
+    origin: Origin,
+    next_version: int,
+    plans_dir: str | Path,
+    *,
+    name: str | None,
+    mode: str,
+    target_catalog: Catalog | None = None,
+) -> PlanOutcome:
+    from sovrium_tui.planning.plan import slugify, write_plan
+    from sovrium_tui.planning.planner import make_plan
+
     made = make_plan(target, origin, next_version=next_version, target_catalog=target_catalog)
-    mode = "offline" if offline else "online"
     if made is None:
         return PlanOutcome(None, None, mode)
     slug = slugify(name) if name else slugify(made.summary)

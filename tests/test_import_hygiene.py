@@ -143,3 +143,17 @@ async def test_the_console_command_answers_an_unchanged_start_up_without_argpars
         )
         assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", "each of these costs the application's every boot milliseconds"
+
+
+def test_the_offline_commands_never_start_an_event_loop(tmp_path: Path) -> None:
+    """`plan --offline`, `check` and `validate` touch no database: no asyncio (50 ms of imports) nor driver."""
+    schema = tmp_path / "app.yaml"
+    schema.write_text(SCHEMA)
+    for command in (["plan", "app.yaml", "--offline"], ["plan", "app.yaml", "--offline"], ["check", "app.yaml"]):
+        code = f"from sovrium_tui.cli import main\nmain({command!r})"
+        assert _loaded_after(code, tmp_path) == [], command
+    code = "from sovrium_tui.cli import main\nassert main(['validate', 'app.yaml']) == 0"
+    assert _loaded_after(code, tmp_path) == []
+    assert [p.name for p in (tmp_path / "plans").iterdir()] == ["0001_new_table_items.yaml"], (
+        "planned once, then nothing to plan"
+    )
