@@ -597,6 +597,7 @@ class _Context:
     # the field alone (_FROM_THE_FIELD_ALONE): validation makes a field written alike, with the same id and name,
     # in table after table one object, and its column and checks are then built once.
     built: dict[int, tuple[Field, _FieldParts]]
+    kinds: Mapping[str, list[str]]  # the table's field names by canonical type, in field order
 
 
 @dataclass(frozen=True, slots=True)
@@ -919,7 +920,15 @@ def _context(
         table.physical_name,
         formula.formula_kinds(table),
         {} if built is None else built,
+        _names_by_kind(table),
     )
+
+
+def _names_by_kind(table: SchemaTable) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {}
+    for f in table.fields:
+        kinds.setdefault(canonical_type(f.type), []).append(f.name)
+    return kinds
 
 
 def _primary_key(ctx: _Context, column_names: set[str]) -> Constraint | None:
@@ -1000,11 +1009,11 @@ class _TriggerPlan:
 
 
 def _trigger_plans(ctx: _Context) -> list[_TriggerPlan]:
-    t, fields = ctx.name, ctx.table.fields
+    t = ctx.name
 
     def of_kind(kind: str, system: str | None) -> list[str]:
         own = [system] if system and ctx.table.field_named(system) is None else []
-        return own + [f.name for f in fields if canonical_type(f.type) == kind]
+        return own + ctx.kinds.get(kind, [])
 
     created, updated = of_kind("created-at", "created_at"), of_kind("updated-at", "updated_at")
     autonumbers = of_kind("autonumber", None)
@@ -1060,7 +1069,7 @@ def _triggers(ctx: _Context) -> tuple[list[Function], list[Trigger]]:
         functions.append(Function(function_name, plan.body))
         trigger_name = truncate_identifier(plan.trigger)
         triggers.append(Trigger(trigger_name, ctx.name, plan.timing, plan.events, function_name))
-    if any(canonical_type(f.type) == "updated-by" for f in ctx.table.fields):
+    if "updated-by" in ctx.kinds:
         # Named alike on every table; the shared function is added once, by compile_app.
         triggers.append(Trigger("set_updated_by", ctx.name, "BEFORE", ("UPDATE",), SET_UPDATED_BY.name))
     computed = [name for name, kind in ctx.formulas.items() if kind == "trigger"]
