@@ -33,7 +33,13 @@ def _say(text: str) -> None:
 
 
 def _emit_json(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from a JSON schema's "\ud800"): written as JSON escapes
+            text = json.dumps(document, indent=2, default=str)
+    sys.stdout.write(text + "\n")
 
 
 # --- commands -----------------------------------------------------------------------------------------

@@ -78,6 +78,10 @@ def truncate_identifier(name: str) -> str:
     return encoded[:MAX_IDENTIFIER_BYTES].decode("utf-8", errors="ignore")
 
 
+class UnreadableSql(ValueError):
+    """SQL text PostgreSQL's lexer refuses (the reason is the message)."""
+
+
 def setting_proof(sql: str) -> str:
     """`sql` with every plain string literal that holds a backslash written as an escape string (E'…').
 
@@ -92,7 +96,11 @@ def setting_proof(sql: str) -> str:
 
     pieces: list[str] = []
     written = 0
-    for token in parser.scan(sql):
+    try:
+        tokens = parser.scan(sql)
+    except parser.ParseError as failure:  # e.g. E'\x00': an escape that is no valid UTF-8
+        raise UnreadableSql(str(failure.args[0]) if failure.args else str(failure)) from None
+    for token in tokens:
         if token.name != "SCONST":
             continue
         literal = sql[token.start : token.end + 1]

@@ -206,10 +206,10 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
 def test_an_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "app.yaml", APP_YAML)
 
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(name: str, flags: int) -> int:  # root reads any file: the refusal is the operating system's
+        raise PermissionError(13, "Permission denied", str(name))
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr("sovrium_tui.schema.load.os.open", refuse)
     assert problems_of_file(path) == [Problem("Permission denied: cannot read the schema file")]
 
 

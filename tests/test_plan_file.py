@@ -297,7 +297,7 @@ def test_a_plan_that_fails_while_being_written_leaves_no_file(tmp_path: Path, mo
         raise OSError("disk full")
 
     monkeypatch.setattr(plan_module, "plan_chunks", broken_chunks)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(PlanInvalid, match="cannot write the plan file: disk full"):
         write_plan(sample_plan(), tmp_path, "new_table_customers")
     assert list(tmp_path.iterdir()) == [], "neither the plan nor a partial file is left behind"
 

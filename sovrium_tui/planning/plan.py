@@ -6,6 +6,7 @@ so a hand edit is refused until `sovrium plan --rehash` accepts it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -209,15 +210,20 @@ def rewrite_digest(path: Path, digest: str) -> None:
 
 
 def write_plan(plan: Plan, directory: Path, slug: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / plan_file_name(plan.version, slug)
     partial = path.with_name(f".{path.name}.partial")  # the plan appears whole or not at all
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         with partial.open("w", encoding="utf-8") as out:
             out.writelines(plan_chunks(plan, file_name=path.name, directory=str(directory)))
         partial.replace(path)
+    except OSError as failure:  # a plans directory under a file, no permission, a full disk …
+        reason = failure.strerror or str(failure)
+        where = failure.filename if isinstance(failure.filename, str) else str(directory)
+        raise PlanInvalid(f"cannot write the plan file: {reason}: {where}", location=str(path)) from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return path
 
 
@@ -316,6 +322,7 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
     if not isinstance(schema, dict) or not isinstance(schema.get("tables"), list):
         problems.append(Problem("expected the app snapshot {name, tables}", "schema"))
         schema = {"tables": []}
+    snapshot = _snapshot_json(schema, problems)
     steps = _read_steps(document.get("steps"), problems)
     if problems:
         return None
@@ -328,9 +335,38 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
         created_at=created_at,
         summary=summary,
         steps=steps,
-        schema=canonical_json(schema),
+        schema=snapshot,
         digest=str(digest),
     )
+
+
+def _snapshot_json(schema: dict[str, Any], problems: list[Problem]) -> str:
+    """The snapshot's canonical JSON; a problem when it is not JSON data (a key that is not text, which the
+    JSON writer would silently turn into one, or nesting past what it can write)."""
+    written = _by_orjson(schema, may_hold_floats=True)
+    if written is not None:  # the usual case, and the one of every plan this tool writes
+        return written.decode("utf-8")
+    if not _text_keys_only(schema):
+        problems.append(Problem("expected JSON data: every key in the snapshot must be text", "schema"))
+        return "{}"
+    try:
+        return canonical_json(schema)
+    except (TypeError, ValueError, RecursionError) as failure:
+        problems.append(Problem(f"expected JSON data: {failure}", "schema"))
+        return "{}"
+
+
+def _text_keys_only(value: object) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from sovrium_tui.identifiers import quote_ident, setting_proof
+from sovrium_tui.errors import Problem, SchemaInvalid
+from sovrium_tui.identifiers import UnreadableSql, quote_ident, setting_proof
 from sovrium_tui.planning import ddl
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -44,7 +45,11 @@ def forward_sql(change: Change) -> tuple[str, ...]:
 
     Literals are written so that no server setting changes their meaning (see `setting_proof`).
     """
-    return tuple(setting_proof(statement) for statement in _statements(change))
+    try:
+        return tuple(setting_proof(statement) for statement in _statements(change))
+    except UnreadableSql as failure:  # validation reads the schema's SQL with the same lexer: a last guard
+        message = f"{change.target}: PostgreSQL cannot read the SQL written for it ({failure})"
+        raise SchemaInvalid((Problem(message),)) from None
 
 
 def _statements(change: Change) -> tuple[str, ...]:

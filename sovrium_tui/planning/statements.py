@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.pgparse import TOO_DEEP, with_deep_trees
 
 EffectKind = Literal[
     "drop_table",
@@ -181,6 +182,8 @@ def analyse(statement: str) -> StatementFacts:
 
     if not statement.strip():
         return StatementFacts("empty statement")
+    if "\x00" in statement:  # PostgreSQL's parser stops reading at a NUL, and so would the server
+        return StatementFacts("holds a NUL character, which PostgreSQL cannot take in a statement")
     if "standard_conforming_strings" in statement.lower():
         return StatementFacts(
             "changes standard_conforming_strings, which would change how the server reads the statements "
@@ -197,7 +200,13 @@ def analyse(statement: str) -> StatementFacts:
         return StatementFacts(_SEVERAL)
     if not _worth_decoding(text):
         return StatementFacts(None)
-    document = json.loads(text)
+    try:
+        return with_deep_trees(lambda: _facts(statement, json.loads(text)))
+    except RecursionError:
+        return StatementFacts(TOO_DEEP)
+
+
+def _facts(statement: str, document: Any) -> StatementFacts:
     node_type, node = next(iter(document["stmts"][0]["stmt"].items()))
     problem = _problem(node_type, node)
     if problem is not None:
@@ -471,9 +480,12 @@ def named_relations(statement: str) -> tuple[Relation, ...]:
     from pglast import parser
 
     try:
-        document = json.loads(parser.parse_sql_json(statement))
-    except (parser.ParseError, ValueError):
+        return with_deep_trees(lambda: _named_relations(json.loads(parser.parse_sql_json(statement))))
+    except (parser.ParseError, ValueError, RecursionError):
         return ()
+
+
+def _named_relations(document: Any) -> tuple[Relation, ...]:
     found = dict.fromkeys(_relation(node) for node in _nodes(document, "RangeVar"))
     for drop in _nodes(document, "DropStmt"):
         if drop.get("removeType") == "OBJECT_TABLE":

@@ -19,6 +19,7 @@ from sovrium_tui.schema.load import (
     decode_text,
     parse_document,
     parse_value,
+    read_file,
     read_source,
 )
 
@@ -196,13 +197,15 @@ class _Composer:
 
     def read(self, target: str, display: str) -> _Loaded | str:
         try:
-            raw = Path(target).read_bytes()
+            raw = read_file(target)
         except (FileNotFoundError, NotADirectoryError):
             return f"Referenced file not found: {display}"
         except IsADirectoryError:
             return f"Referenced file not found: {display} (it is a directory)"
         except OSError as error:
             return f"Cannot read referenced file {display}: {error.strerror or error}"
+        except ValueError:  # a NUL, or a lone surrogate, in the reference
+            return f"Referenced file not found: {display} (no file can have this name)"
         file = self.files.setdefault(target, SourceFile(target, display, raw))
         try:
             value, positions = parse_value(decode_text(raw, display), source=display)

@@ -610,6 +610,8 @@ def query_problem(query: str) -> str | None:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
+    from sovrium_tui.pgparse import lexer_problem
+
     if ";" in query.strip().rstrip(";"):
         return "query must be one SELECT statement"
     try:
@@ -619,4 +621,5 @@ def query_problem(query: str) -> str | None:
         return f"query is not valid SQL: {_ANSI_CODES.sub('', reason)}"
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
         return "query must be one SELECT statement"
-    return None
+    problem = lexer_problem(query)
+    return None if problem is None else f"query is not valid PostgreSQL: {problem}"

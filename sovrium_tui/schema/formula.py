@@ -31,6 +31,8 @@ def parse_formula(text: str) -> ParsedFormula:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
+    from sovrium_tui.pgparse import expression_problem
+
     if not text.strip():
         raise FormulaError("the formula is empty")
     try:
@@ -40,6 +42,9 @@ def parse_formula(text: str) -> ParsedFormula:
         raise FormulaError(f"not a valid SQL expression: {_plain(reason)}") from None
     if len(parsed) != 1:
         raise FormulaError(f"a formula is one expression, found {len(parsed)} statements")
+    problem = expression_problem(text)
+    if problem is not None:
+        raise FormulaError(f"the formula {problem}")
     tree = parsed[0]
     if isinstance(tree, exp.Subquery):
         raise FormulaError("a formula cannot contain a subquery")

@@ -123,10 +123,31 @@ def parse_value(text: str, *, source: str) -> tuple[object, PositionIndex]:
     return _parse_yaml(text, source)
 
 
+class NotAFile(OSError):
+    """A path that names a device or a socket: read, `/dev/zero` would never end."""
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a file or a pipe (`<(…)` in a shell); NotAFile for a device or a socket, ValueError for a
+    name no file can have."""
+    import stat
+
+    # Opened without waiting: a named pipe nobody writes to reads as empty instead of blocking the open.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", os.fspath(path))
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise NotAFile(0, "not a file (a device or a socket)", os.fspath(path))
+        os.set_blocking(descriptor, True)
+        return handle.read()
+
+
 def read_source(path: Path, source: str) -> bytes:
     """The bytes of a schema file, or SchemaInvalid saying why it cannot be read."""
     try:
-        return path.read_bytes()
+        return read_file(path)
     except FileNotFoundError:
         message = "Schema file not found"
     except IsADirectoryError:
@@ -135,6 +156,8 @@ def read_source(path: Path, source: str) -> bytes:
         message = "Permission denied: cannot read the schema file"
     except OSError as exc:
         message = f"Cannot read the schema file: {exc.strerror or exc}"
+    except ValueError:  # a NUL, or a lone surrogate, in the name
+        message = "Cannot read the schema file: no file can have this name"
     raise SchemaInvalid([Problem(message)], source=source)
 
 

@@ -422,6 +422,8 @@ def _check_raw_sql(problems: Problems, pending: list[_RawSql]) -> None:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
+    from sovrium_tui.pgparse import expression_problem
+
     boolean_like = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean, exp.Column, exp.Func, exp.Null)
     for sql in pending:
         try:
@@ -430,6 +432,10 @@ def _check_raw_sql(problems: Problems, pending: list[_RawSql]) -> None:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             reason = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", reason)
             problems.add(sql.path, f"{sql.key} is not a valid PostgreSQL expression: {reason}")
+            continue
+        problem = expression_problem(sql.text)
+        if problem is not None:
+            problems.add(sql.path, f"{sql.key} {problem}")
             continue
         while isinstance(parsed, exp.Paren):
             parsed = parsed.this
