@@ -4,6 +4,8 @@ SQL each formula, lookup, rollup and view becomes."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sovrium_tui.catalog import compile_app
 from sovrium_tui.catalog.formula import formula_kinds, translate
@@ -172,3 +174,73 @@ tables:
         ("customers_insert_trigger", "INSTEAD OF", ("INSERT",)),
         ("customers_update_trigger", "INSTEAD OF", ("UPDATE",)),
     ]
+
+
+# --- formula order and circles: linear algorithms, the same answers as the plain definitions ------------------
+
+_NAMES = [f"f{i}" for i in range(8)]
+
+
+def _plain_order(wanted: list[str], uses: dict[str, set[str]]) -> list[str]:
+    """The definition: each time the first formula whose formulas are all placed, else the first unplaced."""
+    ordered: list[str] = []
+    while len(ordered) < len(wanted):
+        ready = [n for n in wanted if n not in ordered and uses[n] <= set(ordered)]
+        ordered.append(ready[0] if ready else next(n for n in wanted if n not in ordered))
+    return ordered
+
+
+def _plain_circled(uses: dict[str, set[str]]) -> list[str]:
+    """The definition: the formulas that reach themselves through another one."""
+    found = []
+    for start in uses:
+        seen: set[str] = set()
+        stack = [start]
+        while stack:
+            name = stack.pop()
+            if any(used == start and name != start for used in uses.get(name, ())):
+                found.append(start)
+                break
+            for used in uses.get(name, ()):
+                if used not in seen:
+                    seen.add(used)
+                    stack.append(used)
+    return found
+
+
+@given(
+    st.lists(st.sampled_from(_NAMES), min_size=1, max_size=8, unique=True).flatmap(
+        lambda names: st.tuples(
+            st.just(names),
+            st.fixed_dictionaries({n: st.sets(st.sampled_from([*_NAMES, "price"]), max_size=3) for n in names}),
+        )
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_formula_order_and_circles_match_their_definitions(case: tuple[list[str], dict[str, set[str]]]) -> None:
+    from sovrium_tui.catalog.formula import dependency_order
+    from sovrium_tui.schema.computed_fields import _in_circles
+    from sovrium_tui.schema.model import Field, Table
+
+    names, uses = case
+    fields = [Field(id=1, name="price", type="decimal")]
+    fields += [
+        Field(id=i + 2, name=n, type="formula", formula=" + ".join(["0", *sorted(uses[n])]))
+        for i, n in enumerate(names)
+    ]
+    table = Table(id=1, name="items", fields=tuple(fields))
+    among = {n: uses[n] & set(names) for n in names}
+    assert dependency_order(names, table) == _plain_order(names, among)
+    assert _in_circles(uses) == _plain_circled(uses)
+
+
+def test_a_chain_of_a_thousand_formulas_declared_backwards_is_computed_in_dependency_order() -> None:
+    """Each k<i> reads k<i+1>; the last reads qty: the trigger computes them last to first."""
+    chain = "".join(
+        f"      - {{id: {i + 10}, name: k{i}, type: formula, formula: {'qty' if i == 999 else f'k{i + 1}'} + 1}}\n"
+        for i in range(1000)
+    )
+    catalog = compile_app(parse_app(HEAD + chain, source="app.yaml"))
+    (body,) = [f.body for f in catalog.functions if f.name == "compute_items_formulas"]
+    assigned = [line.split(":=")[0].strip() for line in body.splitlines() if ":=" in line]
+    assert assigned == [f"NEW.k{i}" for i in reversed(range(1000))]

@@ -145,13 +145,39 @@ def _downward(start: set[str], uses: dict[str, set[str]], candidates: set[str]) 
 
 def dependency_order(names: Iterable[str], table: SchemaTable) -> list[str]:
     """Formula fields ordered so that each comes after the formulas it uses (declaration order otherwise)."""
-    wanted = list(names)
-    formulas = {f.name: f for f in table.fields if f.name in wanted}
-    uses = {n: set(parse_formula(formulas[n].formula or "").names) & set(wanted) for n in wanted}
+    import heapq
+
+    wanted = list(dict.fromkeys(names))
+    position = {n: i for i, n in enumerate(wanted)}
+    formulas = {f.name: f for f in table.fields if f.name in position}
+    waiting = {n: set(parse_formula(formulas[n].formula or "").names) & position.keys() for n in wanted}
+    used_by: dict[str, list[str]] = {n: [] for n in wanted}
+    for n, uses in waiting.items():
+        for used in uses:
+            used_by[used].append(n)
+    # Each time the first formula, in declaration order, whose formulas are all placed; in a circle, the first
+    # not yet placed. A heap of the ready ones keeps that linear (a chain of 1,000 formulas took seconds).
+    ready = [position[n] for n in wanted if not waiting[n]]
+    heapq.heapify(ready)
+    placed: set[str] = set()
     ordered: list[str] = []
+    first_unplaced = 0
     while len(ordered) < len(wanted):
-        ready = [n for n in wanted if n not in ordered and uses[n] <= set(ordered)]
-        ordered.append(ready[0] if ready else next(n for n in wanted if n not in ordered))
+        if ready:
+            name = wanted[heapq.heappop(ready)]
+        else:
+            while wanted[first_unplaced] in placed:
+                first_unplaced += 1
+            name = wanted[first_unplaced]
+        if name in placed:
+            continue
+        placed.add(name)
+        ordered.append(name)
+        for user in used_by[name]:
+            remaining = waiting[user]
+            remaining.discard(name)
+            if not remaining and user not in placed:
+                heapq.heappush(ready, position[user])
     return ordered
 
 

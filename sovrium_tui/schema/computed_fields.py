@@ -386,6 +386,14 @@ class CrossCheck:
     problems: Problems
     by_name: Mapping[str, _TableDraft]
     reported_formulas: set[str] = field(default_factory=set)
+    _readable_names: dict[int, set[str]] = field(default_factory=dict)  # by id(draft): every table is read
+
+    def readable(self, draft: _TableDraft) -> set[str]:
+        """`_readable(draft)`, worked out once per table (a table of a thousand formulas asked it per formula)."""
+        known = self._readable_names.get(id(draft))
+        if known is None:
+            known = self._readable_names[id(draft)] = _readable(draft)
+        return known
 
     def table(self, draft: _TableDraft) -> None:
         for built in draft.fields:
@@ -468,8 +476,8 @@ class CrossCheck:
         from sovrium_tui.schema.validate import did_you_mean
 
         name = built.related_field or ""
-        if name not in _readable(related):
-            hint = did_you_mean(name, _readable(related))
+        if name not in self.readable(related):
+            hint = did_you_mean(name, self.readable(related))
             message = f'{label} relatedField "{name}" not found in related table "{related.label}"{hint}'
             self.problems.add(f"{path}.relatedField", message)
 
@@ -489,8 +497,8 @@ class CrossCheck:
         from sovrium_tui.schema.validate import did_you_mean
 
         for name, where in filter_fields(built.filters):
-            if name not in _readable(related):
-                hint = did_you_mean(name, _readable(related))
+            if name not in self.readable(related):
+                hint = did_you_mean(name, self.readable(related))
                 message = f'Filter field "{name}" not found in related table "{related.label}"{hint}'
                 self.problems.add(f"{path}.filters{where}.field", message)
 
@@ -507,7 +515,7 @@ class CrossCheck:
         except FormulaError as error:
             self.problems.add(f"{path}.formula", f'Formula of field "{built.name}": {error}')
             return
-        known = _readable(draft)
+        known = self.readable(draft)
         for name in parsed.names:
             if name == built.name:
                 self.problems.add(f"{path}.formula", f'Formula of field "{built.name}": refers to itself')
@@ -527,7 +535,7 @@ class CrossCheck:
                     uses[built.name] = set(parse_formula(built.formula).names)
                 except FormulaError:
                     continue
-        for start in uses:
+        for start in _in_circles(uses):
             stack, seen = [start], set()
             while stack:
                 name = stack.pop()
@@ -556,7 +564,7 @@ class CrossCheck:
     def view(self, draft: _TableDraft, view: ViewSpec, path: str) -> None:
         from sovrium_tui.schema.validate import did_you_mean
 
-        known = _readable(draft)
+        known = self.readable(draft)
         named = [(n, f"{path}.fields[{i}]") for i, n in enumerate(view.fields)]
         named += [(n, f"{path}.sorts[{i}].field") for i, (n, _) in enumerate(view.sorts)]
         named += [(view.group_by[0], f"{path}.groupBy.field")] if view.group_by else []
@@ -569,6 +577,53 @@ class CrossCheck:
             problem = query_problem(view.query)
             if problem is not None:
                 self.problems.add(f"{path}.query", f'View "{view.id}": {problem}')
+
+
+def _in_circles(uses: Mapping[str, set[str]]) -> list[str]:
+    """The formulas (in `uses` order) on a circle through at least one other: those that reach themselves.
+
+    Tarjan's strongly connected components, iteratively: a formula is on such a circle exactly when its component
+    has more than one member. Linear, where asking every formula's reach was quadratic in a long chain.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    circled: set[str] = set()
+    for root in uses:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(uses[root] & uses.keys())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(uses[child] & uses.keys()))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    circled.update(component)
+    return [name for name in uses if name in circled]
 
 
 def _readable(draft: _TableDraft) -> set[str]:
