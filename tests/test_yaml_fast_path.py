@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from sovrium_tui.errors import SchemaInvalid
 from sovrium_tui.schema import load
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -71,10 +73,6 @@ def test_multiplication_and_comparison_in_formulas_and_checks_stay_on_the_fast_p
 
 
 def test_errors_are_reported_by_the_full_path_with_their_line() -> None:
-    import pytest
-
-    from sovrium_tui.errors import SchemaInvalid
-
     with pytest.raises(SchemaInvalid) as caught:
         load.parse_document("name: a\nname: b\n", source="app.yaml")
     assert caught.value.problems[0].line == 2
@@ -87,4 +85,45 @@ def test_errors_are_reported_by_the_full_path_with_their_line() -> None:
 @example("f: a * b\ng: *anchor\n")
 @example("k: v\n_1: 2")
 def test_the_quick_line_by_line_question_agrees_with_the_pattern_over_the_whole_text(text: str) -> None:
-    assert load.needs_pyyaml(text) == (load._NEEDS_PYYAML.search(text) is not None), text
+    last_line = text.rstrip()[text.rstrip().rfind("\n") + 1 :]
+    slowly = (
+        load._NEEDS_PYYAML.search(text) is not None
+        or load._ODD_CHARACTERS.search(text) is not None
+        or load._EMPTY_BLOCK_AT_END.search(last_line) is not None
+    )
+    assert load.needs_pyyaml(text) == slowly, text
+
+
+# Found by a fuzzer: text yaml-rs reads differently from the full path, so that an anchor anywhere else in the
+# file (which sends it to the full path) changed what the schema said.
+READ_DIFFERENTLY = [
+    "a: |\n",  # an empty block scalar at the end: "\n" to yaml-rs, "" to the full path
+    "a: >\n\n",
+    "a: |+\n",
+    "x:\n  a: |2\n",
+    "a: [?x]\n",  # a flow key to the full path, the text "?x" to yaml-rs
+    "a: ! 0\n",  # a non-specific tag: 0 to the full path, "0" to yaml-rs
+    "a: TRUE\x85\n",  # NEL: a line break to YAML 1.1 (so `true`), text to yaml-rs
+    "a: x\u2028y\n",
+    "a: x\x80y\n",
+    "a: x\x0by\n",
+    "a: x\x7fy\n",
+    "a: x\n\ufeffb: y\n",
+    "a:\n- \tyes\n",
+]
+
+
+@pytest.mark.parametrize("text", READ_DIFFERENTLY)
+def test_text_the_two_readers_take_differently_is_read_by_the_full_path_wherever_it_is(text: str) -> None:
+    assert load.needs_pyyaml(text)
+    anchored = "z: &unrelated 1\n" + text
+    outcomes = []
+    for document in (text, anchored):
+        try:
+            value = load.parse_document(document, source="app.yaml").data
+            outcomes.append(
+                repr({k: v for k, v in value.items() if k != "z"}) if isinstance(value, dict) else repr(value)
+            )
+        except SchemaInvalid as refused:
+            outcomes.append("refused: " + refused.problems[0].message.splitlines()[0])
+    assert outcomes[0] == outcomes[1]

@@ -167,9 +167,14 @@ def read_source(path: Path, source: str) -> bytes:
 # no tags or merge keys, no second document, and no
 # plain scalar yaml-rs would read as a number where the core schema reads text (`1_000`, `_1`, `0b11`, `+0x1F`,
 # `0X1F`; found by comparing both readers on 200,000 random number-like scalars).
+# Nor `?` straight after `[`, `{` or `,` (`[?x]`: a text to yaml-rs, a key to PyYAML), a tag with nothing after
+# its `!` (`! 0`: text to yaml-rs, 0 to PyYAML), a block scalar with no content at the end of the text (`|`:
+# "\n" to yaml-rs, "" to PyYAML), or one of `_ODD_CHARACTERS` (all found by a fuzzer comparing the two).
 # Anything else, and every error, takes the PyYAML path, which says what is wrong and where.
 _NEEDS_PYYAML = re.compile(
-    r"(?:^|[\s\[{,])(?:[*&]|!(?!=))[^\s\]},]|<<|\n(?:---|\.\.\.)"  # an anchor, alias or tag where a node starts
+    r"(?:^|[\s\[{,])(?:[*&][^\s\]},]|!(?!=))|<<|\n(?:---|\.\.\.)"  # an anchor, alias or tag where a node starts
+    r"|[\[{,][ \t]*[?>|%@`]"  # a key indicator without its blank, or an indicator no plain text starts with
+    r"|(?::|^) *[>|][-+0-9]*[^-+0-9 \t\n#]"  # a block scalar header with something after it that no header holds
     # a plain scalar's first characters, where one can start (after `: `, `- `, `? `, `[`, `{`, `,`, a line start)
     r"|(?:[:?-] +|[\[{,] *|^ *)(?:[-+]?\.?[0-9][0-9a-fA-F._xXoObBeE+-]*_|[-+]?[._]*_[._]*[0-9]|[-+]?0[bBXO]|[-+]0[ox])",
     re.MULTILINE,
@@ -179,13 +184,29 @@ _NEEDS_PYYAML = re.compile(
 # The same question, asked quickly. Every part of the pattern above but `\n---`/`\n...` stays on one line, so only
 # the lines holding one of these hints are asked it: substring searches run at memory speed, where the pattern
 # over a 1.8 MB schema takes a quarter of a second. Any underscore is a hint (`0xa_b` is 171 to yaml-rs).
-_HINTS = ("*", "&", "!", "<", "_", "0b", "0B", "0X", "0O", "-0o", "-0x", "+0o", "+0x")
+_HINTS = ("*", "&", "!", "<", "_", "?", ">", "|", "%", "@", "`", "0b", "0B", "0X", "0O", "-0o", "-0x", "+0o", "+0x")
+# Characters the two readers treat differently: control characters and DEL (refused by PyYAML, text to
+# yaml-rs), tabs (separation to yaml-rs, an error in places to PyYAML), a byte order mark after the start, NEL
+# and the other C1 controls, U+2028 and U+2029 (line breaks or refused in YAML 1.1, text to yaml-rs).
+_PLAIN_ASCII = bytes(range(0x20, 0x7F)) + b"\n\r"
+_ODD_CHARACTERS = re.compile("[\x00-\x08\t\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_EMPTY_BLOCK_AT_END = re.compile(r"(?:^|[ \t])[|>][-+0-9]*[ \t]*(?:#[^\n]*)?\Z", re.MULTILINE)
 
 
 def needs_pyyaml(text: str) -> bool:
     """Whether `_NEEDS_PYYAML` finds anything in the text, asked of the lines that may hold it only."""
     if "\n---" in text or "\n..." in text:
         return True
+    if text.isascii():  # the bytes outside printable ASCII and line breaks, in C: a quarter of the pattern's time
+        if text.encode("ascii").translate(None, _PLAIN_ASCII):
+            return True
+    elif _ODD_CHARACTERS.search(text) is not None:
+        return True
+    tail = text.rstrip()
+    if tail[-1:] in ("|", ">", "-", "+") or "#" in tail[-200:] or tail[-1:].isdigit():
+        last_line = tail[tail.rfind("\n") + 1 :]
+        if _EMPTY_BLOCK_AT_END.search(last_line) is not None:
+            return True
     asked: set[int] = set()  # the starts of the lines already asked
     for hint in _HINTS:
         at = text.find(hint)
