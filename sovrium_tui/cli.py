@@ -114,7 +114,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     shown = services.show(args.plan)
     if args.json:
-        _emit_json({**shown.to_json(), "digest_ok": shown.digest_ok})
+        destructive = [step.id for step in shown.destructive_steps]
+        _emit_json({**shown.to_json(), "digest_ok": shown.digest_ok, "destructive_steps": destructive})
     else:
         sys.stdout.write(render_plan(shown, color=_use_color(args)))
     return EXIT_OK

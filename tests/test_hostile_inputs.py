@@ -210,3 +210,23 @@ def test_json_output_holding_a_lone_surrogate_is_still_json(tmp_path: Path) -> N
     assert document["problems"][0]["message"] == 'Unknown key "\\ud800"'
     plain = run_sovrium("validate", "app.json", cwd=tmp_path)
     assert plain.error_lines == ['error: app.json: \\ud800: Unknown key "\\ud800"']
+
+
+@pytest.mark.parametrize(
+    ("statement", "destructive"),
+    [("DROP TABLE public.items", True), ("DELETE FROM public.items", True), ("ANALYZE public.items", False)],
+)
+def test_a_hand_written_step_that_drops_data_is_shown_as_destructive_whatever_its_hazards_say(
+    tmp_path: Path, statement: str, destructive: bool
+) -> None:
+    _schema(tmp_path, "      - {id: 1, name: title, type: single-line-text}\n")
+    assert run_sovrium("plan", "app.yaml", "--offline", cwd=tmp_path).returncode == 0
+    (plan,) = (tmp_path / "plans").glob("0001_*.yaml")
+    text = plan.read_text()
+    step = f"- id: 5\n  op: sql\n  summary: clean up\n  hazards: []\n  forward:\n  - {statement}\n  reverse: []\n"
+    plan.write_text(text.replace("\ndigest:", f"\n{step}digest:", 1))
+    assert run_sovrium("plan", "--rehash", plan, cwd=tmp_path).returncode == 0
+    shown = run_sovrium("show", plan, cwd=tmp_path)
+    assert f"5 steps, {1 if destructive else 0} destructive" in shown.stdout
+    document = run_sovrium("show", plan, "--json", cwd=tmp_path).json()
+    assert document["destructive_steps"] == ([5] if destructive else [])

@@ -83,9 +83,15 @@ class Plan:
 
     @property
     def destructive_steps(self) -> tuple[Step, ...]:
+        """Steps whose hazards say they lose data, and hand-written ones whose SQL can (a `hazards: []` under a
+        `DROP TABLE` does not hide it from a reviewer; `apply` counts the loss from the SQL in any case)."""
         from sovrium_tui.planning.hazards import is_destructive
 
-        return tuple(step for step in self.steps if is_destructive(step.hazards))
+        return tuple(
+            step
+            for step in self.steps
+            if is_destructive(step.hazards) or (step.op == HAND_WRITTEN_OP and _sql_may_destroy(step.forward))
+        )
 
     def header_json(self) -> dict[str, Any]:
         """Everything the digest covers, in file order."""
@@ -482,6 +488,13 @@ def _text_list(
     if not value and not allow_empty:
         problems.append(Problem("expected at least one statement", f"{path}.{key}"))
     return tuple(value)
+
+
+def _sql_may_destroy(statements: tuple[str, ...]) -> bool:
+    """Whether one of the statements drops, deletes, overwrites or narrows (what PostgreSQL's parser shows)."""
+    from sovrium_tui.planning.statements import analyse
+
+    return any(analyse(statement).effects for statement in statements)
 
 
 def _sql_problems(plan: Plan, *, every: bool) -> list[Problem]:
