@@ -230,3 +230,16 @@ def test_a_hand_written_step_that_drops_data_is_shown_as_destructive_whatever_it
     assert f"5 steps, {1 if destructive else 0} destructive" in shown.stdout
     document = run_sovrium("show", plan, "--json", cwd=tmp_path).json()
     assert document["destructive_steps"] == ([5] if destructive else [])
+
+
+def test_a_snapshot_renamed_away_from_the_plans_app_is_an_invalid_plan(tmp_path: Path) -> None:
+    """The digest covers the header (and `app`), the checksum the snapshot's tables: the name must agree."""
+    _schema(tmp_path, "      - {id: 1, name: title, type: single-line-text}\n")
+    assert run_sovrium("plan", "app.yaml", "--offline", cwd=tmp_path).returncode == 0
+    (plan,) = (tmp_path / "plans").glob("0001_*.yaml")
+    text = plan.read_text()
+    assert '"name": "shop"' in text
+    plan.write_text(text.replace('"name": "shop"', '"name": "other"', 1))
+    result = run_sovrium("show", plan, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "schema.name: the snapshot's name is not the plan's app ('shop')" in result.stderr

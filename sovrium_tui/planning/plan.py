@@ -328,6 +328,8 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
     if not isinstance(schema, dict) or not isinstance(schema.get("tables"), list):
         problems.append(Problem("expected the app snapshot {name, tables}", "schema"))
         schema = {"tables": []}
+    if schema.get("name") != app:
+        problems.append(Problem(f"the snapshot's name is not the plan's app ({app!r})", "schema.name"))
     snapshot = _snapshot_json(schema, problems)
     steps = _read_steps(document.get("steps"), problems)
     if problems:
