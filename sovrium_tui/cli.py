@@ -543,6 +543,7 @@ def render_plan(plan: Any, *, color: bool) -> str:
 
     Everything taken from the file is made terminal-safe before it is coloured.
     """
+    from sovrium_tui.planning.plan import shown_hazards
 
     def paint(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
@@ -557,7 +558,7 @@ def render_plan(plan: Any, *, color: bool) -> str:
         "",
     ]
     for step in plan.steps:
-        badges = " ".join(paint(f"[{h}]", _HAZARD_COLORS.get(h, "36")) for h in step.hazards)
+        badges = " ".join(paint(f"[{h}]", _HAZARD_COLORS.get(h, "36")) for h in shown_hazards(step))
         lines.append(paint(f"{step.id:>3}. {safe(step.summary)}", "1") + (f"  {badges}" if badges else ""))
         for label, code, statements in (("forward", "32", step.forward), ("reverse", "35", step.reverse)):
             lines.append(f"     {paint(label + ':', code)}" + ("" if statements else " (none)"))

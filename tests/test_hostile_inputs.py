@@ -228,6 +228,7 @@ def test_a_hand_written_step_that_drops_data_is_shown_as_destructive_whatever_it
     assert run_sovrium("plan", "--rehash", plan, cwd=tmp_path).returncode == 0
     shown = run_sovrium("show", plan, cwd=tmp_path)
     assert f"5 steps, {1 if destructive else 0} destructive" in shown.stdout
+    assert ("5. clean up  [data-loss]" in shown.stdout) is destructive
     document = run_sovrium("show", plan, "--json", cwd=tmp_path).json()
     assert document["destructive_steps"] == ([5] if destructive else [])
 

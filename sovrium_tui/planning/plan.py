@@ -83,15 +83,10 @@ class Plan:
 
     @property
     def destructive_steps(self) -> tuple[Step, ...]:
-        """Steps whose hazards say they lose data, and hand-written ones whose SQL can (a `hazards: []` under a
-        `DROP TABLE` does not hide it from a reviewer; `apply` counts the loss from the SQL in any case)."""
+        """Steps whose hazards (as `shown_hazards` gives them) say they lose data."""
         from sovrium_tui.planning.hazards import is_destructive
 
-        return tuple(
-            step
-            for step in self.steps
-            if is_destructive(step.hazards) or (step.op == HAND_WRITTEN_OP and _sql_may_destroy(step.forward))
-        )
+        return tuple(step for step in self.steps if is_destructive(shown_hazards(step)))
 
     def header_json(self) -> dict[str, Any]:
         """Everything the digest covers, in file order."""
@@ -328,7 +323,7 @@ def _read_plan(document: object, problems: list[Problem]) -> Plan | None:
     if not isinstance(schema, dict) or not isinstance(schema.get("tables"), list):
         problems.append(Problem("expected the app snapshot {name, tables}", "schema"))
         schema = {"tables": []}
-    if schema.get("name") != app:
+    elif app and schema.get("name") != app:
         problems.append(Problem(f"the snapshot's name is not the plan's app ({app!r})", "schema.name"))
     snapshot = _snapshot_json(schema, problems)
     steps = _read_steps(document.get("steps"), problems)
@@ -490,6 +485,15 @@ def _text_list(
     if not value and not allow_empty:
         problems.append(Problem("expected at least one statement", f"{path}.{key}"))
     return tuple(value)
+
+
+def shown_hazards(step: Step) -> tuple[str, ...]:
+    """A step's hazards for review: as written, plus `data-loss` for a hand-written step whose SQL drops, deletes,
+    overwrites or narrows (a `hazards: []` over a `DROP TABLE` does not hide it; `apply` counts the loss from the
+    SQL in any case)."""
+    if step.op != HAND_WRITTEN_OP or "data-loss" in step.hazards or not _sql_may_destroy(step.forward):
+        return step.hazards
+    return ("data-loss", *step.hazards)
 
 
 def _sql_may_destroy(statements: tuple[str, ...]) -> bool:

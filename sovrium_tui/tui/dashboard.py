@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from sovrium_tui import services
-from sovrium_tui.planning.plan import Plan
+from sovrium_tui.planning.plan import Plan, shown_hazards
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import SovriumScreen
 from sovrium_tui.tui.drift import DriftScreen
@@ -355,7 +355,7 @@ class DashboardScreen(SovriumScreen):
                 markup(
                     "[b]Version $version[/b]: $tally\n$summary\n\n",
                     version=plan.version,
-                    tally=step_tally((step.op, step.hazards) for step in plan.steps),
+                    tally=step_tally((step.op, shown_hazards(step)) for step in plan.steps),
                     summary=plan.summary,
                 ),
                 markup("[$text-error b]Destroys data:[/]\n") if destructive else Content(""),

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header
 from sovrium_tui import services
 from sovrium_tui.execution.events import Event, StepStarted
 from sovrium_tui.execution.verify import VerifyResult
-from sovrium_tui.planning.plan import Plan, Step
+from sovrium_tui.planning.plan import Plan, Step, shown_hazards
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import InnerScreen
 from sovrium_tui.tui.fmt import cell, error_text, hazard_text, loss_total, markup, plain, plural, short, step_tally
@@ -138,7 +138,7 @@ class ReviewScreen(InnerScreen):
         header = self.query_one("#plan-header")
         header.border_title = plain(f"Plan {plan.version:04d} · {plan.app}")
         header.border_subtitle = plain(self.plan_path)
-        tally = step_tally((step.op, step.hazards) for step in plan.steps)
+        tally = step_tally((step.op, shown_hazards(step)) for step in plan.steps)
         lines = [markup("[b]$tally[/b]$counted", tally=tally, counted=self._counted())]
         lines += self._hazard_lines(plan)
         lines.append(markup("[b]$summary[/b]", summary=plan.summary))
@@ -196,7 +196,7 @@ class ReviewScreen(InnerScreen):
         for step in plan.steps:
             table.add_row(
                 cell(str(step.id), justify="right"),
-                hazard_text(step.hazards),
+                hazard_text(shown_hazards(step)),
                 cell(step.summary),
                 cell(step.op),
                 cell(step.target),
@@ -227,7 +227,7 @@ class ReviewScreen(InnerScreen):
         """`Forward SQL · step 3 · data-loss · 40 non-null values`: the step's hazards and what it destroys."""
         if step is None:
             return "Forward SQL"
-        parts = [f"Forward SQL · step {step.id}", *step.hazards]
+        parts = [f"Forward SQL · step {step.id}", *shown_hazards(step)]
         counts = [re.sub(r"^.*\((.*)\)$", r"\1", loss) for loss in self.losses.get(step.id, [])]
         parts += [count for count in counts if count]
         return " · ".join(parts)
