@@ -409,6 +409,40 @@ async def test_hand_written_steps_that_destroy_data_are_guarded_like_generated_o
     assert await db.fetchval("SELECT note FROM items WHERE title = 'a'") == "keep me"
 
 
+async def test_a_trigger_a_hand_written_step_creates_is_code_the_tool_cannot_see_into(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    """Found by a fuzzer: a function that deletes, fired by an insert the step makes, passed as harmless."""
+    await _migrate(cli, ITEMS_V2)
+    await db.execute("INSERT INTO items (title, note) VALUES ('a', 'keep me'), ('b', NULL)")
+    plan_path = await _planned(cli, table(1, "items", field(1, "title"), field(2, "note"), field(3, "extra")))
+    statements = [
+        "CREATE FUNCTION public.wipe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.items "
+        "WHERE title <> NEW.title; RETURN NULL; END $$",
+        "CREATE TRIGGER wipe_on_insert AFTER INSERT ON public.items FOR EACH ROW EXECUTE FUNCTION public.wipe()",
+        "INSERT INTO public.items (title) VALUES ('c')",
+        "DROP TRIGGER wipe_on_insert ON public.items",
+        "DROP FUNCTION public.wipe()",
+    ]
+
+    def add(document: dict[str, Any]) -> None:
+        document["steps"].append({"op": "sql", "forward": statements, "reverse": []})
+        for number, step in enumerate(document["steps"], start=1):
+            step["id"] = number
+
+    _edit_plan(plan_path, add)
+    cli.ok("plan", "--rehash", plan_path)
+    before = await catalog_state(db)
+
+    refused = cli.db_fails("apply", plan_path, "--yes")
+
+    assert "runs CREATE TRIGGER wipe_on_insert (its function runs on later changes)" in refused.stderr
+    assert await catalog_state(db) == before
+    assert await db.fetchval("SELECT count(*) FROM items") == 2
+    cli.db_ok("apply", plan_path, "--yes", "--allow-destructive")
+    assert await db.fetch("SELECT title FROM items") == [("c",)], "allowed, it ran as written"
+
+
 async def test_a_backfill_that_overwrites_nothing_is_not_a_loss(cli: Cli, db: asyncpg.Connection) -> None:
     await _migrate(cli, ITEMS_V2)
     await db.execute("INSERT INTO items (title, note) VALUES ('a', 'keep me'), ('b', NULL)")

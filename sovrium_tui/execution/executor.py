@@ -46,7 +46,7 @@ from sovrium_tui.execution.store import (
     record_applied,
     write_state,
 )
-from sovrium_tui.planning.plan import Plan, canonical_json
+from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, canonical_json
 from sovrium_tui.planning.statements import Relation, analyse, named_relations
 from sovrium_tui.schema.js_json import read_json
 
@@ -169,6 +169,7 @@ class _RunnableStep:
     label: str  # "step 2", "undoing version 3 step 1"
     summary: str
     statements: tuple[str, ...]
+    hand_written: bool = False  # an `op: sql` step (or its reverse): triggers it creates are code to distrust
 
 
 # --- apply -----------------------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ async def _apply_locked(
         await checks.check_no_drift(conn, state, recorded_catalog_for)
     await ensure_store(conn)
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
-    steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward) for s in plan.steps]
+    steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP) for s in plan.steps]
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
     # 6. Data the statements would destroy, counted now and again just before each step, refused unless allowed.
     allowed = allowed_destructive_tables(plan.schema)
@@ -309,7 +310,7 @@ async def _apply_locked(
     refused: list[DataLoss] = []
     for step in steps:
         if not allow_destructive:
-            refused += refused_on_apply(await losses_of(conn, step.label, step.statements), allowed)
+            refused += refused_on_apply(await losses_of(conn, step.label, step.statements, step.hand_written), allowed)
         try:
             runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
         except StepFailed as failed:
@@ -530,7 +531,9 @@ async def _rollback_locked(
     reporter(events.PlanStarted(target, len(steps)))
     runs, losses = [], []
     for step in steps:
-        losses += [loss for loss in await losses_of(conn, step.label, step.statements) if loss.destroys]
+        losses += [
+            loss for loss in await losses_of(conn, step.label, step.statements, step.hand_written) if loss.destroys
+        ]
         runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
     if not force:
         _refuse_rollback_loss(losses, target)
@@ -599,7 +602,8 @@ def _reverse_steps(plans: Sequence[tuple[int, Mapping[str, Any]]]) -> list[_Runn
             if not statements:
                 continue
             label = f"undoing version {version} step {step['id']}"
-            steps.append(_RunnableStep(len(steps) + 1, label, f"{label}: {step['summary']}", statements))
+            hand_written = step.get("op") == HAND_WRITTEN_OP
+            steps.append(_RunnableStep(len(steps) + 1, label, f"{label}: {step['summary']}", statements, hand_written))
     return steps
 
 
@@ -702,7 +706,7 @@ async def _losses_now(conn: asyncpg.Connection, steps: Sequence[_RunnableStep]) 
     """Every loss of every step, counted in the database as it is before the first step runs."""
     found = []
     for step in steps:
-        found += await losses_of(conn, step.label, step.statements)
+        found += await losses_of(conn, step.label, step.statements, step.hand_written)
     return found
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.planning.statements import Effect, analyse
+from sovrium_tui.planning.statements import Effect, analyse, created_trigger
 from sovrium_tui.schema.js_json import read_json
 
 if TYPE_CHECKING:
@@ -52,12 +52,18 @@ _SINGULAR = {
 }
 
 
-async def losses_of(conn: asyncpg.Connection, step: str, statements: Sequence[str]) -> list[DataLoss]:
-    """Every loss the statements of one step would cause, counted now."""
+async def losses_of(
+    conn: asyncpg.Connection, step: str, statements: Sequence[str], hand_written: bool = False
+) -> list[DataLoss]:
+    """Every loss the statements of one step would cause, counted now. A trigger a hand-written step creates
+    runs its function on later row changes, code the tool cannot see into: an unknown loss, like a DO block (the
+    triggers the tool writes itself only set timestamps and computed values)."""
     found = []
     for statement in statements:
         for effect in analyse(statement).effects:
             found.append(await _count(conn, step, effect))
+        if hand_written and (trigger := created_trigger(statement)) is not None:
+            found.append(await _count(conn, step, Effect("opaque", detail=trigger)))
     return found
 
 

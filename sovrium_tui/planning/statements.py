@@ -214,6 +214,24 @@ def _facts(statement: str, document: Any) -> StatementFacts:
     return StatementFacts(None, tuple(_effects(statement, node_type, node)), tuple(_relations(node_type, node)))
 
 
+@functools.lru_cache(maxsize=4096)
+def created_trigger(statement: str) -> str | None:
+    """`CREATE TRIGGER name (…)` when the statement creates a trigger or an event trigger (code that runs on later
+    changes), else None."""
+    from pglast import parser
+
+    try:
+        text = parser.parse_sql_json(statement)
+    except parser.ParseError:
+        return None
+    for node_type, what in (("CreateTrigStmt", "TRIGGER"), ("CreateEventTrigStmt", "EVENT TRIGGER")):
+        if f'"{node_type}":' in text:
+            found = re.search(rf'"{node_type}":\{{.*?"trigname":"((?:[^"\\]|\\.)*)"', text)
+            name = json.loads(f'"{found.group(1)}"') if found else "?"
+            return f"CREATE {what} {name} (its function runs on later changes)"
+    return None
+
+
 def _parse_error(statement: str, failure: Exception) -> str:
     message = str(failure.args[0]) if failure.args else str(failure)
     location = failure.args[1] if len(failure.args) > 1 else None
