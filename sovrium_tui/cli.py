@@ -522,9 +522,13 @@ def _date(text: str) -> Any:
 
     try:
         moment = datetime.fromisoformat(text)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)  # 0001-01-01T00:00+14:00 is before the first representable moment
     except ValueError as failure:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO timestamp)") from failure
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"out of range: {text!r} (years 1 to 9999, in UTC)") from None
+    return moment
 
 
 def _use_color(args: argparse.Namespace) -> bool:
@@ -595,8 +599,11 @@ def _seconds(text: str) -> float:
     return value
 
 
+_MAX_COUNT = 2**31 - 1  # versions are PostgreSQL integers; no count here needs more
+
+
 def _count(minimum: int) -> Callable[[str], int]:
-    """A whole number ≥ `minimum`."""
+    """A whole number ≥ `minimum` (and at most 2,147,483,647)."""
 
     def parse(text: str) -> int:
         try:
@@ -605,6 +612,8 @@ def _count(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number ≥ {minimum}, got {value}")
+        if value > _MAX_COUNT:
+            raise argparse.ArgumentTypeError(f"expected a whole number ≤ {_MAX_COUNT:,}, got {text}")
         return value
 
     return parse
@@ -907,9 +916,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the edge: an unexpected failure is still one readable line
         if args.debug:
             raise
-        detail = terminal_text(f"{type(error).__name__}: {error}")
-        sys.stderr.write(f"error: unexpected {detail} (run with --debug for details)\n")
+        sys.stderr.write(f"error: {_unexpected(error)}\n")
         return EXIT_FAILED
+
+
+def _unexpected(error: Exception) -> str:
+    """A failure no command turned into a SovriumError: the database's own words when it came from there (a
+    statement_timeout a server or URL sets, a session a plan's step ended), else its type and text."""
+    import asyncpg
+
+    from sovrium_tui.execution.failures import postgres_text
+
+    if isinstance(error, asyncpg.PostgresError):
+        return terminal_text(f"the database refused: {postgres_text(error)} (SQLSTATE {error.sqlstate})")
+    if isinstance(error, asyncpg.InterfaceError | ConnectionError):
+        return terminal_text(f"Database connection failed: {error}")
+    return terminal_text(f"unexpected {type(error).__name__}: {error} (run with --debug for details)")
 
 
 def report(error: SovriumError, *, as_json: bool) -> int:

@@ -32,6 +32,7 @@ from tests.acceptance_support import (
     history_rows,
     log_rows,
     public_tables,
+    run_sovrium,
     table,
     write_schema,
 )
@@ -528,11 +529,18 @@ async def test_a_plan_for_another_app_or_that_skips_versions_is_refused(cli: Cli
     cli.db_ok("apply", cli.cwd / "plans", "--yes")
     second = await _planned(cli, ITEMS_V2)
 
-    _edit_plan(second, lambda d: d.update(app="billing"))
+    def for_app(name: str, **more: object) -> Any:
+        def change(document: dict[str, Any]) -> None:
+            document.update(app=name, **more)
+            document["schema"]["name"] = name  # the snapshot's name must be the plan's app
+
+        return change
+
+    _edit_plan(second, for_app("billing"))
     cli.ok("plan", "--rehash", second)
     assert "is for app 'billing', but this database holds app 'app'" in cli.db_fails("apply", second, "--yes").stderr
 
-    _edit_plan(second, lambda d: d.update(app="app", version=99))
+    _edit_plan(second, for_app("app", version=99))
     skipping = second.rename(second.with_name("0099_skip.yaml"))
     cli.ok("plan", "--rehash", skipping)
     failed = cli.db_fails("apply", skipping, "--yes")
@@ -805,3 +813,65 @@ async def test_a_rollback_across_a_version_that_removed_accepted_drift_lands_on_
     assert "note" not in await columns_of(db, "items") and "hack" not in await columns_of(db, "items")
     assert cli.db("drift").returncode == 0
     assert (await checksum_row(db) or {})["version"] == 1
+
+
+# --- 6. settings from an earlier plan, the URL or the database do not change what a plan does (fuzzer) ----------
+
+
+async def test_an_earlier_plans_session_setting_does_not_reach_the_next_plan(cli: Cli, db: asyncpg.Connection) -> None:
+    """`apply DIR` runs its plans on one connection: plan 2 ends with a session-level SET that would make plan 3
+    read-only (found by a fuzzer; with session_replication_role = replica it let rows break foreign keys)."""
+    for tables in ((ITEMS_V1,), (ITEMS_V2,)):
+        _schema(cli, *tables)
+        cli.ok("plan", "app.yaml", "--offline")
+    (second,) = (cli.cwd / "plans").glob("0002_*.yaml")
+    _edit_plan(second, _add_step(None, "SET default_transaction_read_only = on"))
+    cli.ok("plan", "--rehash", second)
+    _schema(cli, ITEMS_V2, ORDERS)
+    cli.ok("plan", "app.yaml", "--offline")
+
+    applied = cli.db_ok("apply", "plans", "--yes")
+
+    assert "read-only" not in applied.stderr
+    assert await db.fetchval("SELECT max(version) FROM system.migration_history") == 3
+    assert await db.fetchval("SELECT to_regclass('public.orders') IS NOT NULL")
+
+
+async def test_database_defaults_that_would_time_out_reads_or_quote_every_name_change_nothing(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    await _migrate(cli, ITEMS_V2)
+    name = await db.fetchval("SELECT current_database()")
+    await db.execute(f'ALTER DATABASE "{name}" SET statement_timeout = 1')
+    await db.execute(f'ALTER DATABASE "{name}" SET quote_all_identifiers = on')
+    for command in ("status", "drift", "history"):
+        result = cli.db(command)
+        assert result.returncode == 0, result
+        assert "unexpected" not in result.stderr
+    assert cli.db_ok("migrate", _schema(cli, ITEMS_V2), "--json").json()["status"] == "up-to-date"
+
+
+def test_an_empty_database_url_is_an_error_not_the_embedded_server(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text("name: shop\ntables: []\n")
+    for command in (["status"], ["migrate", "app.yaml"], ["apply", "plans", "--yes"]):
+        result = run_sovrium(*command, "--database-url", "", cwd=tmp_path)
+        assert result.returncode == 2, result
+        assert result.error_lines == [
+            "error: --database-url is empty (an unset variable?): give a URL, or leave the flag out"
+        ]
+    assert not (tmp_path / ".sovrium" / "pgdata").exists(), "no embedded server was started"
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        ["--since", "0001-01-01T00:00:00+14:00"],
+        ["--until", "9999-12-31T23:59:59-14:00"],
+        ["--version", "2147483648"],
+        ["--limit", "9223372036854775808"],
+    ],
+)
+def test_history_arguments_out_of_range_are_usage_errors(cli: Cli, argument: list[str]) -> None:
+    result = cli.db("history", *argument)
+    assert result.returncode == 2, result
+    assert "unexpected" not in result.stderr

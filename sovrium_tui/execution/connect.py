@@ -28,6 +28,7 @@ SESSION_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, MDY",
     "IntervalStyle": "postgres",
+    "quote_all_identifiers": "off",  # on (a database default) would print every name quoted: false drift
 }
 
 
@@ -66,6 +67,11 @@ def embedded_server(workdir: Path | None = None) -> LocalServer:
 
 def resolve_database(explicit_url: str | None, *, workdir: Path | None = None) -> DatabaseTarget:
     """`--database-url`, else `DATABASE_URL`, else the embedded server (started on first use)."""
+    if explicit_url is not None and not explicit_url.strip():
+        from sovrium_tui.errors import UsageError
+
+        # `--database-url "$PROD_URL"` with the variable unset must not quietly migrate the embedded server
+        raise UsageError("--database-url is empty (an unset variable?): give a URL, or leave the flag out")
     if explicit_url:
         return DatabaseTarget(explicit_url, "--database-url")
     from_env = os.environ.get("DATABASE_URL")
@@ -115,11 +121,20 @@ async def connect(
 
     from sovrium_tui.errors import ConnectionFailed, UsageError
 
-    settings = {**SESSION_SETTINGS, "lock_timeout": lock_timeout, "application_name": "sovrium"}
+    # No statement timeout for what the tool reads (a database default of 1 ms failed `status`); an apply sets
+    # its own for the transaction (--statement-timeout).
+    settings = {
+        **SESSION_SETTINGS,
+        "lock_timeout": lock_timeout,
+        "statement_timeout": "0",
+        "application_name": "sovrium",
+    }
     try:
         return await asyncpg.connect(url, timeout=timeout, server_settings=settings)
     except asyncpg.InvalidParameterValueError as failure:
-        raise UsageError(f"invalid --lock-timeout {lock_timeout!r}: {failure}") from failure
+        raise UsageError(
+            f"the server refused a setting (--lock-timeout {lock_timeout!r}, or the URL's options): {failure}"
+        ) from failure
     except asyncpg.InvalidPasswordError as failure:
         raise ConnectionFailed(f"Database connection failed: {failure}") from failure
     except asyncpg.InvalidCatalogNameError as failure:
