@@ -842,7 +842,11 @@ class StatusReport:
 
     @property
     def pending(self) -> tuple[PlanState, ...]:
-        return tuple(p for p in self.plans if p.state == "pending")
+        """What `apply` would run: pending plans, and rolled-back ones above the current version (a rolled-back
+        version may be applied again)."""
+        return tuple(
+            p for p in self.plans if p.state == "pending" or (p.state == "rolled back" and p.version > self.version)
+        )
 
     def describe(self) -> str:
         drift = {None: "nothing recorded yet", True: "DRIFTED (see `sovrium drift`)", False: "none"}[self.drift]

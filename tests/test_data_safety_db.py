@@ -875,3 +875,19 @@ def test_history_arguments_out_of_range_are_usage_errors(cli: Cli, argument: lis
     result = cli.db("history", *argument)
     assert result.returncode == 2, result
     assert "unexpected" not in result.stderr
+
+
+async def test_after_a_rollback_to_zero_status_counts_the_plans_apply_would_run_again(cli: Cli) -> None:
+    for tables in ((ITEMS_V1,), (ITEMS_V2,)):
+        _schema(cli, *tables)
+        cli.ok("plan", "app.yaml", "--offline")
+    cli.db_ok("apply", "plans", "--yes")
+    cli.db_ok("rollback", "--to", "0", "--yes", "--reason", "start again")
+
+    status = cli.db_ok("status", "--json").json()
+
+    assert status["version"] == 0
+    assert status["pending"] == [1, 2]
+    assert [p["state"] for p in status["plans"]] == ["rolled back", "rolled back"]
+    cli.db_ok("apply", "plans", "--yes")
+    assert cli.db_ok("status", "--json").json()["pending"] == []
