@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.planning.statements import Effect, analyse, created_trigger
+from sovrium_tui.planning.statements import Effect, analyse
 from sovrium_tui.schema.js_json import read_json
 
 if TYPE_CHECKING:
@@ -60,10 +60,11 @@ async def losses_of(
     triggers the tool writes itself only set timestamps and computed values)."""
     found = []
     for statement in statements:
-        for effect in analyse(statement).effects:
+        facts = analyse(statement)
+        for effect in facts.effects:
             found.append(await _count(conn, step, effect))
-        if hand_written and (trigger := created_trigger(statement)) is not None:
-            found.append(await _count(conn, step, Effect("opaque", detail=trigger)))
+        if hand_written and facts.trigger is not None:
+            found.append(await _count(conn, step, Effect("opaque", detail=facts.trigger)))
     return found
 
 

@@ -47,8 +47,10 @@ async def migration_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]
     """
     import asyncpg
 
-    if not conn.is_in_transaction():  # an earlier plan's `SET default_transaction_read_only` acts at BEGIN
-        await conn.execute("RESET ALL")
+    # An earlier plan's session-level SET (`apply DIR` runs its plans on one connection, a dry run in one outer
+    # transaction) is undone first, before BEGIN (`default_transaction_read_only` acts there): RESET ALL goes
+    # back to the connection's own settings.
+    await conn.execute("RESET ALL")
     transaction = conn.transaction(isolation="read_committed")
     await transaction.start()
     try:
@@ -88,19 +90,17 @@ async def configure_transaction(
     if conn.get_server_version().major >= 14:
         settings.append(("client_connection_check_interval", DEAD_CLIENT_CHECK_INTERVAL))
     calls = ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, true)" for i in range(len(settings)))
-    # An earlier plan's session-level SET (one `apply DIR` runs its plans on one connection) is undone first:
-    # RESET ALL goes back to the connection's own settings.
-    await conn.execute("RESET ALL")
+    # Foreign keys and triggers off (`options=-c session_replication_role=replica` in a superuser's URL) would let
+    # a plan's rows break constraints the database still calls valid; set only when it differs (a role without
+    # the privilege may not set it even to its current value).
+    calls += (
+        ", CASE WHEN current_setting('session_replication_role') <> 'origin' "
+        "THEN set_config('session_replication_role', 'origin', true) END"
+    )
     try:
         await conn.execute(f"SELECT {calls}", *[value for pair in settings for value in pair])
     except asyncpg.InvalidParameterValueError as failure:
         raise UsageError(f"invalid timeout setting: {failure}") from failure
-    # Foreign keys and triggers off (`options=-c session_replication_role=replica` in a superuser's URL) would let
-    # a plan's rows break constraints the database still calls valid.
-    await conn.execute(
-        "SELECT set_config('session_replication_role', 'origin', true) "
-        "WHERE current_setting('session_replication_role') <> 'origin'"
-    )
 
 
 # --- the migration lock ---------------------------------------------------------------------------------------

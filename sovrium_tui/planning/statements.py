@@ -22,7 +22,7 @@ import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sovrium_tui.identifiers import quote_ident
@@ -89,6 +89,8 @@ class StatementFacts:
     problem: str | None
     effects: tuple[Effect, ...] = ()
     relations: tuple[Relation, ...] = ()  # existing tables it alters, renames, drops or writes rows of
+    # `CREATE TRIGGER name (…)` when it creates a trigger or an event trigger: code that runs on later changes
+    trigger: str | None = None
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -198,12 +200,23 @@ def analyse(statement: str) -> StatementFacts:
         return StatementFacts("expected exactly one statement (this item holds only comments)")
     if count > 1:
         return StatementFacts(_SEVERAL)
+    trigger = _created_trigger(text)
     if not _worth_decoding(text):
-        return StatementFacts(None)
+        return StatementFacts(None, trigger=trigger)
     try:
-        return with_deep_trees(lambda: _facts(statement, json.loads(text)))
+        facts = with_deep_trees(lambda: _facts(statement, json.loads(text)))
     except RecursionError:
         return StatementFacts(TOO_DEEP)
+    return facts if trigger is None else replace(facts, trigger=trigger)
+
+
+def _created_trigger(tree_json: str) -> str | None:
+    for node_type, what in (("CreateTrigStmt", "TRIGGER"), ("CreateEventTrigStmt", "EVENT TRIGGER")):
+        if f'"{node_type}":' in tree_json:
+            found = re.search(rf'"{node_type}":\{{.*?"trigname":"((?:[^"\\]|\\.)*)"', tree_json)
+            name = json.loads(f'"{found.group(1)}"') if found else "?"
+            return f"CREATE {what} {name} (its function runs on later changes)"
+    return None
 
 
 def _facts(statement: str, document: Any) -> StatementFacts:
@@ -212,24 +225,6 @@ def _facts(statement: str, document: Any) -> StatementFacts:
     if problem is not None:
         return StatementFacts(problem)
     return StatementFacts(None, tuple(_effects(statement, node_type, node)), tuple(_relations(node_type, node)))
-
-
-@functools.lru_cache(maxsize=4096)
-def created_trigger(statement: str) -> str | None:
-    """`CREATE TRIGGER name (…)` when the statement creates a trigger or an event trigger (code that runs on later
-    changes), else None."""
-    from pglast import parser
-
-    try:
-        text = parser.parse_sql_json(statement)
-    except parser.ParseError:
-        return None
-    for node_type, what in (("CreateTrigStmt", "TRIGGER"), ("CreateEventTrigStmt", "EVENT TRIGGER")):
-        if f'"{node_type}":' in text:
-            found = re.search(rf'"{node_type}":\{{.*?"trigname":"((?:[^"\\]|\\.)*)"', text)
-            name = json.loads(f'"{found.group(1)}"') if found else "?"
-            return f"CREATE {what} {name} (its function runs on later changes)"
-    return None
 
 
 def _parse_error(statement: str, failure: Exception) -> str:
