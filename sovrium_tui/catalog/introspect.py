@@ -24,6 +24,7 @@ from sovrium_tui.catalog.model import (
     Constraint,
     Function,
     Index,
+    Policy,
     Table,
     Trigger,
     View,
@@ -68,7 +69,9 @@ SELECT c.relname AS table_name,
            ORDER BY k.position
        ) AS columns,
        ref.relname AS referenced_table,
-       obj_description(con.oid, 'pg_constraint') AS comment
+       obj_description(con.oid, 'pg_constraint') AS comment,
+       NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled IN ('D', 'R'))
+           AS enforced
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -101,12 +104,28 @@ WHERE n.nspname = $1 AND t.relkind IN ('r', 'p')
 
 _TRIGGERS = """
 SELECT c.relname AS table_name, c.relkind IN ('v', 'm') AS on_view, t.tgname AS name, t.tgtype AS type_bits,
-       p.proname AS function_name
+       p.proname AS function_name, t.tgenabled IN ('O', 'A') AS enabled
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_proc p ON p.oid = t.tgfoid
 WHERE n.nspname = $1 AND NOT t.tgisinternal
+"""
+
+# Tables with row-level security on or forced, or with policies: one row per policy (or one without a policy).
+_ROW_SECURITY = """
+SELECT c.relname AS table_name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+       p.polname AS name, p.polcmd::text AS command, p.polpermissive AS permissive,
+       ARRAY(
+           SELECT CASE WHEN r.role = 0 THEN 'public' ELSE quote_ident(a.rolname) END
+           FROM unnest(p.polroles) AS r(role) LEFT JOIN pg_roles a ON a.oid = r.role
+           ORDER BY 1
+       ) AS roles,
+       pg_get_expr(p.polqual, p.polrelid) AS using, pg_get_expr(p.polwithcheck, p.polrelid) AS check
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_policy p ON p.polrelid = c.oid
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity OR p.oid IS NOT NULL)
 """
 
 # Views and materialized views, with the relations their query reads (from the rewrite rule's dependencies).
@@ -137,6 +156,7 @@ WHERE n.nspname = $1 AND p.prorettype = 'trigger'::regtype
 # Words this server quotes when it prints a name; where they differ from ours, its texts are re-quoted.
 _QUOTED_BY_SERVER = "SELECT coalesce(array_agg(word::text), '{}') FROM pg_get_keywords() WHERE catcode <> 'U'"
 
+_POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 _CONSTRAINT_KINDS = {"p": "primary_key", "u": "unique", "f": "foreign_key", "c": "check", "x": "exclude"}
 
 # pg_trigger.tgtype bits
@@ -146,7 +166,7 @@ _TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (
 
 
 async def introspect(connection: asyncpg.Connection, schema: str = SCHEMA) -> Catalog:
-    """The catalog of one schema as the database has it now (six queries, whatever the table count)."""
+    """The catalog of one schema as the database has it now (a fixed handful of queries, whatever the table count)."""
     import asyncpg
 
     if not connection.is_in_transaction():
@@ -184,7 +204,17 @@ SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth') AS schema_exis
 
 
 # The queries introspection sends, for the benchmark's raw baseline.
-RAW_QUERIES = (_COLUMNS, _CONSTRAINTS, _INDEXES, _TRIGGERS, _FUNCTIONS, _VIEWS, _AUTH_USERS, _QUOTED_BY_SERVER)
+RAW_QUERIES = (
+    _COLUMNS,
+    _CONSTRAINTS,
+    _INDEXES,
+    _TRIGGERS,
+    _FUNCTIONS,
+    _VIEWS,
+    _ROW_SECURITY,
+    _AUTH_USERS,
+    _QUOTED_BY_SERVER,
+)
 
 _QUOTED_BY_VERSION: dict[object, frozenset[str]] = {}
 
@@ -205,6 +235,7 @@ async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
     trigger_rows = await connection.fetch(_TRIGGERS, schema)
     function_rows = await connection.fetch(_FUNCTIONS, schema)
     view_rows = await connection.fetch(_VIEWS, schema)
+    security_rows = await connection.fetch(_ROW_SECURITY, schema)
     auth = await connection.fetchrow(_AUTH_USERS)
     differing = await _differently_quoted(connection)
     with _cycle_collector_paused():
@@ -215,6 +246,7 @@ async def _read(connection: asyncpg.Connection, schema: str) -> Catalog:
             trigger_rows,
             function_rows,
             view_rows=view_rows,
+            security_rows=security_rows,
             requote=differing,
         )
     state: AuthUsers = "present" if auth["table_exists"] else "schema-only" if auth["schema_exists"] else "absent"
@@ -253,6 +285,7 @@ def build_catalog(
     function_rows: Any,
     *,
     view_rows: Any = (),
+    security_rows: Any = (),
     requote: frozenset[str] = frozenset(),
 ) -> Catalog:
     columns: dict[str, list[Column]] = defaultdict(list)
@@ -271,6 +304,7 @@ def build_catalog(
                 columns=tuple(row["columns"]),
                 references=row["referenced_table"],
                 verbatim=source is not None,
+                enforced=row["enforced"],
             )
         )
     indexes: dict[str, list[Index]] = defaultdict(list)
@@ -302,8 +336,25 @@ def build_catalog(
                 timing="INSTEAD OF" if bits & _TRIGGER_INSTEAD else "BEFORE" if bits & _TRIGGER_BEFORE else "AFTER",
                 events=tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit),
                 function=row["function_name"],
+                enabled=row["enabled"],
             )
         )
+    security: dict[str, tuple[bool, bool]] = {}
+    policies: dict[str, list[Policy]] = defaultdict(list)
+    for row in security_rows:
+        security[row["table_name"]] = (row["enabled"], row["forced"])
+        if row["name"] is not None:
+            using, check = (row[key] and requote_identifiers(row[key], requote) for key in ("using", "check"))
+            policies[row["table_name"]].append(
+                Policy(
+                    name=row["name"],
+                    command=_POLICY_COMMANDS[row["command"]],  # type: ignore[arg-type]
+                    permissive=row["permissive"],
+                    roles=tuple(row["roles"]),
+                    using=using,
+                    check=check,
+                )
+            )
     tables = tuple(
         Table(
             name=name,
@@ -311,6 +362,9 @@ def build_catalog(
             constraints=tuple(constraints.get(name, ())),
             indexes=tuple(indexes.get(name, ())),
             triggers=tuple(triggers.get(name, ())),
+            row_security=security.get(name, (False, False))[0],
+            force_row_security=security.get(name, (False, False))[1],
+            policies=tuple(policies.get(name, ())),
         )
         for name, table_columns in columns.items()
     )
@@ -372,10 +426,22 @@ def fingerprint(catalog: Catalog) -> str:
         for column in table["columns"]:
             if column["generated"] is None and not column["derived"]:
                 del column["generated"], column["derived"]
+        _drop_when_true(table["constraints"], "enforced")
+        _drop_when_true(table["triggers"], "enabled")
+        if not (table["row_security"] or table["force_row_security"] or table["policies"]):
+            del table["row_security"], table["force_row_security"], table["policies"]
+    for view in document.get("views", ()):
+        _drop_when_true(view["triggers"], "enabled")  # always (PostgreSQL cannot disable a view's triggers)
     import orjson
 
     # A catalog holds text, booleans and null only: orjson's key-sorted text is json.dumps's, five times faster.
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _drop_when_true(items: list[dict[str, Any]], key: str) -> None:
+    for item in items:
+        if item[key] is True:
+            del item[key]
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

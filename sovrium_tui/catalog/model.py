@@ -72,6 +72,9 @@ class Constraint:
     # The definition is the user's own SQL, kept as written (PostgreSQL would reprint it differently); the
     # database keeps that text in the constraint's comment, prefixed with SOURCE_COMMENT_PREFIX.
     verbatim: bool = False
+    # False for a foreign key whose internal triggers are disabled (`ALTER TABLE … DISABLE TRIGGER ALL`, as
+    # `pg_restore --disable-triggers` does): the key is declared but not checked. Found in a live database, as drift.
+    enforced: bool = True
 
 
 @_pickled_by_fields
@@ -106,6 +109,25 @@ class Trigger:
     timing: TriggerTiming
     events: tuple[str, ...]  # ("INSERT",), ("INSERT", "UPDATE"), …
     function: str
+    # False when it does not fire in ordinary sessions: `ALTER TABLE … DISABLE TRIGGER` (or ENABLE REPLICA). This
+    # tool only creates enabled triggers; a disabled one is found in a live database, as drift.
+    enabled: bool = True
+
+
+PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
+
+
+@_pickled_by_fields
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A row-level security policy (CREATE POLICY). This tool creates none: one found in a live database is drift."""
+
+    name: str
+    command: PolicyCommand
+    permissive: bool = True
+    roles: tuple[str, ...] = ("public",)  # quoted role names, sorted; "public" for everyone
+    using: str | None = None  # pg_get_expr() text of USING, without the parentheses
+    check: str | None = None  # pg_get_expr() text of WITH CHECK
 
 
 @_pickled_by_fields
@@ -116,11 +138,18 @@ class Table:
     constraints: tuple[Constraint, ...] = ()  # sorted by name
     indexes: tuple[Index, ...] = ()  # sorted by name; not the ones backing constraints
     triggers: tuple[Trigger, ...] = ()  # sorted by name
+    # Row-level security (`ALTER TABLE … ENABLE / FORCE ROW LEVEL SECURITY`) and its policies, sorted by name.
+    # Sovrium does not use them: this tool creates none, and finds them in a live database as drift.
+    row_security: bool = False
+    force_row_security: bool = False
+    policies: tuple[Policy, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "constraints", tuple(sorted(self.constraints, key=lambda c: c.name)))
         object.__setattr__(self, "indexes", tuple(sorted(self.indexes, key=lambda i: i.name)))
         object.__setattr__(self, "triggers", tuple(sorted(self.triggers, key=lambda t: t.name)))
+        if self.policies:
+            object.__setattr__(self, "policies", tuple(sorted(self.policies, key=lambda p: p.name)))
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Table, Trigger, View
+from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Policy, Table, Trigger, View
 from sovrium_tui.planning.hazards import Hazard
 
 
@@ -449,6 +449,87 @@ class RenameTrigger:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRowSecurity:
+    """Row-level security switched on or off, forced or not (`ALTER TABLE … ENABLE / FORCE ROW LEVEL SECURITY`)."""
+
+    table: str
+    before: tuple[bool, bool]  # (enabled, forced)
+    after: tuple[bool, bool]
+
+    op = "set_row_security"
+
+    def reverse(self) -> Change:
+        return SetRowSecurity(self.table, self.after, self.before)
+
+    @property
+    def target(self) -> str:
+        return self.table
+
+    def summary(self) -> str:
+        return f"row level security on {self.table}: {row_security_words(self.after)}"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("exclusive-lock",)
+
+
+def row_security_words(state: tuple[bool, bool]) -> str:
+    enabled, forced = state
+    if enabled:
+        return "on, forced on the owner too" if forced else "on"
+    return "off (forced when on)" if forced else "off"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePolicy:
+    table: str
+    policy: Policy
+
+    op = "create_policy"
+
+    def reverse(self) -> Change:
+        return DropPolicy(self.table, self.policy)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.policy.name}"
+
+    def summary(self) -> str:
+        return f"create policy {self.policy.name} on {self.table} ({policy_words(self.policy)})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("exclusive-lock",)
+
+
+@dataclass(frozen=True, slots=True)
+class DropPolicy:
+    table: str
+    policy: Policy
+
+    op = "drop_policy"
+
+    def reverse(self) -> Change:
+        return CreatePolicy(self.table, self.policy)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.policy.name}"
+
+    def summary(self) -> str:
+        return f"drop policy {self.policy.name} on {self.table} ({policy_words(self.policy)})"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("exclusive-lock",)
+
+
+def policy_words(policy: Policy) -> str:
+    """`FOR SELECT TO public USING (…)`: the policy's clauses as CREATE POLICY writes them."""
+    kind = "" if policy.permissive else "AS RESTRICTIVE "
+    using = f" USING ({policy.using})" if policy.using is not None else ""
+    check = f" WITH CHECK ({policy.check})" if policy.check is not None else ""
+    return f"{kind}FOR {policy.command} TO {', '.join(policy.roles)}{using}{check}"
+
+
+@dataclass(frozen=True, slots=True)
 class CreateFunction:
     function: Function
 
@@ -669,6 +750,9 @@ Change = (
     | CreateTrigger
     | DropTrigger
     | RenameTrigger
+    | SetRowSecurity
+    | CreatePolicy
+    | DropPolicy
     | CreateFunction
     | DropFunction
     | ReplaceFunction

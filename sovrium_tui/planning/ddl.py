@@ -18,6 +18,7 @@ from sovrium_tui.catalog.model import (
     Constraint,
     Function,
     Index,
+    Policy,
     Table,
     Trigger,
     View,
@@ -123,8 +124,44 @@ def create_trigger_sql(trigger: Trigger) -> str:
     )
 
 
+def trigger_sql(trigger: Trigger) -> tuple[str, ...]:
+    """The trigger as it is: created, then disabled when it was found disabled (the reverse of dropping it)."""
+    if trigger.enabled:
+        return (create_trigger_sql(trigger),)
+    disable = f"ALTER TABLE {qualified(trigger.table)} DISABLE TRIGGER {quote_ident(trigger.name)}"
+    return (create_trigger_sql(trigger), disable)
+
+
 def drop_trigger_sql(trigger: Trigger) -> str:
     return f"DROP TRIGGER {quote_ident(trigger.name)} ON {qualified(trigger.table)}"
+
+
+def row_security_sql(table_name: str, before: tuple[bool, bool], after: tuple[bool, bool]) -> tuple[str, ...]:
+    """The ALTER TABLE statements that take row-level security from `before` to `after` (enabled, forced)."""
+    statements = []
+    if before[0] != after[0]:
+        statements.append(
+            f"ALTER TABLE {qualified(table_name)} {'ENABLE' if after[0] else 'DISABLE'} ROW LEVEL SECURITY"
+        )
+    if before[1] != after[1]:
+        statements.append(
+            f"ALTER TABLE {qualified(table_name)} {'FORCE' if after[1] else 'NO FORCE'} ROW LEVEL SECURITY"
+        )
+    return tuple(statements)
+
+
+def create_policy_sql(table_name: str, policy: Policy) -> str:
+    kind = "PERMISSIVE" if policy.permissive else "RESTRICTIVE"
+    using = f" USING ({policy.using})" if policy.using is not None else ""
+    check = f" WITH CHECK ({policy.check})" if policy.check is not None else ""
+    return (
+        f"CREATE POLICY {quote_ident(policy.name)} ON {qualified(table_name)} AS {kind} FOR {policy.command} "
+        f"TO {', '.join(policy.roles)}{using}{check}"
+    )
+
+
+def drop_policy_sql(table_name: str, policy: Policy) -> str:
+    return f"DROP POLICY {quote_ident(policy.name)} ON {qualified(table_name)}"
 
 
 def source_comment_sql(table_name: str, item: Constraint | Index) -> tuple[str, ...]:
@@ -157,7 +194,7 @@ def create_view_sql(view: View) -> tuple[str, ...]:
     return (
         f"CREATE {kind} {qualified(view.name)} AS\n{view.definition}",
         f"COMMENT ON {kind} {qualified(view.name)} IS {comment}",
-        *(create_trigger_sql(trigger) for trigger in view.triggers),
+        *(create_trigger_sql(trigger) for trigger in view.triggers),  # a view's triggers cannot be disabled
     )
 
 

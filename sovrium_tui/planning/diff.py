@@ -26,6 +26,7 @@ from sovrium_tui.planning.changes import (
     CreateAuthUsers,
     CreateFunction,
     CreateIndex,
+    CreatePolicy,
     CreateTable,
     CreateTrigger,
     CreateView,
@@ -34,6 +35,7 @@ from sovrium_tui.planning.changes import (
     DropFunction,
     DropIndex,
     DropNotNull,
+    DropPolicy,
     DropTable,
     DropTrigger,
     DropView,
@@ -47,6 +49,7 @@ from sovrium_tui.planning.changes import (
     ReplaceFunction,
     SetDefault,
     SetNotNull,
+    SetRowSecurity,
 )
 
 _Named = Constraint | Index | Trigger | Function
@@ -248,6 +251,24 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     _diff_named(current.constraints, desired.constraints, phases, name, new_columns)
     _diff_named(current.indexes, desired.indexes, phases, name, new_columns)
     _diff_named(current.triggers, desired.triggers, phases, name, new_columns)
+    _diff_row_security(current, desired, phases)
+
+
+def _diff_row_security(current: Table, desired: Table, phases: _Phases) -> None:
+    """Policies go before the columns they read (drop) and after them (create); switching row-level security on
+    or off comes with them."""
+    wanted = {p.name: p for p in desired.policies}
+    existing = {p.name: p for p in current.policies}
+    for name, policy in existing.items():
+        if wanted.get(name) != policy:
+            phases.drop_objects.append(DropPolicy(desired.name, policy))
+    for name, policy in wanted.items():
+        if existing.get(name) != policy:
+            phases.add_objects.append(CreatePolicy(desired.name, policy))
+    before = (current.row_security, current.force_row_security)
+    after = (desired.row_security, desired.force_row_security)
+    if before != after:
+        phases.add_objects.append(SetRowSecurity(desired.name, before, after))
 
 
 def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.catalog.model import Catalog, Constraint, Trigger
 from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
@@ -13,6 +14,7 @@ from sovrium_tui.planning.changes import (
     CreateAuthUsers,
     CreateFunction,
     CreateIndex,
+    CreatePolicy,
     CreateTable,
     CreateTrigger,
     CreateView,
@@ -22,6 +24,7 @@ from sovrium_tui.planning.changes import (
     DropFunction,
     DropIndex,
     DropNotNull,
+    DropPolicy,
     DropTable,
     DropTrigger,
     DropView,
@@ -35,6 +38,9 @@ from sovrium_tui.planning.changes import (
     ReplaceFunction,
     SetDefault,
     SetNotNull,
+    SetRowSecurity,
+    policy_words,
+    row_security_words,
 )
 from sovrium_tui.planning.diff import diff
 
@@ -61,6 +67,7 @@ def find_drift(expected: Catalog, live: Catalog) -> tuple[Difference, ...]:
     ]
     made = {c.view.name: c.view for c in kept if isinstance(c, CreateView)}
     replaced = {c.view.name for c in kept if isinstance(c, DropView) and c.view.name in made}
+    switched = _switched_on_or_off(kept)
     differences = []
     for change in kept:
         if isinstance(change, CreateView | DropView) and change.view.name in replaced:
@@ -71,8 +78,60 @@ def find_drift(expected: Catalog, live: Catalog) -> tuple[Difference, ...]:
                 )
                 differences.append(Difference(live_view.name, "changed", detail))
             continue
+        if isinstance(change, DropTrigger | CreateTrigger | DropConstraint | AddConstraint):
+            key = _switch_key(change)
+            if key in switched:
+                if isinstance(change, CreateTrigger | AddConstraint):  # one difference for the pair
+                    differences.append(switched[key])
+                continue
         differences.append(_describe(change))
     return tuple(differences)
+
+
+_Switchable = DropTrigger | CreateTrigger | DropConstraint | AddConstraint
+
+
+def _switch_key(change: _Switchable) -> tuple[str, str, str]:
+    if isinstance(change, DropTrigger | CreateTrigger):
+        return ("trigger", change.trigger.table, change.trigger.name)
+    return ("constraint", change.table, change.constraint.name)
+
+
+def _switched_on_or_off(changes: Sequence[Change]) -> dict[tuple[str, str, str], Difference]:
+    """Triggers and foreign keys that differ only in whether they fire: one "changed" difference each, not a
+    missing and an extra object of the same name (the differ drops and creates them again, which switches them)."""
+    recorded: dict[tuple[str, str, str], Trigger | Constraint] = {}
+    live: dict[tuple[str, str, str], Trigger | Constraint] = {}
+    for change in changes:
+        match change:
+            case DropTrigger(trigger):
+                recorded[_switch_key(change)] = trigger
+            case CreateTrigger(trigger):
+                live[_switch_key(change)] = trigger
+            case DropConstraint(_, constraint):
+                recorded[_switch_key(change)] = constraint
+            case AddConstraint(_, constraint):
+                live[_switch_key(change)] = constraint
+    switched = {}
+    for key, now in live.items():
+        before = recorded.get(key)
+        if isinstance(now, Trigger) and isinstance(before, Trigger) and replace(before, enabled=now.enabled) == now:
+            switched[key] = Difference(now.table, "changed", _trigger_switch(now))
+        elif (
+            isinstance(now, Constraint)
+            and isinstance(before, Constraint)
+            and replace(before, enforced=now.enforced) == now
+        ):
+            state = "enforced" if now.enforced else "not enforced: its triggers are disabled"
+            was = "not enforced" if now.enforced else "enforced"
+            detail = f"foreign key {now.name} on {key[1]} is {state} (recorded as {was})"
+            switched[key] = Difference(key[1], "changed", detail)
+    return switched
+
+
+def _trigger_switch(trigger: Trigger) -> str:
+    state = "enabled (recorded as disabled)" if trigger.enabled else "disabled (recorded as enabled)"
+    return f"trigger {trigger.name} on {trigger.table} is {state}"
 
 
 def _describe(change: Change) -> Difference:
@@ -105,6 +164,14 @@ def _describe(change: Change) -> Difference:
             return Difference(trigger.table, "extra", f"trigger {trigger.name}")
         case DropTrigger(trigger):
             return Difference(trigger.table, "missing", f"trigger {trigger.name}")
+        case SetRowSecurity(table, before, after):
+            now, was = row_security_words(after), row_security_words(before)
+            detail = f"row level security on {table} is {now} (recorded as {was})"
+            return Difference(table, "changed", detail)
+        case CreatePolicy(table, policy):
+            return Difference(table, "extra", f"policy {policy.name} ({policy_words(policy)})")
+        case DropPolicy(table, policy):
+            return Difference(table, "missing", f"policy {policy.name} ({policy_words(policy)})")
         case CreateFunction(function):
             return Difference("", "extra", f"function {function.name}()")
         case DropFunction(function):

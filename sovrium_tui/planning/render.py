@@ -15,6 +15,7 @@ from sovrium_tui.planning.changes import (
     CreateAuthUsers,
     CreateFunction,
     CreateIndex,
+    CreatePolicy,
     CreateTable,
     CreateTrigger,
     CreateView,
@@ -24,6 +25,7 @@ from sovrium_tui.planning.changes import (
     DropFunction,
     DropIndex,
     DropNotNull,
+    DropPolicy,
     DropTable,
     DropTrigger,
     DropView,
@@ -37,6 +39,7 @@ from sovrium_tui.planning.changes import (
     ReplaceFunction,
     SetDefault,
     SetNotNull,
+    SetRowSecurity,
 )
 
 
@@ -68,8 +71,10 @@ def _statements(change: Change) -> tuple[str, ...]:
                     for index in table.indexes
                     for sql in (ddl.create_index_sql(index), *ddl.source_comment_sql("", index))
                 ),
-                *(ddl.create_trigger_sql(trigger) for trigger in table.triggers),
+                *(sql for trigger in table.triggers for sql in ddl.trigger_sql(trigger)),
                 *(comment for column in table.columns for comment in ddl.column_comment_sql(table.name, column)),
+                *ddl.row_security_sql(table.name, (False, False), (table.row_security, table.force_row_security)),
+                *(ddl.create_policy_sql(table.name, policy) for policy in table.policies),
             )
         case DropTable(table):
             return (f"DROP TABLE {_table(table.name)}",)
@@ -112,11 +117,17 @@ def _statements(change: Change) -> tuple[str, ...]:
         case RenameIndex(_table_name, old, new):
             return (f"ALTER INDEX {_table(old)} RENAME TO {quote_ident(new)}",)
         case CreateTrigger(trigger):
-            return (ddl.create_trigger_sql(trigger),)
+            return ddl.trigger_sql(trigger)
         case DropTrigger(trigger):
             return (f"DROP TRIGGER {quote_ident(trigger.name)} ON {_table(trigger.table)}",)
         case RenameTrigger(table, old, new):
             return (f"ALTER TRIGGER {quote_ident(old)} ON {_table(table)} RENAME TO {quote_ident(new)}",)
+        case SetRowSecurity(table, before, after):
+            return ddl.row_security_sql(table, before, after)
+        case CreatePolicy(table, policy):
+            return (ddl.create_policy_sql(table, policy),)
+        case DropPolicy(table, policy):
+            return (ddl.drop_policy_sql(table, policy),)
         case CreateFunction(function) | ReplaceFunction(_, function):
             return (ddl.create_function_sql(function),)
         case DropFunction(function):
