@@ -1454,6 +1454,7 @@ async def revert_drift_plan(
                 next_version=max(state.version, highest, head) + 1,
                 summary=f"revert drift since version {state.version} ({len(differences)} difference"
                 + ("s)" if len(differences) != 1 else ")"),
+                keep_row_security=False,
             )
             if made is None:
                 raise SovriumError("the drift cannot be expressed as schema changes: nothing to revert")

@@ -149,7 +149,8 @@ async def test_row_level_security_and_policies_are_drift_and_the_revert_plan_rem
     assert await db.fetchval("SELECT count(*) FROM pg_policy") == 0
     assert (
         await db.fetchval(
-            "SELECT bool_or(relrowsecurity OR relforcerowsecurity) FROM pg_class WHERE relname IN ('companies', 'contacts')"
+            "SELECT bool_or(relrowsecurity OR relforcerowsecurity) FROM pg_class "
+            "WHERE relname IN ('companies', 'contacts')"
         )
         is False
     )
@@ -160,6 +161,37 @@ async def test_row_level_security_and_policies_are_drift_and_the_revert_plan_rem
         for statement in step["reverse"]:
             await db.execute(statement)
     assert cli.db("drift", "--json").json()["differences"] == drift.json()["differences"]
+
+
+async def test_row_level_security_once_accepted_is_kept_by_plans_and_rollbacks(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    schema = _migrated(cli)
+    await db.execute(
+        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY visible ON companies FOR SELECT USING (name <> 'hidden')"
+    )
+    assert cli.db("migrate", schema).returncode == 0, "an unchanged schema starts without looking"
+    cli.db_ok("drift", "--accept", "--reason", "tenants see their own rows")
+
+    async def secured() -> tuple[bool, list[str]]:
+        enabled = await db.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = 'companies'::regclass")
+        return enabled, [r["polname"] for r in await db.fetch("SELECT polname FROM pg_policy")]
+
+    # A reviewed plan file made offline (it knows nothing of the policy) applies, and keeps it.
+    write_schema(schema, app_schema(table(1, "companies", field(1, "name"), field(2, "city")), CONTACTS))
+    cli.ok("plan", schema, "--offline")
+    cli.db_ok("apply", "--yes")
+    assert await secured() == (True, ["visible"])
+    # So does a plan made against the database, applied at start-up.
+    write_schema(
+        schema, app_schema(table(1, "companies", field(1, "name"), field(2, "city"), field(3, "zip")), CONTACTS)
+    )
+    cli.db_ok("migrate", schema)
+    assert await secured() == (True, ["visible"])
+    cli.db_ok("rollback", "--to", "1", "--reason", "back to the start", "--force", "--yes")
+    assert await secured() == (True, ["visible"])
+    assert cli.db("drift").returncode == 0
 
 
 def test_switched_states_read_both_ways_without_a_database(tmp_path: Path) -> None:

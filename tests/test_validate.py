@@ -575,6 +575,20 @@ RULES = [
         5,
     ),
     (
+        "date default is a day of the calendar",
+        table("{name: a, type: date, default: '2023-02-29'}"),
+        "tables[0].fields[0].default",
+        r'^Default value "2023-02-29" is not a date: no such day in the calendar$',
+        5,
+    ),
+    (
+        "datetime default is a day of the calendar",
+        table("{name: a, type: datetime, default: '2024-13-01T10:00:00'}"),
+        "tables[0].fields[0].default",
+        r'^Default value "2024-13-01T10:00:00" is not a date: no such day in the calendar$',
+        5,
+    ),
+    (
         "select default is an option",
         table("{name: a, type: single-select, options: [x, y], default: z}"),
         "tables[0].fields[0].default",
@@ -1400,3 +1414,9 @@ def test_the_quick_plain_data_answer_agrees_with_the_walk_that_names_problems(va
     problems = Problems()
     _check_plain_data(problems, document, "tables[0]")  # names every problem, whatever the quick answer said
     assert _is_plain_data(document) == (len(problems) == 0)
+
+
+@pytest.mark.parametrize("default", ["2024-02-29", "2024-1-5", "CURRENT_DATE", "2024/02/30 is PostgreSQL's to read"])
+def test_date_defaults_that_are_days_or_not_year_month_day_text_are_accepted(default: str) -> None:
+    app = valid(table(f"{{name: a, type: date, default: {default!r}}}"))
+    assert app.tables[0].fields[0].default == default

@@ -114,9 +114,11 @@ def describe_drift(snapshot: Mapping[str, Any], live: Catalog, catalog_for: Cata
 
 
 def verify(live: Catalog, desired: Catalog, what: str) -> None:
-    """Refuse to commit a database that differs from the catalog it should now have."""
-    from sovrium_tui.planning.diff import diff
+    """Refuse to commit a database that differs from the catalog it should now have (row-level security and its
+    policies aside: Sovrium does not declare them, see `kept_row_security`)."""
+    from sovrium_tui.planning.diff import diff, kept_row_security
 
+    desired = kept_row_security(live, desired)
     if live == desired and not (desired.auth_users == "present" and live.auth_users != "present"):
         return  # equal catalogs need no changes (a tenth of the time of diffing them, which says what differs)
     changes = diff(live, desired)

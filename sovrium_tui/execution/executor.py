@@ -614,14 +614,16 @@ async def _steps_between_snapshots(
     desired: Catalog,
     target: int,
 ) -> list[_RunnableStep]:
-    """The steps from the live schema to version `target`'s snapshot, renames known from the two snapshots."""
-    from sovrium_tui.planning.diff import diff
+    """The steps from the live schema to version `target`'s snapshot, renames known from the two snapshots (row-level
+    security and policies kept as they are: see `kept_row_security`)."""
+    from sovrium_tui.planning.diff import diff, kept_row_security
     from sovrium_tui.planning.planner import steps_for
     from sovrium_tui.planning.renames import renames_between
     from sovrium_tui.schema import recorded_app
 
     renames = renames_between(recorded_app(current_schema), recorded_app(target_schema))
-    planned = steps_for(diff(await introspect(conn), desired, renames))
+    live = await introspect(conn)
+    planned = steps_for(diff(live, kept_row_security(live, desired, renames), renames))
     label = f"planned back to version {target}"
     return [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]
 

@@ -66,6 +66,31 @@ class Renames:
         return bool(self.tables or self.columns)
 
 
+def kept_row_security(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> Catalog:
+    """`desired` with the row-level security and policies `current` has on the same tables.
+
+    Sovrium declares neither, so they are set by hand: drift until accepted, and then kept by every plan and
+    checked by none (only a plan reverting drift, made without this, removes them).
+    """
+    renamed = dict(renames.tables)
+    secured = {
+        renamed.get(t.name, t.name): t for t in current.tables if t.row_security or t.force_row_security or t.policies
+    }
+    if not secured and not any(t.row_security or t.force_row_security or t.policies for t in desired.tables):
+        return desired
+    tables = tuple(
+        replace(
+            table,
+            row_security=found.row_security if found else False,
+            force_row_security=found.force_row_security if found else False,
+            policies=found.policies if found else (),
+        )
+        for table in desired.tables
+        for found in (secured.get(table.name),)
+    )
+    return replace(desired, tables=tables)
+
+
 @dataclass
 class _Phases:
     prerequisites: list[Change] = field(default_factory=list)

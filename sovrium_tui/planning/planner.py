@@ -27,7 +27,7 @@ from sovrium_tui.planning.changes import (
     RenameTable,
     ReplaceFunction,
 )
-from sovrium_tui.planning.diff import Renames, diff
+from sovrium_tui.planning.diff import Renames, diff, kept_row_security
 from sovrium_tui.planning.plan import Plan, Step, canonical_json
 from sovrium_tui.planning.renames import Naming, renames_between
 from sovrium_tui.planning.render import forward_sql, reverse_sql
@@ -52,15 +52,20 @@ def make_plan(
     summary: str | None = None,
     allow_empty: bool = False,
     target_catalog: Catalog | None = None,
+    keep_row_security: bool = True,
 ) -> Plan | None:
     """The plan that takes `origin` to `target` (compiled: `target_catalog`), or None when there is nothing to
-    change."""
+    change. Row-level security and policies found in `origin` are kept unless `keep_row_security` is false (a plan
+    that reverts drift)."""
     from sovrium_tui.catalog import compile_app
     from sovrium_tui.schema import app_snapshot
     from sovrium_tui.schema.checksum import checksum_of_tables
 
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
-    changes = diff(origin.catalog, compile_app(target) if target_catalog is None else target_catalog, renames)
+    desired = compile_app(target) if target_catalog is None else target_catalog
+    if keep_row_security:
+        desired = kept_row_security(origin.catalog, desired, renames)
+    changes = diff(origin.catalog, desired, renames)
     if not changes and not allow_empty:
         return None
     snapshot = app_snapshot(target)  # the checksum covers its tables (`app_checksum`, without reading them twice)

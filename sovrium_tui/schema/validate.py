@@ -658,7 +658,29 @@ class _FieldReader:
         if expected == "color" and text is not None and not _HEX_COLOR.fullmatch(text):
             self.problems.add(path, _COLOR_MESSAGE)
             return None
+        if self.kind in ("date", "datetime") and text is not None and not _real_day(text):
+            self.problems.add(path, f"Default value {_show(text)} is not a date: no such day in the calendar")
+            return None
         return text
+
+
+# A default written as year-month-day must be a day of the calendar (PostgreSQL refuses `2024-02-30` when the
+# plan is applied); other date text (`CURRENT_DATE`, `today`, `2024/1/5`, …) is left to PostgreSQL.
+_YEAR_MONTH_DAY = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?", re.DOTALL)
+
+
+def _real_day(text: str) -> bool:
+    found = _YEAR_MONTH_DAY.fullmatch(text)
+    if found is None:
+        return True
+    from datetime import date
+
+    year, month, day = (int(part) for part in found.groups())
+    try:
+        date(year if year else 1, month, day)  # year 0000 is left to PostgreSQL (it refuses it too)
+    except ValueError:
+        return False
+    return True
 
 
 def _string_list(problems: Problems, value: object, path: str) -> tuple[str, ...] | None:
