@@ -257,6 +257,7 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
         state = await store.read_state(connection)
         catalog = await introspect(connection)
         highest = await store.highest_version(connection)
+        accepted = state is not None and bool(await store.drift_acceptances(connection))
     finally:
         await connection.close()
     version = state.version if state else 0
@@ -280,7 +281,9 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
     from sovrium_tui.schema import recorded_app
 
     app = recorded_app(state.schema) if state else None
-    return Origin(version=version, checksum=state.checksum if state else None, app=app, catalog=catalog), highest
+    recorded = catalog_for_snapshot(state.schema) if state and accepted else None
+    checksum = state.checksum if state else None
+    return Origin(version=version, checksum=checksum, app=app, catalog=catalog, recorded_catalog=recorded), highest
 
 
 async def plan(
@@ -759,11 +762,13 @@ async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: Recor
     from sovrium_tui.planning.planner import Origin, make_plan
     from sovrium_tui.schema import recorded_app
 
+    accepted = state is not None and bool(await store.drift_acceptances(connection))
     origin = Origin(
         version=state.version if state else 0,
         checksum=state.checksum if state else None,
         app=recorded_app(state.schema) if state else None,
         catalog=await introspect(connection),
+        recorded_catalog=catalog_for_snapshot(state.schema) if state and accepted else None,
     )
     # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same renderer
     # whose output every plan file check parses (and the test suite checks for every field type).

@@ -797,20 +797,44 @@ async def columns_of(db: asyncpg.Connection, table_name: str) -> list[str]:
 async def test_a_rollback_across_a_version_that_removed_accepted_drift_lands_on_the_target(
     cli: Cli, db: asyncpg.Connection
 ) -> None:
-    """Version 2 was planned from a database with accepted drift (a column added by hand) and dropped it; its
-    reverse steps would bring the column back, which version 1 never had: the way back is planned from the
-    snapshots instead, and lands exactly on version 1."""
+    """Version 2 reverted accepted drift (a column added by hand); its reverse steps would bring the column back,
+    which version 1 never had: the way back is planned from the snapshots instead, and lands exactly on version 1."""
     await _migrate(cli, ITEMS_V1)
     await db.execute("ALTER TABLE items ADD COLUMN hack integer")
-    cli.db_ok("drift", "--accept", "--reason", "hotfix column")
-    await services.migrate(
-        _schema(cli, ITEMS_V2), database_url=cli.database_url, lock_wait=5, allow_destructive=True
-    )  # drops the empty hack column, adds note
+    written = cli.db_ok("drift", "--revert-plan", "--reason", "hotfix column", "--json").json()
+    cli.db_ok("apply", written["path"], "--yes", "--allow-destructive")  # version 2 drops the empty hack column
     assert "hack" not in await columns_of(db, "items")
 
     cli.db_ok("rollback", "--to", "1", "--yes", "--reason", "back")
 
-    assert "note" not in await columns_of(db, "items") and "hack" not in await columns_of(db, "items")
+    assert "hack" not in await columns_of(db, "items")
+    assert cli.db("drift").returncode == 0
+    assert (await checksum_row(db) or {})["version"] == 1
+
+
+async def test_accepted_drift_is_kept_by_plans_start_up_migrations_and_rollbacks(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    """A column and an index added by hand and accepted stay, with their values, through a plan file made offline
+    (which knows nothing of them), a start-up migration planned from the database, and a rollback; only a plan
+    reverting drift removes them."""
+    cli.ok("plan", _schema(cli, ITEMS_V1), "--offline")
+    cli.db_ok("apply", "--yes")
+    await db.execute("ALTER TABLE items ADD COLUMN hack integer; CREATE INDEX items_hack_idx ON items (hack)")
+    await db.execute("INSERT INTO items (title, hack) VALUES ('kept', 7)")
+    cli.db_ok("drift", "--accept", "--reason", "hotfix column")
+
+    cli.ok("plan", _schema(cli, ITEMS_V2), "--offline")  # adds note
+    cli.db_ok("apply", "--yes")
+    assert set(await columns_of(db, "items")) >= {"note", "hack"}
+    await services.migrate(_schema(cli, ITEMS_V2, ORDERS), database_url=cli.database_url, lock_wait=5)
+    assert await db.fetchval("SELECT to_regclass('orders') IS NOT NULL AND to_regclass('items_hack_idx') IS NOT NULL")
+
+    cli.db_ok("rollback", "--to", "1", "--yes", "--reason", "back")
+
+    assert "note" not in await columns_of(db, "items") and await db.fetchval("SELECT to_regclass('orders')") is None
+    assert [tuple(row) for row in await db.fetch("SELECT title, hack FROM items")] == [("kept", 7)]
+    assert await db.fetchval("SELECT to_regclass('items_hack_idx') IS NOT NULL")
     assert cli.db("drift").returncode == 0
     assert (await checksum_row(db) or {})["version"] == 1
 

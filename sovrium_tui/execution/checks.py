@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from sovrium_tui.execution.store import RecordedState
+    from sovrium_tui.planning.changes import Change
     from sovrium_tui.planning.plan import Plan, Step
 
 CatalogFor = Callable[[Mapping[str, Any]], Catalog]
@@ -84,13 +85,14 @@ def check_next_version(plan: Plan, highest_recorded: int) -> None:
     )
 
 
-async def check_no_drift(conn: asyncpg.Connection, state: RecordedState, catalog_for: CatalogFor) -> None:
-    """Refuse when the live schema differs from the one recorded at the last migration."""
+async def check_no_drift(conn: asyncpg.Connection, state: RecordedState, catalog_for: CatalogFor) -> Catalog | None:
+    """Refuse when the live schema differs from the one recorded at the last migration; the live catalog when it
+    was read (None: nothing recorded to compare with)."""
     if state.fingerprint is None:
-        return
+        return None
     live = await introspect(conn)
     if fingerprint(live) == state.fingerprint:
-        return
+        return live
     raise DriftDetected(
         f"Schema drift detected: the live database differs from what version {state.version} recorded "
         f"(changed outside migrations): {describe_drift(state.schema, live, catalog_for)}. Inspect it with "
@@ -113,15 +115,25 @@ def describe_drift(snapshot: Mapping[str, Any], live: Catalog, catalog_for: Cata
     return "; ".join(difference.detail for difference in differences)
 
 
-def verify(live: Catalog, desired: Catalog, what: str) -> None:
-    """Refuse to commit a database that differs from the catalog it should now have (row-level security and its
-    policies aside: Sovrium does not declare them, see `kept_row_security`)."""
+def remaining(live: Catalog, desired: Catalog) -> list[Change]:
+    """The changes still needed to make `live` the catalog it should be (row-level security and its policies
+    aside: Sovrium does not declare them, see `kept_row_security`); none when it is."""
     from sovrium_tui.planning.diff import diff, kept_row_security
 
     desired = kept_row_security(live, desired)
     if live == desired and not (desired.auth_users == "present" and live.auth_users != "present"):
-        return  # equal catalogs need no changes (a tenth of the time of diffing them, which says what differs)
-    changes = diff(live, desired)
+        return []  # equal catalogs need no changes (a tenth of the time of diffing them, which says what differs)
+    return diff(live, desired)
+
+
+def verify(
+    live: Catalog, desired: Catalog, what: str, *, with_accepted_drift: Callable[[Catalog], Catalog] | None = None
+) -> None:
+    """Refuse to commit a database that differs from the catalog it should now have: `desired`, or when that
+    differs, `with_accepted_drift(desired)` (see `planning.accepted`; made only then, as it compiles a snapshot)."""
+    changes = remaining(live, desired)
+    if changes and with_accepted_drift is not None:
+        changes = remaining(live, with_accepted_drift(desired))
     if changes:
         listed = "; ".join(change.summary() for change in changes)
         raise VerificationFailed(f"{what} (still needed: {listed}); rolled back")

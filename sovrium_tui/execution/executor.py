@@ -46,6 +46,7 @@ from sovrium_tui.execution.store import (
     record_applied,
     write_state,
 )
+from sovrium_tui.planning.accepted import with_accepted_drift
 from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, canonical_json
 from sovrium_tui.planning.statements import Relation, analyse, named_relations
 from sovrium_tui.schema.js_json import read_json
@@ -295,8 +296,7 @@ async def _apply_locked(
         target_catalog = target_catalog_for(_schema_of(plan))
     attempt.started = True
     # 4. The live schema is what the last migration recorded.
-    if state is not None:
-        await checks.check_no_drift(conn, state, recorded_catalog_for)
+    before = await checks.check_no_drift(conn, state, recorded_catalog_for) if state is not None else None
     await ensure_store(conn)
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP) for s in plan.steps]
@@ -318,12 +318,29 @@ async def _apply_locked(
                 _refuse_apply_losses(plan, refused, then=failed.message)
             raise
     _refuse_apply_losses(plan, refused)
-    # 7. The database is what the plan promised.
+    # 7. The database is what the plan promised, with the drift accepted before it where the plan left it alone.
     live = await introspect(conn)
-    checks.verify(live, target_catalog, "the database after the plan differs from its target")
+    accepted = None
+    if state is not None and before is not None:
+        accepted = _accepted_drift_keeper(state.schema, before, recorded_catalog_for)
+    checks.verify(
+        live, target_catalog, "the database after the plan differs from its target", with_accepted_drift=accepted
+    )
     # 8. History, state and log, in the same transaction.
     await _record_apply(conn, plan, fingerprint(live), applied_by, _elapsed_ms(started))
     return ApplyResult(plan.version, "applied", tuple(runs), _elapsed_ms(started))
+
+
+def _accepted_drift_keeper(
+    recorded: Mapping[str, Any], before: Catalog, catalog_for: CatalogFor
+) -> Callable[[Catalog], Catalog]:
+    """What the database should be after steps towards a catalog, keeping the drift it had accepted `before` them
+    (the live catalog then, which passed the drift check) against the `recorded` snapshot."""
+
+    def keep(desired: Catalog) -> Catalog:
+        return with_accepted_drift(catalog_for(recorded), desired, before)
+
+    return keep
 
 
 def _binding(state: RecordedState | None) -> tuple[int, str | None]:
@@ -515,14 +532,16 @@ async def _rollback_locked(
         # reverse steps would bring that drift back, which the target never had): plan the way back from the
         # live schema to the target's snapshot.
         target_schema = applied[target].schema if target else {"tables": []}
-        steps = await _steps_between_snapshots(conn, state.schema, target_schema, desired, target)
+        steps, desired = await _steps_between_snapshots(
+            conn, state.schema, target_schema, desired, target, catalog_for=target_catalog_for
+        )
     _refuse_unsafe_reverse_statements(steps)
     # 2. The lock table can hold what the reverse steps will lock.
     await checks.check_lock_ceiling(conn, [step.statements for step in steps], "this rollback")
     attempt.started = True
     # 3. Bookkeeping intact, live schema as recorded.
     checks.check_stored_checksum(state)
-    await checks.check_no_drift(conn, state, target_catalog_for)
+    before = await checks.check_no_drift(conn, state, target_catalog_for)
     # 4. Every existing table the reverse steps change is locked before anything is counted or changed.
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
     # 5. Values the reverse steps would destroy: refused up front unless forced; counted again as each runs.
@@ -537,9 +556,12 @@ async def _rollback_locked(
         runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
     if not force:
         _refuse_rollback_loss(losses, target)
-    # 6. The database is what version `target` recorded.
+    # 6. The database is what version `target` recorded, with the drift accepted since where the steps left it.
     live = await introspect(conn)
-    checks.verify(live, desired, f"the database after the rollback differs from version {target}")
+    accepted = _accepted_drift_keeper(state.schema, before, target_catalog_for) if before is not None else None
+    checks.verify(
+        live, desired, f"the database after the rollback differs from version {target}", with_accepted_drift=accepted
+    )
     # 7. History, state and log, in the same transaction.
     await mark_rolled_back(conn, versions=list(reverted), reason=reason)
     await _reset_state(conn, applied.get(target), fingerprint(live))
@@ -613,9 +635,12 @@ async def _steps_between_snapshots(
     target_schema: Mapping[str, Any],
     desired: Catalog,
     target: int,
-) -> list[_RunnableStep]:
-    """The steps from the live schema to version `target`'s snapshot, renames known from the two snapshots (row-level
-    security and policies kept as they are: see `kept_row_security`)."""
+    *,
+    catalog_for: CatalogFor,
+) -> tuple[list[_RunnableStep], Catalog]:
+    """The steps from the live schema to version `target`'s snapshot, renames known from the two snapshots, and
+    the catalog they lead to: drift accepted since is kept where the way back leaves the object alone, and so are
+    row-level security and policies (see `planning.accepted` and `kept_row_security`)."""
     from sovrium_tui.planning.diff import diff, kept_row_security
     from sovrium_tui.planning.planner import steps_for
     from sovrium_tui.planning.renames import renames_between
@@ -623,9 +648,11 @@ async def _steps_between_snapshots(
 
     renames = renames_between(recorded_app(current_schema), recorded_app(target_schema))
     live = await introspect(conn)
-    planned = steps_for(diff(live, kept_row_security(live, desired, renames), renames))
+    kept = kept_row_security(live, with_accepted_drift(catalog_for(current_schema), desired, live), renames)
+    planned = steps_for(diff(live, kept, renames))
     label = f"planned back to version {target}"
-    return [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]
+    steps = [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]
+    return steps, kept
 
 
 def _refuse_rollback_loss(losses: Sequence[DataLoss], target: int) -> None:

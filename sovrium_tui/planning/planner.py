@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.planning.accepted import with_accepted_drift
 from sovrium_tui.planning.changes import (
     AddColumn,
     Change,
@@ -42,6 +43,9 @@ class Origin:
     checksum: str | None
     app: App | Naming | None  # for renames, the app's names by id are all it takes
     catalog: Catalog
+    # When `catalog` is a live database's that accepted drift: the catalog `app` compiles to. The plan then
+    # keeps that drift wherever it leaves the object alone (see `planning.accepted`).
+    recorded_catalog: Catalog | None = None
 
 
 def make_plan(
@@ -63,6 +67,8 @@ def make_plan(
 
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
     desired = compile_app(target) if target_catalog is None else target_catalog
+    if origin.recorded_catalog is not None:
+        desired = with_accepted_drift(origin.recorded_catalog, desired, origin.catalog)
     if keep_row_security:
         desired = kept_row_security(origin.catalog, desired, renames)
     changes = diff(origin.catalog, desired, renames)
