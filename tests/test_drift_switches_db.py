@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import yaml
 
 from sovrium_tui.catalog import compile_app
 from sovrium_tui.planning.drift import find_drift
@@ -192,6 +193,30 @@ async def test_row_level_security_once_accepted_is_kept_by_plans_and_rollbacks(
     cli.db_ok("rollback", "--to", "1", "--reason", "back to the start", "--force", "--yes")
     assert await secured() == (True, ["visible"])
     assert cli.db("drift").returncode == 0
+
+
+async def test_row_level_security_made_by_a_hand_written_step_applies_and_is_not_drift(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(COMPANIES))
+    path = cli.cwd / cli.ok("plan", schema, "--offline", "--json").json()["path"]
+    document = yaml.safe_load(path.read_text())
+    forward = ["ALTER TABLE companies ENABLE ROW LEVEL SECURITY", "CREATE POLICY mine ON companies USING (true)"]
+    reverse = ["DROP POLICY mine ON companies", "ALTER TABLE companies DISABLE ROW LEVEL SECURITY"]
+    document["steps"].append({"id": len(document["steps"]) + 1, "op": "sql", "forward": forward, "reverse": reverse})
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    cli.ok("plan", "--rehash", path)
+
+    cli.db_ok("apply", "--yes")
+    assert cli.db("drift").returncode == 0
+    write_schema(schema, app_schema(table(1, "companies", field(1, "name"), field(2, "city"))))
+    cli.ok("plan", schema, "--offline")
+    cli.db_ok("apply", "--yes")  # the next plan knows nothing of the policy, and keeps it
+    assert await db.fetchval("SELECT count(*) FROM pg_policy WHERE polname = 'mine'") == 1
+    assert cli.db("drift").returncode == 0
+
+    cli.db_ok("rollback", "--to", "0", "--reason", "start again", "--yes")
+    assert await db.fetchval("SELECT to_regclass('companies')") is None
 
 
 def test_switched_states_read_both_ways_without_a_database(tmp_path: Path) -> None:
