@@ -839,6 +839,30 @@ async def test_accepted_drift_is_kept_by_plans_start_up_migrations_and_rollbacks
     assert (await checksum_row(db) or {})["version"] == 1
 
 
+async def test_accepted_drift_on_a_table_a_plan_renames_is_kept_under_the_new_name(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    cli.ok("plan", _schema(cli, ITEMS_V1), "--offline")
+    cli.db_ok("apply", "--yes")
+    await db.execute("CREATE INDEX items_by_hand ON items (title)")
+    cli.db_ok("drift", "--accept", "--reason", "report index")
+
+    cli.ok("plan", _schema(cli, table(1, "things", field(1, "title"))), "--offline")  # same table id: a rename
+    cli.db_ok("apply", "--yes")
+    await services.migrate(
+        _schema(cli, table(1, "things", field(1, "title"), field(2, "note"))),
+        database_url=cli.database_url,
+        lock_wait=5,
+    )
+
+    assert (
+        await db.fetchval("SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid = 'items_by_hand'::regclass")
+        == "things"
+    )
+    assert set(await columns_of(db, "things")) >= {"title", "note"}
+    assert cli.db("drift").returncode == 0
+
+
 # --- 6. settings from an earlier plan, the URL or the database do not change what a plan does (fuzzer) ----------
 
 

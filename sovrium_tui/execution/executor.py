@@ -322,7 +322,7 @@ async def _apply_locked(
     live = await introspect(conn)
     accepted = None
     if state is not None and before is not None:
-        accepted = _accepted_drift_keeper(state.schema, before, recorded_catalog_for)
+        accepted = _accepted_drift_keeper(state.schema, _schema_of(plan), before, recorded_catalog_for)
     checks.verify(
         live, target_catalog, "the database after the plan differs from its target", with_accepted_drift=accepted
     )
@@ -332,13 +332,18 @@ async def _apply_locked(
 
 
 def _accepted_drift_keeper(
-    recorded: Mapping[str, Any], before: Catalog, catalog_for: CatalogFor
+    recorded: Mapping[str, Any], target: Mapping[str, Any], before: Catalog, catalog_for: CatalogFor
 ) -> Callable[[Catalog], Catalog]:
-    """What the database should be after steps towards a catalog, keeping the drift it had accepted `before` them
-    (the live catalog then, which passed the drift check) against the `recorded` snapshot."""
+    """What the database should be after steps from the `recorded` snapshot towards the `target` one (compiled:
+    the catalog given), keeping the drift it had accepted `before` them (the live catalog then, which passed the
+    drift check); renames known from the two snapshots."""
 
     def keep(desired: Catalog) -> Catalog:
-        return with_accepted_drift(catalog_for(recorded), desired, before)
+        from sovrium_tui.planning.renames import renames_between
+        from sovrium_tui.schema import recorded_app
+
+        renames = renames_between(recorded_app(recorded), recorded_app(target))
+        return with_accepted_drift(catalog_for(recorded), desired, before, renames)
 
     return keep
 
@@ -558,7 +563,10 @@ async def _rollback_locked(
         _refuse_rollback_loss(losses, target)
     # 6. The database is what version `target` recorded, with the drift accepted since where the steps left it.
     live = await introspect(conn)
-    accepted = _accepted_drift_keeper(state.schema, before, target_catalog_for) if before is not None else None
+    accepted = None
+    if before is not None:
+        target_schema = applied[target].schema if target else {"tables": []}
+        accepted = _accepted_drift_keeper(state.schema, target_schema, before, target_catalog_for)
     checks.verify(
         live, desired, f"the database after the rollback differs from version {target}", with_accepted_drift=accepted
     )
@@ -648,7 +656,7 @@ async def _steps_between_snapshots(
 
     renames = renames_between(recorded_app(current_schema), recorded_app(target_schema))
     live = await introspect(conn)
-    kept = kept_row_security(live, with_accepted_drift(catalog_for(current_schema), desired, live), renames)
+    kept = kept_row_security(live, with_accepted_drift(catalog_for(current_schema), desired, live, renames), renames)
     planned = steps_for(diff(live, kept, renames))
     label = f"planned back to version {target}"
     steps = [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]

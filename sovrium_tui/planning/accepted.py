@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sovrium_tui.catalog.model import Catalog, Table
+
+if TYPE_CHECKING:
+    from sovrium_tui.planning.diff import Renames
 
 
 class _Named(Protocol):
@@ -26,9 +29,14 @@ _T = TypeVar("_T")
 _N = TypeVar("_N", bound=_Named)
 
 
-def with_accepted_drift(recorded: Catalog, target: Catalog, live: Catalog) -> Catalog:
+def with_accepted_drift(recorded: Catalog, target: Catalog, live: Catalog, renames: Renames | None = None) -> Catalog:
     """`target`, with what `live` has that `recorded` has not (and the other way round) where the plan from
-    `recorded` to `target` leaves the object alone."""
+    `recorded` to `target` leaves the object alone. Tables and columns the plan renames are compared under their
+    new names (`live` may be read before the plan or after it)."""
+    if renames:
+        from sovrium_tui.planning.diff import renamed  # the differ and its changes: only when something is renamed
+
+        recorded, live = renamed(recorded, target, renames), renamed(live, target, renames)
     if target == recorded:
         return live  # the plan changes nothing
     if live == recorded:

@@ -444,6 +444,11 @@ def _diff_functions(current: Sequence[Function], desired: Sequence[Function], ph
 # --- renames -----------------------------------------------------------------------------------------
 
 
+def renamed(current: Catalog, desired: Catalog, renames: Renames) -> Catalog:
+    """`current` with the table and column renames towards `desired` done (those that apply)."""
+    return _apply_renames(current, desired, renames, [])
+
+
 def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: list[Change]) -> Catalog:
     """Emit the table and column renames that apply, and return `current` as it will be after them."""
     table_map = {

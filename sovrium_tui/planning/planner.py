@@ -68,7 +68,7 @@ def make_plan(
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
     desired = compile_app(target) if target_catalog is None else target_catalog
     if origin.recorded_catalog is not None:
-        desired = with_accepted_drift(origin.recorded_catalog, desired, origin.catalog)
+        desired = with_accepted_drift(origin.recorded_catalog, desired, origin.catalog, renames)
     if keep_row_security:
         desired = kept_row_security(origin.catalog, desired, renames)
     changes = diff(origin.catalog, desired, renames)
