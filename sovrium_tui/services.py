@@ -1030,11 +1030,11 @@ class DriftReport:
             return (
                 "nothing recorded yet: this database was never migrated by sovrium, so it has no baseline to drift from"
             )
+        count, noun = len(self.differences), "difference" if len(self.differences) == 1 else "differences"
         if self.accepted:
-            count = len(self.differences)
-            return f"accepted the live schema as the baseline of version {self.version} ({count} differences)"
+            return f"accepted the live schema as the baseline of version {self.version} ({count} {noun})"
         if not self.drifted:
-            extra = f" ({len(self.differences)} accepted differences)" if self.differences else ""
+            extra = f" ({count} accepted {noun})" if self.differences else ""
             return f"no drift: the database matches what version {self.version} recorded{extra}"
         lines = [f"Schema drift detected since version {self.version}:"]
         by_table: dict[str, list[Difference]] = {}

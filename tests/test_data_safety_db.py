@@ -822,7 +822,7 @@ async def test_accepted_drift_is_kept_by_plans_start_up_migrations_and_rollbacks
     cli.db_ok("apply", "--yes")
     await db.execute("ALTER TABLE items ADD COLUMN hack integer; CREATE INDEX items_hack_idx ON items (hack)")
     await db.execute("INSERT INTO items (title, hack) VALUES ('kept', 7)")
-    cli.db_ok("drift", "--accept", "--reason", "hotfix column")
+    assert "(2 differences)" in cli.db_ok("drift", "--accept", "--reason", "hotfix column").stdout
 
     cli.ok("plan", _schema(cli, ITEMS_V2), "--offline")  # adds note
     cli.db_ok("apply", "--yes")
@@ -846,6 +846,7 @@ async def test_accepted_drift_on_a_table_a_plan_renames_is_kept_under_the_new_na
     cli.db_ok("apply", "--yes")
     await db.execute("CREATE INDEX items_by_hand ON items (title)")
     cli.db_ok("drift", "--accept", "--reason", "report index")
+    assert cli.db_ok("drift").stdout.strip().endswith("recorded (1 accepted difference)")
 
     cli.ok("plan", _schema(cli, table(1, "things", field(1, "title"))), "--offline")  # same table id: a rename
     cli.db_ok("apply", "--yes")
