@@ -257,7 +257,7 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
         state = await store.read_state(connection)
         catalog = await introspect(connection)
         highest = await store.highest_version(connection)
-        accepted = state is not None and bool(await store.drift_acceptances(connection))
+        recorded = await _recorded_catalog_if_drift_accepted(connection, state)
     finally:
         await connection.close()
     version = state.version if state else 0
@@ -281,7 +281,6 @@ async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Ori
     from sovrium_tui.schema import recorded_app
 
     app = recorded_app(state.schema) if state else None
-    recorded = catalog_for_snapshot(state.schema) if state and accepted else None
     checksum = state.checksum if state else None
     return Origin(version=version, checksum=checksum, app=app, catalog=catalog, recorded_catalog=recorded), highest
 
@@ -754,6 +753,18 @@ async def migrate(
     )
 
 
+async def _recorded_catalog_if_drift_accepted(
+    connection: asyncpg.Connection, state: RecordedState | None
+) -> Catalog | None:
+    """The catalog the recorded schema compiles to, when this database ever accepted drift (a plan from its live
+    catalog then keeps that drift: see `planning.accepted`); None otherwise, with nothing compiled."""
+    from sovrium_tui.execution import store
+
+    if state is None or not await store.drift_acceptances(connection):
+        return None
+    return catalog_for_snapshot(state.schema)
+
+
 async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: RecordedState | None) -> Plan:
     """The plan from the database's recorded state and live catalog to `app`, with a version number after
     every version the database ever recorded; a change the database never sees still records its checksum."""
@@ -762,13 +773,12 @@ async def _plan_in_memory(connection: asyncpg.Connection, app: App, state: Recor
     from sovrium_tui.planning.planner import Origin, make_plan
     from sovrium_tui.schema import recorded_app
 
-    accepted = state is not None and bool(await store.drift_acceptances(connection))
     origin = Origin(
         version=state.version if state else 0,
         checksum=state.checksum if state else None,
         app=recorded_app(state.schema) if state else None,
         catalog=await introspect(connection),
-        recorded_catalog=catalog_for_snapshot(state.schema) if state and accepted else None,
+        recorded_catalog=await _recorded_catalog_if_drift_accepted(connection, state),
     )
     # Applied at once, so its forward SQL is what must parse now; the reverse SQL comes from the same renderer
     # whose output every plan file check parses (and the test suite checks for every field type).
