@@ -13,7 +13,7 @@ from typing import Any
 
 from sovrium_tui import __version__
 from sovrium_tui.errors import EXIT_DIFFERENCES, EXIT_FAILED, EXIT_OK, EXIT_USAGE, SovriumError, UsageError
-from sovrium_tui.text import terminal_text
+from sovrium_tui.text import plural, terminal_text
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -149,7 +149,7 @@ class _Progress:
         match event:
             case events.PlanStarted(version, step_count):
                 self.total = step_count
-                self._say(f"version {version}: {step_count} steps")
+                self._say(f"version {version}: {plural(step_count, 'step')}")
             case events.StepStarted(step_id, summary):
                 self._say(f"  [{step_id}/{self.total}] {summary} …", end="")
             case events.StepFinished(_, elapsed_ms):
@@ -558,7 +558,7 @@ def render_plan(plan: Any, *, color: bool) -> str:
     lines = [
         paint(f"Plan {plan.version:04d} for app {safe(repr(plan.app))}: {safe(plan.summary)}", "1"),
         f"  from {origin} to checksum {plan.to_checksum[:12]} · made {safe(plan.created_at)} · digest {digest}",
-        f"  {len(plan.steps)} steps, {len(plan.destructive_steps)} destructive",
+        f"  {plural(len(plan.steps), 'step')}, {len(plan.destructive_steps)} destructive",
         "",
     ]
     for step in plan.steps:

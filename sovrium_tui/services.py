@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sovrium_tui.schema.js_json import read_json
 from sovrium_tui.startup import MigrateOutcome
+from sovrium_tui.text import plural
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -196,7 +197,7 @@ class PlanOutcome:
         warning = f", {destructive} destructive" if destructive else ""
         return (
             f"wrote {self.path} ({self.mode}): version {self.plan.version}, "
-            f"{len(self.plan.steps)} steps{warning} — {self.plan.summary}"
+            f"{plural(len(self.plan.steps), 'step')}{warning} — {self.plan.summary}"
         )
 
     def to_json(self) -> dict[str, object]:
@@ -517,7 +518,9 @@ class ApplyOutcome:
     def describe(self) -> str:
         lines = [f"note: {note}" for note in self.notes]
         for run in self.runs:
-            lines.append(f"version {run.version} ({run.path}): {run.status}, {run.steps} steps, {run.elapsed_ms} ms")
+            lines.append(
+                f"version {run.version} ({run.path}): {run.status}, {plural(run.steps, 'step')}, {run.elapsed_ms} ms"
+            )
         if not self.runs:
             lines.append("nothing pending: the database is up to date with the plans")
         return "\n".join(lines)

@@ -52,7 +52,9 @@ class MigrateOutcome:
     def describe(self) -> str:
         if self.status == "up-to-date":
             return f"up to date: version {self.version}, checksum {self.checksum[:12]}"
-        return f"migrated to version {self.version} ({self.steps} steps, {self.elapsed_ms} ms)"
+        from sovrium_tui.text import plural
+
+        return f"migrated to version {self.version} ({plural(self.steps, 'step')}, {self.elapsed_ms} ms)"
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -22,3 +22,8 @@ def terminal_text(text: str) -> str:
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 step`, `2 steps`: a count with its noun."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

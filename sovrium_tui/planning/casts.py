@@ -16,6 +16,7 @@ _INTEGER_RANK = {"smallint": 1, "integer": 2, "bigint": 3}
 _VARCHAR = re.compile(r"character varying(?:\((\d+)\))?")
 _NUMERIC = re.compile(r"numeric(?:\((\d+),(\d+)\))?")
 _STRINGS = ("text", "character varying")
+_TIME = "time without time zone"
 
 
 def type_change(table: str, column: str, before: str, after: str) -> AlterColumnType | None:
@@ -76,6 +77,15 @@ def _direction(column: str, before: str, after: str) -> tuple[str | None, tuple[
         return None, _REWRITE
     if before.startswith("timestamp") and after == "date":
         return None, _LOSSY
+    if before.startswith("timestamp") and after == _TIME:
+        return f"{name}::{_TIME}", _LOSSY  # the date is dropped
+    if before == _TIME and after.startswith("timestamp"):
+        # no cast exists: the time of day on 1970-01-01 (the session's time zone is UTC), so a datetime turned
+        # into a time and back keeps what the time kept, and values written as times can be rolled back
+        return f"('1970-01-01'::date + {name})::{after}", _REWRITE
+    if before == "interval" and (after in _INTEGER_RANK or _NUMERIC.fullmatch(after)):
+        # a number becomes a duration in seconds (`42::text::interval` is 42 seconds): the same way back
+        return f"extract(epoch FROM {name})::{after}", (_REWRITE if after == "numeric" else _LOSSY)
     if _is_string(before) or _is_array(before) or (before, after) in _DIRECT_CASTS:
         return f"{name}::{after}", _MAY_FAIL
     return f"{name}::text::{after}", _MAY_FAIL

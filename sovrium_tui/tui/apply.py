@@ -25,8 +25,9 @@ from sovrium_tui.execution.events import (
     TableLockWaiting,
 )
 from sovrium_tui.planning.plan import Plan
+from sovrium_tui.text import plural
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, markup, plural
+from sovrium_tui.tui.fmt import error_text, markup
 from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import CONFIRM_WORD, ConfirmModal, TypedConfirmModal
 from sovrium_tui.tui.session import Session

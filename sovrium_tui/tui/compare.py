@@ -11,8 +11,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 from sovrium_tui import services
 from sovrium_tui.execution.store import HistoryEntry
 from sovrium_tui.planning.schema_diff import SchemaChange
+from sovrium_tui.text import plural
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import cell, error_text, hazard_text, markup, plain, plural
+from sovrium_tui.tui.fmt import cell, error_text, hazard_text, markup, plain
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Panel, RowTable, SqlView
 

@@ -20,10 +20,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from sovrium_tui import services
 from sovrium_tui.planning.plan import Plan, shown_hazards
+from sovrium_tui.text import plural
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import SovriumScreen
 from sovrium_tui.tui.drift import DriftScreen
-from sovrium_tui.tui.fmt import cell, error_text, markup, plural, short, state_text, step_tally, when
+from sovrium_tui.tui.fmt import cell, error_text, markup, short, state_text, step_tally, when
 from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import ConfirmModal, ErrorModal, NewPlanModal, NewPlanRequest, ResultModal
 from sovrium_tui.tui.review import ReviewScreen

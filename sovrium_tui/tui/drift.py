@@ -15,8 +15,9 @@ from textual.widgets import Footer, Header, Tree
 
 from sovrium_tui import services
 from sovrium_tui.errors import UsageError
+from sovrium_tui.text import plural
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, markup, plural, safe
+from sovrium_tui.tui.fmt import error_text, markup, safe
 from sovrium_tui.tui.modals import ReasonModal
 from sovrium_tui.tui.review import ReviewScreen
 from sovrium_tui.tui.widgets import Activity, Panel, TextView

@@ -19,8 +19,9 @@ from sovrium_tui.fleet import rollout, survey
 from sovrium_tui.fleet.runner import FleetEvent, Limits, TargetDone
 from sovrium_tui.fleet.selection import Selection, select_targets
 from sovrium_tui.fleet.survey import FleetStatus, TargetRead, VersionGroup
+from sovrium_tui.text import plural
 from sovrium_tui.tui.base import SovriumScreen
-from sovrium_tui.tui.fmt import error_text, plural, short
+from sovrium_tui.tui.fmt import error_text, short
 from sovrium_tui.tui.modals import ConfirmModal
 from sovrium_tui.tui.session import Session
 

@@ -93,10 +93,6 @@ def short(checksum: str | None) -> str:
     return checksum[:12] if checksum else "—"
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def state_text(state: str) -> Text:
     """A state word styled by what it means (a DataTable cell)."""
     return cell(state, style=STATE_STYLES.get(state, ""))

@@ -19,9 +19,10 @@ from sovrium_tui import services
 from sovrium_tui.execution.events import Event, StepStarted
 from sovrium_tui.execution.verify import VerifyResult
 from sovrium_tui.planning.plan import Plan, Step, shown_hazards
+from sovrium_tui.text import plural
 from sovrium_tui.tui.apply import ApplyScreen
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import cell, error_text, hazard_text, loss_total, markup, plain, plural, short, step_tally
+from sovrium_tui.tui.fmt import cell, error_text, hazard_text, loss_total, markup, plain, short, step_tally
 from sovrium_tui.tui.modals import ResultModal
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Activity, Panel, RowTable, SqlView, TextView, lock_wait_text

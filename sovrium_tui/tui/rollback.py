@@ -20,9 +20,10 @@ from sovrium_tui.errors import DestructiveRefused
 from sovrium_tui.execution.events import Event, LockWaiting, StepStarted, TableLockWaiting
 from sovrium_tui.execution.executor import RollbackResult
 from sovrium_tui.execution.store import HistoryEntry
+from sovrium_tui.text import plural
 from sovrium_tui.tui.apply import bullet_list, losses_in
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import error_text, markup, plain, plural
+from sovrium_tui.tui.fmt import error_text, markup, plain
 from sovrium_tui.tui.history import HistoryScreen
 from sovrium_tui.tui.modals import CONFIRM_WORD, ConfirmModal, TypedConfirmModal
 from sovrium_tui.tui.session import Session

@@ -13,8 +13,9 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Tree
 
 from sovrium_tui.execution.store import HistoryEntry
+from sovrium_tui.text import plural
 from sovrium_tui.tui.base import InnerScreen
-from sovrium_tui.tui.fmt import cell, hazard_text, markup, plain, plural, safe, short, when
+from sovrium_tui.tui.fmt import cell, hazard_text, markup, plain, safe, short, when
 from sovrium_tui.tui.session import Session
 from sovrium_tui.tui.widgets import Panel, RowTable, SqlView, TextView
 

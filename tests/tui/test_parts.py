@@ -8,6 +8,7 @@ import pytest
 
 from sovrium_tui.errors import DestructiveRefused, ServerError, SovriumError
 from sovrium_tui.execution.events import LockWaiting, StepStarted, TableLockWaiting
+from sovrium_tui.text import plural
 from sovrium_tui.tui.apply import losses_in
 from sovrium_tui.tui.base import small_terminal_notice
 from sovrium_tui.tui.fmt import (
@@ -18,7 +19,6 @@ from sovrium_tui.tui.fmt import (
     loss_total,
     markup,
     plain,
-    plural,
     safe,
     short,
     step_tally,
