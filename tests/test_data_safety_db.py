@@ -456,6 +456,20 @@ async def test_a_backfill_that_overwrites_nothing_is_not_a_loss(cli: Cli, db: as
     assert sorted(await db.fetch("SELECT note FROM items")) == [("filled",), ("keep me",)]
 
 
+async def test_a_hand_written_step_that_raises_fails_with_all_of_its_message(cli: Cli, db: asyncpg.Connection) -> None:
+    await _migrate(cli, ITEMS_V1)
+    plan_path = await _planned(cli, ITEMS_V2)
+    raising = "DO $$ BEGIN RAISE EXCEPTION E'backfill stopped:\\n  item 7 has no owner\\nfix it first'; END $$"
+    _edit_plan(plan_path, _add_step(None, raising))
+    cli.ok("plan", "--rehash", plan_path)
+
+    failed = cli.db_fails("apply", plan_path, "--yes", "--allow-destructive")
+
+    assert "failed: backfill stopped: item 7 has no owner fix it first" in failed.stderr
+    assert "nothing was changed" in failed.stderr
+    assert await db.fetchval("SELECT count(*) FROM information_schema.columns WHERE column_name = 'note'") == 0
+
+
 # --- 5. rollback checks the lock ceiling before it starts --------------------------------------------------------
 
 

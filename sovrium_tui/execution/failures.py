@@ -6,9 +6,17 @@ from sovrium_tui.errors import ConnectionFailed, SovriumError
 
 
 def postgres_text(failure: BaseException) -> str:
-    """PostgreSQL's message on one line, with its detail and hint (once each) when it gave them."""
-    text = str(getattr(failure, "message", None) or (failure.args[0] if failure.args else failure))
-    text = " ".join(text.split("\n", maxsplit=1)[0].split()) if text else type(failure).__name__
+    """PostgreSQL's message on one line, with its detail and hint (once each) when it gave them.
+
+    All of the server's message is kept (a step's `RAISE EXCEPTION` may span lines: they are joined); of any
+    other error, the first line.
+    """
+    message = getattr(failure, "message", None)
+    if message:
+        text = " ".join(str(message).split())
+    else:
+        text = str(failure.args[0] if failure.args else failure)
+        text = " ".join(text.split("\n", maxsplit=1)[0].split()) if text else type(failure).__name__
     for label in ("detail", "hint"):
         extra = getattr(failure, label, None)
         if extra:
