@@ -262,6 +262,59 @@ def test_valid_postgresql_statements_are_accepted_in_a_hand_written_step(stateme
     assert plan.steps[1].target == "" and plan.steps[1].id == 2, "a hand-written step needs no target or id"
 
 
+@pytest.mark.parametrize(
+    ("statement", "changed"),
+    [
+        ("DELETE FROM system.migration_history WHERE version > 1", "system.migration_history"),
+        ("UPDATE system.schema_checksum SET version = 7", "system.schema_checksum"),
+        (
+            "WITH gone AS (DELETE FROM system.migration_log RETURNING id) SELECT count(*) FROM gone",
+            "system.migration_log",
+        ),
+        ("TRUNCATE system.migration_log", "system.migration_log"),
+        ("DROP TABLE system.schema_checksum", "system.schema_checksum"),
+        ("ALTER TABLE system.migration_history DISABLE TRIGGER ALL", "system.migration_history"),
+        ("DROP INDEX system.migration_history_applied_version", "system.migration_history_applied_version"),
+        (
+            "CREATE TRIGGER t BEFORE INSERT ON system.migration_log FOR EACH ROW EXECUTE FUNCTION f()",
+            "system.migration_log",
+        ),
+        ("DROP SCHEMA system CASCADE", "schema system"),
+        ("ALTER SCHEMA system RENAME TO archive", "schema system"),
+    ],
+)
+def test_a_step_may_not_change_the_tools_own_bookkeeping(statement: str, changed: str) -> None:
+    with pytest.raises(PlanInvalid, match=rf"step 2 forward statement 1: changes {changed}.*only the tool writes it"):
+        parse_plan(_plan_with_step(statement), source="0001_x.yaml", check_digest=False)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT max(version) FROM system.migration_history",
+        "INSERT INTO items (title) SELECT reason FROM system.migration_log",
+        "CREATE VIEW releases AS SELECT version, applied_at FROM system.migration_history",
+        "GRANT SELECT ON system.migration_log TO PUBLIC",
+        "UPDATE system.sovrium_own_table SET a = 1",  # Sovrium's own tables in `system` are not this tool's
+    ],
+)
+def test_a_step_may_read_the_bookkeeping(statement: str) -> None:
+    plan = parse_plan(_plan_with_step(statement), source="0001_x.yaml", check_digest=False)
+    assert plan.steps[1].forward == (statement,)
+
+
+async def test_a_plan_edited_to_rewrite_the_audit_trail_is_refused_at_apply(cli: Cli, db: asyncpg.Connection) -> None:
+    await _migrate(cli, ITEMS_V1)
+    plan_path = await _planned(cli, ITEMS_V2)
+    _edit_plan(plan_path, _add_step(None, "DELETE FROM system.migration_history"))
+
+    rehash = cli.run("plan", "--rehash", plan_path)
+    assert rehash.returncode == 1 and "changes system.migration_history" in rehash.stderr
+    applied = cli.db_fails("apply", plan_path, "--yes", "--allow-destructive")
+    assert "changes system.migration_history" in applied.stderr
+    assert await db.fetchval("SELECT count(*) FROM system.migration_history") == 1
+
+
 async def _planned(cli: Cli, *tables: dict[str, Any]) -> Path:
     """Plan the schema against the database into cli.cwd/plans, and return the new plan file."""
     outcome = await services.plan(_schema(cli, *tables), cli.cwd / "plans", database_url=cli.database_url)

@@ -6,6 +6,8 @@ Two questions are answered here, for every statement a plan holds:
   or escapes the plan's one transaction (COMMIT, SAVEPOINT, SET TRANSACTION …), nothing that cannot run inside
   a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …), nothing that needs a client data stream (COPY …
   FROM STDIN), and nothing that changes how the server reads later SQL (standard_conforming_strings).
+  Nor anything that writes the tool's own bookkeeping (`system.migration_history` …): the audit trail and the
+  recorded state are written by the tool alone.
 - `effects`: what data it can destroy, from the statement itself and never from what a plan file says:
   dropped tables and columns, truncations, deletes, overwriting updates, type changes, new CHECK rules, and
   code the parser cannot see into (DO, CALL …). The executor counts each effect in the database just before
@@ -96,6 +98,13 @@ class StatementFacts:
 # --- reading ---------------------------------------------------------------------------------------------
 
 _SEVERAL = "more than one statement in one item (put each statement in its own list item)"
+
+# The tool's bookkeeping in schema `system` (execution/store.py creates it). A step may read it, not change it.
+BOOKKEEPING_SCHEMA = "system"
+BOOKKEEPING_TABLES = ("schema_checksum", "migration_history", "migration_log")
+# Statements that only read what they name (or annotate it): they cannot change what is recorded.
+_READS = frozenset({"SelectStmt", "ExplainStmt", "CommentStmt", "GrantStmt", "ViewStmt", "CreateTableAsStmt"})
+_WRITES = ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt")
 
 # Statements PostgreSQL refuses inside a transaction block (or that need a client data stream).
 _OUTSIDE_TRANSACTION = {
@@ -200,6 +209,10 @@ def analyse(statement: str) -> StatementFacts:
         return StatementFacts("expected exactly one statement (this item holds only comments)")
     if count > 1:
         return StatementFacts(_SEVERAL)
+    if f'"{BOOKKEEPING_SCHEMA}"' in text:  # a name in the schema, or the schema itself (cheap test first)
+        problem = with_deep_trees(lambda: _bookkeeping_problem(json.loads(text)))
+        if problem is not None:
+            return StatementFacts(problem)
     trigger = _created_trigger(text)
     if not _worth_decoding(text):
         return StatementFacts(None, trigger=trigger)
@@ -225,6 +238,61 @@ def _facts(statement: str, document: Any) -> StatementFacts:
     if problem is not None:
         return StatementFacts(problem)
     return StatementFacts(None, tuple(_effects(statement, node_type, node)), tuple(_relations(node_type, node)))
+
+
+def _bookkeeping_problem(document: Any) -> str | None:
+    """Why a statement may not run in a plan because it changes the tool's bookkeeping, or None.
+
+    Changed: a bookkeeping table an INSERT, UPDATE, DELETE or MERGE writes (at any depth), or one named by any
+    other statement that is not a read (DROP, ALTER, TRUNCATE, LOCK, CREATE TRIGGER ON …); the schema itself
+    dropped, renamed, moved or given away.
+    """
+    node_type, node = next(iter(document["stmts"][0]["stmt"].items()))
+    if node_type in ("DropStmt", "RenameStmt", "AlterOwnerStmt") and (
+        node.get("removeType", node.get("renameType", node.get("objectType"))) == "OBJECT_SCHEMA"
+    ):
+        names = [item.get("String", {}).get("sval") for item in node.get("objects", ())]
+        if BOOKKEEPING_SCHEMA in (*names, node.get("subname"), node.get("object", {}).get("String", {}).get("sval")):
+            return _BOOKKEEPING_REFUSAL.format(what=f"schema {BOOKKEEPING_SCHEMA}")
+    if node_type in _READS or node_type in _WRITES:
+        changed = {_bookkeeping_name(inner.get("relation", {})) for kind in _WRITES for inner in _nodes(document, kind)}
+    else:
+        changed = {_bookkeeping_name(found) for found in _range_vars(document)}
+        for qualified in _nodes(document, "List"):
+            parts = [item.get("String", {}).get("sval") for item in qualified.get("items", ())]
+            if len(parts) >= 2:
+                changed.add(_bookkeeping_name({"schemaname": parts[-2], "relname": parts[-1]}))
+    changed.discard(None)
+    if not changed:
+        return None
+    return _BOOKKEEPING_REFUSAL.format(what=", ".join(sorted(f"{BOOKKEEPING_SCHEMA}.{name}" for name in changed)))
+
+
+def _range_vars(tree: object) -> Iterator[Mapping[str, Any]]:
+    """Every table reference below `tree`: RangeVar nodes, also where a statement holds one without its tag."""
+    stack: list[object] = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "relname" in item:
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+_BOOKKEEPING_REFUSAL = (
+    "changes {what}, this tool's own bookkeeping (the audit trail and the recorded state): only the tool writes "
+    "it, so a step may read it but not change it"
+)
+
+
+def _bookkeeping_name(range_var: Mapping[str, Any]) -> str | None:
+    """The name of a bookkeeping table, or of its index, key or sequence (`migration_history_id_seq`), or None."""
+    name = range_var.get("relname")
+    if range_var.get("schemaname") != BOOKKEEPING_SCHEMA or not isinstance(name, str):
+        return None
+    return name if name.startswith(tuple(BOOKKEEPING_TABLES)) else None
 
 
 def _parse_error(statement: str, failure: Exception) -> str:
