@@ -788,6 +788,26 @@ async def test_verify_round_trips_a_plan_on_a_scratch_database(offline: Cli, pg_
     assert databases_after == databases_before, "the scratch databases are dropped"
 
 
+async def test_verify_judges_a_plan_as_apply_does(offline: Cli, pg_server: Server) -> None:
+    """A hand-written step that switches on row-level security applies (Sovrium declares none): verify agrees."""
+    schema = write_schema(
+        offline.cwd / "crm.yaml", Path(__file__).parent.parent.joinpath("examples/crm.yaml").read_text()
+    )
+    offline.ok("plan", schema, "--offline")
+    (plan,) = _plans(offline.cwd / "plans")
+    document = yaml.safe_load(plan.read_text())
+    table = next(step["target"] for step in document["steps"] if step["op"] == "create_table")
+    document["steps"].append(
+        {"op": "sql", "forward": [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"], "reverse": []}
+    )
+    plan.write_text(yaml.safe_dump(document, sort_keys=False))
+    offline.ok("plan", "--rehash", plan)
+
+    result = offline.ok("verify", plan, "--scratch-url", pg_server.admin_url)
+
+    assert "reaches its target schema" in result.stdout and "restores the starting schema" in result.stdout
+
+
 async def test_concurrent_start_ups_migrate_once(cli: Cli, db: asyncpg.Connection) -> None:
     """Four application instances start at once with the same schema: one migrates, the others find it done."""
     schema = write_schema(cli.cwd / "app.yaml", V2)

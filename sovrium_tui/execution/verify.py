@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from sovrium_tui.catalog.introspect import introspect
 from sovrium_tui.catalog.model import Catalog
+from sovrium_tui.execution.checks import remaining
 from sovrium_tui.execution.connect import connect
 from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.planning.diff import diff
 from sovrium_tui.planning.plan import Plan, Step
 
 if TYPE_CHECKING:
@@ -101,14 +101,19 @@ async def _round_trip(
     failure = await _run_steps(connection, plan.steps, forward=True)
     if failure:
         return (failure,), ("not tried: forward failed",)
-    forward = tuple(f"still differs from the target: {c.summary()}" for c in diff(await introspect(connection), target))
+    # compared as apply and rollback compare (`checks.remaining`): row-level security a step sets is not a difference
+    forward = tuple(
+        f"still differs from the target: {c.summary()}" for c in remaining(await introspect(connection), target)
+    )
     try:
         failure = await _run_steps(connection, tuple(reversed(plan.steps)), forward=False)
     except asyncpg.PostgresError as error:  # pragma: no cover - _run_steps catches these
         failure = str(error)
     if failure:
         return forward, (failure,)
-    reverse = tuple(f"still differs from the start: {c.summary()}" for c in diff(await introspect(connection), source))
+    reverse = tuple(
+        f"still differs from the start: {c.summary()}" for c in remaining(await introspect(connection), source)
+    )
     return forward, reverse
 
 
