@@ -94,6 +94,41 @@ CASES = [
         (("SELECT contact_email FROM customers ORDER BY id LIMIT 1", "a@x.io"),),
     ),
     Case(
+        "swapping two column names keeps each value with its field id",
+        schema(customers()),
+        schema(
+            customers(
+                replace={
+                    "name: email, type: email, required: true, unique: true": "name: nickname, type: email, "
+                    "required: true, unique: true",
+                    "name: nickname, type: single-line-text": "name: email, type: single-line-text",
+                }
+            )
+        ),
+        ("rename_column", "rename_constraint"),
+        (
+            ("SELECT nickname FROM customers ORDER BY id LIMIT 1", "a@x.io"),
+            ("SELECT email FROM customers ORDER BY id LIMIT 1", "ann"),
+            ("SELECT count(*) FROM information_schema.columns WHERE column_name LIKE '%renaming%'", 0),
+        ),
+        kept_after_reverse="SELECT string_agg(email || '/' || coalesce(nickname, '-'), ',' ORDER BY id) FROM customers",
+    ),
+    Case(
+        "a chain of column renames (age to nickname to alias) keeps every value",
+        schema(customers()),
+        schema(
+            customers(
+                replace={
+                    "name: nickname, type: single-line-text": "name: alias, type: single-line-text",
+                    "name: age, type: integer": "name: nickname, type: integer",
+                }
+            )
+        ),
+        ("rename_column",),
+        (("SELECT alias || ' ' || nickname FROM customers ORDER BY id LIMIT 1", "ann 31"),),
+        kept_after_reverse="SELECT string_agg(coalesce(nickname, '-') || age, ',' ORDER BY id) FROM customers",
+    ),
+    Case(
         "rename table keeps rows and derived names",
         schema(customers()),
         schema(customers(replace={"name: customers": "name: clients"})),

@@ -467,16 +467,66 @@ def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: li
         wanted = desired.table(table_name)
         if old == new or source is None or wanted is None:
             continue
-        if source.column(old) is None or source.column(new) is not None or wanted.column(new) is None:
+        if source.column(old) is None or wanted.column(new) is None:
             continue
         column_map.setdefault(table_name, {})[old] = new
     for table_name in sorted(column_map):
-        for old, new in sorted(column_map[table_name].items()):
-            out.append(RenameColumn(table_name, old, new))
+        source = current.table(_old_name(table_name, table_map))
+        assert source is not None
+        column_map[table_name] = _possible_renames(column_map[table_name], {c.name for c in source.columns})
+        out.extend(_rename_steps(table_name, column_map[table_name], {c.name for c in source.columns}))
     if not table_map and not column_map:
         return current
     tables = tuple(_rename_in_table(t, table_map, column_map) for t in current.tables)
     return replace(current, tables=tables)
+
+
+def _possible_renames(renames: dict[str, str], columns: set[str]) -> dict[str, str]:
+    """The renames that can be done: each to a name that is free once the renames are done (a column keeping
+    its name, not renamed away, makes a rename onto it impossible: that one is a drop and an add instead)."""
+    possible = dict(renames)
+    while True:
+        blocked = {old for old, new in possible.items() if new in columns and new not in possible}
+        if not blocked:
+            return possible
+        for old in blocked:
+            del possible[old]
+
+
+def _rename_steps(table: str, renames: dict[str, str], columns: set[str]) -> list[Change]:
+    """The column renames in an order PostgreSQL accepts: one onto a name another column still holds waits for
+    that column to move (`b → c` before `a → b`); a swap (`a → b`, `b → a`) goes through a free name."""
+    steps: list[Change] = []
+    pending = dict(sorted(renames.items()))
+    taken = set(columns)
+    while pending:
+        ready = [old for old, new in pending.items() if new not in taken]
+        if not ready:  # only cycles are left: move one of them aside
+            old = next(iter(pending))
+            aside = _free_name(f"{old}_renaming", taken | set(renames.values()))
+            steps.append(RenameColumn(table, old, aside))
+            taken = (taken - {old}) | {aside}
+            pending[aside] = pending.pop(old)
+            continue
+        for old in ready:
+            new = pending.pop(old)
+            steps.append(RenameColumn(table, old, new))
+            taken = (taken - {old}) | {new}
+    return steps
+
+
+def _free_name(base: str, taken: set[str]) -> str:
+    from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES, truncate_identifier
+
+    number = 0
+    while True:
+        suffix = f"_{number}" if number else ""
+        stem = truncate_identifier(base)
+        while len(f"{stem}{suffix}".encode()) > MAX_IDENTIFIER_BYTES:
+            stem = stem[:-1]
+        if f"{stem}{suffix}" not in taken:
+            return f"{stem}{suffix}"
+        number += 1
 
 
 def _old_name(new: str, table_map: dict[str, str]) -> str:
