@@ -28,6 +28,7 @@ from sovrium_tui.planning.changes import (
     SetNotNull,
 )
 from sovrium_tui.planning.diff import Renames, diff, substitute_identifiers, tightens
+from sovrium_tui.planning.planner import summarize
 
 ID = Column("id", "integer", nullable=False, serial=True)
 NAME = Column("name", "character varying(255)")
@@ -349,3 +350,32 @@ def test_renames_found_from_an_apps_names_alone_equal_those_found_from_the_app()
     renames = renames_between(before, after)
     assert renames.tables and renames.columns, "tables, columns and the junction table are renamed"
     assert renames_between(naming_of(before), after) == renames
+
+
+def test_fields_trading_names_are_renamed_in_order_through_a_free_name() -> None:
+    first, last = Column("first", "text"), Column("last", "text")
+    current = Catalog(tables=(Table("people", (ID, first, last, NAME), (pk("people"),)),))
+    desired = Catalog(
+        tables=(Table("people", (ID, last, first, Column("alias", "character varying(255)")), (pk("people"),)),)
+    )
+    renames = Renames(columns=(("people", "first", "last"), ("people", "last", "first"), ("people", "name", "alias")))
+
+    changes = diff(current, desired, renames)
+
+    assert changes == [
+        RenameColumn("people", "name", "alias"),
+        RenameColumn("people", "first", "first_renaming"),
+        RenameColumn("people", "last", "first"),
+        RenameColumn("people", "first_renaming", "last"),
+    ]
+    assert summarize(changes) == "people: name → alias first → last last → first"
+
+
+def test_a_rename_onto_a_name_a_column_keeps_is_a_drop_and_an_add() -> None:
+    current = Catalog(tables=(Table("people", (ID, NAME, EMAIL), (pk("people"),)),))
+    desired = Catalog(tables=(Table("people", (ID, EMAIL), (pk("people"),)),))
+
+    changes = diff(current, desired, Renames(columns=(("people", "name", "email"),)))
+
+    assert not any(isinstance(change, RenameColumn) for change in changes)
+    assert DropColumn("people", NAME) in changes

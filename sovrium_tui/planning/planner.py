@@ -121,6 +121,7 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
     dropped: list[str] = []
     renamed: list[str] = []
     per_table: dict[str, list[str]] = {}
+    column_moves: dict[str, dict[str, tuple[int, str]]] = {}  # table -> column's name now -> (its mark, first name)
     views: list[str] = []
     for change in changes:
         match change:
@@ -141,7 +142,15 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
             case DropColumn(table, column):
                 per_table.setdefault(table, []).append(f"-{column.name}")
             case RenameColumn(table, old, new):
-                per_table.setdefault(table, []).append(f"{old} → {new}")
+                marks = per_table.setdefault(table, [])
+                moved = column_moves.setdefault(table, {})
+                if old in moved:  # renamed again (a swap goes through a free name): one mark, first to last
+                    position, first = moved.pop(old)
+                    marks[position] = f"{first} → {new}"
+                else:
+                    position, first = len(marks), old
+                    marks.append(f"{old} → {new}")
+                moved[new] = (position, first)
             case CreateAuthUsers():
                 created.append('auth."user"')
             case CreateFunction() | DropFunction() | ReplaceFunction() | RenameFunction() | DropAuthUsers():
