@@ -44,6 +44,13 @@ ORDERS = """
 SEED = "INSERT INTO customers (email, nickname, age) VALUES ('a@x.io', 'ann', 31), ('b@x.io', NULL, NULL)"
 
 
+ADULTS = """    constraints:
+      - {{name: adult_nickname, check: "{column} IS NULL OR {column} >= 18"}}
+    indexes:
+      - {{name: idx_adults, fields: [nickname], where: "{column} >= 18"}}
+"""
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -127,6 +134,31 @@ CASES = [
         ("rename_column",),
         (("SELECT alias || ' ' || nickname FROM customers ORDER BY id LIMIT 1", "ann 31"),),
         kept_after_reverse="SELECT string_agg(coalesce(nickname, '-') || age, ',' ORDER BY id) FROM customers",
+    ),
+    Case(
+        "renaming a field a formula reads can be undone",
+        schema(customers("{id: 4, name: next_age, type: formula, formula: 'age + 1', resultType: integer}")),
+        schema(
+            customers(
+                "{id: 4, name: next_age, type: formula, formula: 'years + 1', resultType: integer}",
+                replace={"name: age, type: integer": "name: years, type: integer"},
+            )
+        ),
+        ("rename_column", "drop_column", "add_column"),
+        (("SELECT next_age FROM customers WHERE email = 'a@x.io'", 32),),
+        kept_after_reverse="SELECT string_agg(coalesce(next_age, 0)::text, ',' ORDER BY id) FROM customers",
+    ),
+    Case(
+        "renaming a field a hand-written rule and index predicate read can be undone",
+        schema(customers(table_extra=ADULTS.format(column="age"))),
+        schema(
+            customers(
+                replace={"name: age, type: integer": "name: years, type: integer"},
+                table_extra=ADULTS.format(column="years"),
+            )
+        ),
+        ("rename_column", "drop_constraint", "drop_index", "add_constraint", "create_index"),
+        (("SELECT count(*) FROM customers WHERE years = 31", 1),),
     ),
     Case(
         "rename table keeps rows and derived names",

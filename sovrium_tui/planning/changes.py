@@ -77,11 +77,14 @@ class RenameTable:
 class AddColumn:
     table: str
     column: Column
+    # A generated column's expression in the table's names when this runs, where they differ from its source text
+    # (`column.generated`, which its comment keeps): undoing a drop that followed a rename of a column it reads.
+    expression: str | None = None
 
     op = "add_column"
 
     def reverse(self) -> Change:
-        return DropColumn(self.table, self.column)
+        return DropColumn(self.table, self.column, self.expression)
 
     @property
     def target(self) -> str:
@@ -105,11 +108,12 @@ class AddColumn:
 class DropColumn:
     table: str
     column: Column
+    expression: str | None = None  # see AddColumn.expression: what undoing this drop writes
 
     op = "drop_column"
 
     def reverse(self) -> Change:
-        return AddColumn(self.table, self.column)
+        return AddColumn(self.table, self.column, self.expression)
 
     @property
     def target(self) -> str:
@@ -258,11 +262,14 @@ class AddConstraint:
     table: str
     constraint: Constraint
     narrowing: bool = False  # a rule existing rows may break: a range tightened, an option removed, …
+    # The rule as the statement must write it when the table's column names differ from its source text (kept in
+    # its comment): undoing the drop of a rule written by hand that read a column this plan renamed.
+    written_now: str | None = None
 
     op = "add_constraint"
 
     def reverse(self) -> Change:
-        return DropConstraint(self.table, self.constraint, self.narrowing)
+        return DropConstraint(self.table, self.constraint, self.narrowing, self.written_now)
 
     @property
     def target(self) -> str:
@@ -282,11 +289,12 @@ class DropConstraint:
     table: str
     constraint: Constraint
     narrowing: bool = False  # adding it back (the reverse) narrows
+    written_now: str | None = None  # see AddConstraint.written_now: what undoing this drop writes
 
     op = "drop_constraint"
 
     def reverse(self) -> Change:
-        return AddConstraint(self.table, self.constraint, self.narrowing)
+        return AddConstraint(self.table, self.constraint, self.narrowing, self.written_now)
 
     @property
     def target(self) -> str:
@@ -324,11 +332,13 @@ class RenameConstraint:
 @dataclass(frozen=True, slots=True)
 class CreateIndex:
     index: Index
+    # The predicate as the statement must write it (see AddConstraint.written_now).
+    written_now: str | None = None
 
     op = "create_index"
 
     def reverse(self) -> Change:
-        return DropIndex(self.index)
+        return DropIndex(self.index, self.written_now)
 
     @property
     def target(self) -> str:
@@ -346,11 +356,12 @@ class CreateIndex:
 @dataclass(frozen=True, slots=True)
 class DropIndex:
     index: Index
+    written_now: str | None = None  # see CreateIndex.written_now: what undoing this drop writes
 
     op = "drop_index"
 
     def reverse(self) -> Change:
-        return CreateIndex(self.index)
+        return CreateIndex(self.index, self.written_now)
 
     @property
     def target(self) -> str:

@@ -37,10 +37,12 @@ def qualified(name: str) -> str:
     return f"{SCHEMA}.{quote_ident(name)}"
 
 
-def column_definition_sql(column: Column) -> str:
-    """`name type [NOT NULL] [DEFAULT expr]`, with `serial`/`bigserial` for sequence-backed columns."""
+def column_definition_sql(column: Column, *, expression: str | None = None) -> str:
+    """`name type [NOT NULL] [DEFAULT expr]`, with `serial`/`bigserial` for sequence-backed columns; a generated
+    column computed from `expression` when given (else from its source text)."""
     if column.generated is not None:
-        return f"{quote_ident(column.name)} {column.type} GENERATED ALWAYS AS ({column.generated}) STORED"
+        computed = expression or column.generated
+        return f"{quote_ident(column.name)} {column.type} GENERATED ALWAYS AS ({computed}) STORED"
     pg_type = _SERIAL_TYPES[column.type] if column.serial else column.type
     not_null = "" if column.nullable else " NOT NULL"
     default = f" DEFAULT {column.default}" if column.default is not None and not column.serial else ""

@@ -130,6 +130,16 @@ class _Phases:
             *self.drop_functions,
         ]
 
+    def column_renames(self) -> dict[str, dict[str, str]]:
+        """For each table (by its new name), its columns' names before the renames → after them (a column renamed
+        twice, as a swap does through a free name, maps from its first name to its last)."""
+        first_names: dict[str, dict[str, str]] = {}  # table -> column's name now -> its name before
+        for change in self.renames:
+            if isinstance(change, RenameColumn):
+                table = first_names.setdefault(change.table, {})
+                table[change.new] = table.pop(change.old, change.old)
+        return {table: {first: now for now, first in names.items()} for table, names in first_names.items()}
+
     def touched_relations(self) -> set[str]:
         """Tables whose columns or names change: views reading them are made again."""
         touched: set[str] = set()
@@ -263,9 +273,10 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     name = desired.name
     rebuilt = _rebuilt_computed_columns(current, desired)
     # Computed columns go first and come last: they may read the other columns being dropped or added.
+    renamed_columns = phases.column_renames().get(name, {})
     for column in sorted(current.columns, key=lambda c: not c.computed):
         if desired.column(column.name) is None or column.name in rebuilt:
-            phases.drop_columns.append(DropColumn(name, column))
+            phases.drop_columns.append(DropColumn(name, column, _expression_now(column, renamed_columns)))
     for column in sorted(desired.columns, key=lambda c: c.generated is not None):
         existing = current.column(column.name)
         if existing is None or column.name in rebuilt:
@@ -273,9 +284,12 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
         elif existing != column:
             _diff_column(name, existing, column, phases)
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
-    _diff_named(current.constraints, desired.constraints, phases, name, new_columns)
-    _diff_named(current.indexes, desired.indexes, phases, name, new_columns)
-    _diff_named(current.triggers, desired.triggers, phases, name, new_columns)
+    for current_items, desired_items in (
+        (current.constraints, desired.constraints),
+        (current.indexes, desired.indexes),
+        (current.triggers, desired.triggers),
+    ):
+        _diff_named(current_items, desired_items, phases, name, new_columns, renamed_columns=renamed_columns)
     _diff_row_security(current, desired, phases)
 
 
@@ -294,6 +308,21 @@ def _diff_row_security(current: Table, desired: Table, phases: _Phases) -> None:
     after = (desired.row_security, desired.force_row_security)
     if before != after:
         phases.add_objects.append(SetRowSecurity(desired.name, before, after))
+
+
+def _expression_now(column: Column, renamed_columns: Mapping[str, str]) -> str | None:
+    """A generated column's expression in the names its table has once this plan's renames are done, when they
+    differ from its source text (kept in its comment): what undoing its drop must write, as it runs before the
+    renames are undone. None when there is nothing to translate."""
+    return _written_now(column.generated, renamed_columns)
+
+
+def _written_now(source: str | None, renamed_columns: Mapping[str, str]) -> str | None:
+    """`source` (SQL kept as written) in the columns' names after this plan's renames; None when unchanged."""
+    if source is None or not renamed_columns:
+        return None
+    written = substitute_identifiers(source, dict(renamed_columns))
+    return written if written != source else None
 
 
 def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
@@ -346,12 +375,14 @@ def _diff_named(
     phases: _Phases,
     table: str,
     new_columns: set[str],
+    *,
+    renamed_columns: Mapping[str, str],
 ) -> None:
     wanted = {item.name: item for item in desired}
     existing = {item.name: item for item in current}
     for name, item in existing.items():
         if wanted.get(name) != item:
-            _drop_object(item, table, phases)
+            _drop_object(item, table, phases, renamed_columns)
     for name, item in wanted.items():
         before = existing.get(name)
         if before != item:
@@ -403,14 +434,20 @@ def _bounds(definition: str) -> list[tuple[str, str]]:
     return [(m.group(1), next(g for g in m.groups()[1:] if g is not None)) for m in _BOUND.finditer(definition)]
 
 
-def _drop_object(item: Constraint | Index | Trigger, table: str, phases: _Phases) -> None:
+def _drop_object(
+    item: Constraint | Index | Trigger, table: str, phases: _Phases, renamed_columns: Mapping[str, str]
+) -> None:
+    """Drop `item`; a rule or predicate written by hand keeps its source text, so undoing the drop (which runs
+    before this plan's renames are undone) writes it in the renamed columns' names."""
     match item:
         case Constraint(kind="foreign_key"):
             phases.drop_foreign_keys.append(DropConstraint(table, item))
         case Constraint():
-            phases.drop_objects.append(DropConstraint(table, item))
+            now = _written_now(item.definition, renamed_columns) if item.verbatim else None
+            phases.drop_objects.append(DropConstraint(table, item, written_now=now))
         case Index():
-            phases.drop_objects.append(DropIndex(item))
+            now = _written_now(item.predicate, renamed_columns) if item.verbatim else None
+            phases.drop_objects.append(DropIndex(item, now))
         case Trigger():
             phases.drop_objects.append(DropTrigger(item))
 

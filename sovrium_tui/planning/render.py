@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import assert_never
 
 from sovrium_tui.errors import Problem, SchemaInvalid
@@ -80,9 +81,9 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (f"DROP TABLE {_table(table.name)}",)
         case RenameTable(old, new):
             return (f"ALTER TABLE {_table(old)} RENAME TO {quote_ident(new)}",)
-        case AddColumn(table, column):
+        case AddColumn(table, column, expression):
             return (
-                f"ALTER TABLE {_table(table)} ADD COLUMN {ddl.column_definition_sql(column)}",
+                f"ALTER TABLE {_table(table)} ADD COLUMN {ddl.column_definition_sql(column, expression=expression)}",
                 *ddl.column_comment_sql(table, column),
             )
         case DropColumn(table, column):
@@ -104,14 +105,16 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (*fill, f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} SET NOT NULL")
         case DropNotNull(table, column):
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP NOT NULL",)
-        case AddConstraint(table, constraint):
-            return (ddl.add_constraint_sql(table, constraint), *ddl.source_comment_sql(table, constraint))
+        case AddConstraint(table, constraint, _narrowing, written_now):
+            written = constraint if written_now is None else replace(constraint, definition=written_now)
+            return (ddl.add_constraint_sql(table, written), *ddl.source_comment_sql(table, constraint))
         case DropConstraint(table, constraint):
             return (f"ALTER TABLE {_table(table)} DROP CONSTRAINT {quote_ident(constraint.name)}",)
         case RenameConstraint(table, old, new):
             return (f"ALTER TABLE {_table(table)} RENAME CONSTRAINT {quote_ident(old)} TO {quote_ident(new)}",)
-        case CreateIndex(index):
-            return (ddl.create_index_sql(index), *ddl.source_comment_sql(index.table, index))
+        case CreateIndex(index, written_now):
+            as_written = index if written_now is None else replace(index, predicate=written_now)
+            return (ddl.create_index_sql(as_written), *ddl.source_comment_sql(index.table, index))
         case DropIndex(index):
             return (f"DROP INDEX {_table(index.name)}",)
         case RenameIndex(_table_name, old, new):
