@@ -509,6 +509,35 @@ async def test_a_backfill_that_overwrites_nothing_is_not_a_loss(cli: Cli, db: as
     assert sorted(await db.fetch("SELECT note FROM items")) == [("filled",), ("keep me",)]
 
 
+async def test_a_renamed_formula_field_rebuilt_in_the_same_plan_is_not_data_loss(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    """The formula column is renamed by an early step and rebuilt by a later one: counted before the first step,
+    it does not exist yet under its new name, and must not be taken for a dropped column of data."""
+    full = field(3, "full_name", "formula", formula="first || ' ' || last", resultType="text")
+    await _migrate(cli, table(1, "people", field(1, "first"), field(2, "last"), full))
+    await db.execute("INSERT INTO people (first, last) VALUES ('Ada', 'Lovelace')")
+    display = field(3, "display", "formula", formula="given || ' ' || family", resultType="text")
+
+    await _migrate(cli, table(1, "people", field(1, "given"), field(2, "family"), display))
+
+    assert await db.fetchval("SELECT display FROM people") == "Ada Lovelace"
+    await services.rollback(reason="back", database_url=cli.database_url)
+    assert await db.fetchval("SELECT full_name FROM people") == "Ada Lovelace"
+
+
+async def test_dropping_what_is_not_there_is_no_loss(cli: Cli, db: asyncpg.Connection) -> None:
+    await _migrate(cli, ITEMS_V1)
+    plan_path = await _planned(cli, ITEMS_V2)
+    _edit_plan(plan_path, _add_step(None, "DROP TABLE IF EXISTS leftover_import"))
+    _edit_plan(plan_path, _add_step(None, "ALTER TABLE items DROP COLUMN IF EXISTS legacy_flag"))
+    cli.ok("plan", "--rehash", plan_path)
+
+    cli.db_ok("apply", plan_path, "--yes")
+
+    assert await db.fetchval("SELECT count(*) FROM system.migration_history") == 2
+
+
 async def test_a_hand_written_step_that_raises_fails_with_all_of_its_message(cli: Cli, db: asyncpg.Connection) -> None:
     await _migrate(cli, ITEMS_V1)
     plan_path = await _planned(cli, ITEMS_V2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.statements import Effect, analyse
@@ -97,10 +97,15 @@ async def _count(conn: asyncpg.Connection, step: str, effect: Effect) -> DataLos
     column = quote_ident(effect.column) if effect.column else ""
     match effect.kind:
         case "drop_table":
+            if await conn.fetchval("SELECT to_regclass($1) IS NULL", target):
+                return _not_there_yet(step, f"drops table {label}", "rows", table)
             amount = await _count_or_none(conn, f"SELECT count(*) FROM {target}")
             return DataLoss(step, f"drops table {label}", amount, "rows", True, table)
         case "drop_column":
-            if await _computed_column(conn, target, effect.column or ""):
+            kind = await _column_kind(conn, target, effect.column or "")
+            if kind is None:
+                return _not_there_yet(step, f"drops column {label}.{effect.column}", "non-null values", table)
+            if kind == "computed":
                 action = f"drops computed column {label}.{effect.column} (derived from other columns)"
                 return DataLoss(step, action, 0, "non-null values", False, table)
             amount = await _count_or_none(conn, f"SELECT count({column}) FROM {target}")
@@ -130,8 +135,15 @@ async def _count(conn: asyncpg.Connection, step: str, effect: Effect) -> DataLos
     raise AssertionError(effect.kind)  # pragma: no cover - the match covers EffectKind
 
 
-async def _computed_column(conn: asyncpg.Connection, target: str, column: str) -> bool:
-    """Whether a column's values are computed from other columns (generated, or filled by a formula trigger).
+def _not_there_yet(step: str, action: str, unit: str, table: str | None) -> DataLoss:
+    """A drop of what does not exist now: an earlier step of the plan makes or renames it (it is counted again
+    just before its own step runs, where it then is), or `IF EXISTS` makes the drop do nothing."""
+    return DataLoss(step, action, 0, unit, False, table)
+
+
+async def _column_kind(conn: asyncpg.Connection, target: str, column: str) -> Literal["plain", "computed"] | None:
+    """Whether a column holds its own values or computed ones (generated, or filled by a formula trigger); None
+    when there is no such column now.
 
     A name that is a view now (a view-backed table turning plain again: its base is renamed to it by an earlier
     step) holds no data of its own yet; the column is counted again just before its step runs.
@@ -139,14 +151,17 @@ async def _computed_column(conn: asyncpg.Connection, target: str, column: str) -
     from sovrium_tui.catalog.model import DERIVED_COMMENT
 
     computed = await conn.fetchval(
-        "SELECT a.attgenerated <> '' OR col_description(a.attrelid, a.attnum) = $3 OR c.relkind IN ('v', 'm') "
+        "SELECT a.attgenerated <> '' OR col_description(a.attrelid, a.attnum) IS NOT DISTINCT FROM $3 "
+        "OR c.relkind IN ('v', 'm') "
         "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
         target,
         column,
         DERIVED_COMMENT,
     )
-    return bool(computed)
+    if computed is None:
+        return None
+    return "computed" if computed else "plain"
 
 
 async def _count_update(
