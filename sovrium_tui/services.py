@@ -63,8 +63,8 @@ class ValidationResult:
 
     def describe(self) -> str:
         return (
-            f"{self.source}: valid — app {self.app_name!r}, {self.table_count} tables, "
-            f"{self.field_count} fields, checksum {self.checksum[:12]}"
+            f"{self.source}: valid — app {self.app_name!r}, {plural(self.table_count, 'table')}, "
+            f"{plural(self.field_count, 'field')}, checksum {self.checksum[:12]}"
         )
 
     def to_json(self) -> dict[str, object]:
@@ -384,10 +384,11 @@ class CheckResult:
         lines = [f"problem: {p}" for p in self.problems]
         lines += [f"note: {name} is not on the head's chain and will not be applied" for name in self.off_chain]
         if self.problems:
-            lines.append(f"plans are broken ({len(self.problems)} problems)")
+            lines.append(f"plans are broken ({plural(len(self.problems), 'problem')})")
         elif self.in_sync:
             how = "needs no database change beyond" if self.settings_only else "matches"
-            lines.append(f"in sync: {self.plan_count} plans, the schema {how} head version {self.head_version}")
+            plans = plural(self.plan_count, "plan")
+            lines.append(f"in sync: {plans}, the schema {how} head version {self.head_version}")
         else:
             head = f"head version {self.head_version}" if self.head_version else "no plans yet"
             lines.append(f"the schema has unplanned changes ({head}); run `sovrium plan` to plan them")
@@ -1517,7 +1518,9 @@ async def _accept_live(
         status="COMPLETED",
         from_version=state.version,
         to_version=state.version,
-        reason=f"{reason} ({len(differences)} differences: " + "; ".join(d.detail for d in differences)[:2000] + ")",
+        reason=f"{reason} ({plural(len(differences), 'difference')}: "
+        + "; ".join(d.detail for d in differences)[:2000]
+        + ")",
         actor=executor.applied_by(),
     )
 

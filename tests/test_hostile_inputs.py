@@ -60,7 +60,7 @@ def test_a_schema_read_from_a_pipe_works_and_a_pipe_nobody_writes_to_does_not_ha
     result = run_sovrium("validate", "fed.yaml", cwd=tmp_path, timeout=30)
     writer.join()
     assert result.returncode == 0, result
-    assert "valid — app 'shop', 1 tables, 1 fields" in result.stdout
+    assert "valid — app 'shop', 1 table, 1 field" in result.stdout
     nobody = run_sovrium("validate", "idle.yaml", cwd=tmp_path, timeout=30)
     assert nobody.error_lines == ["error: idle.yaml: The schema file is empty"]
 
