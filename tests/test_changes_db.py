@@ -161,6 +161,20 @@ CASES = [
         (("SELECT count(*) FROM customers WHERE years = 31", 1),),
     ),
     Case(
+        "a primary key made again with its column (serial to uuid) comes back on both sides",
+        schema(customers()),
+        schema(customers(table_extra="    primaryKey: {type: uuid}\n")),
+        ("drop_constraint", "drop_column", "add_column", "add_constraint"),
+        (("SELECT count(*) FROM customers WHERE id IS NOT NULL", 2),),
+    ),
+    Case(
+        "a referenced key changing type (uuid to text) takes its foreign keys along",
+        schema(customers(table_extra="    primaryKey: {type: uuid}\n"), ORDERS),
+        schema(customers(table_extra="    primaryKey: {type: text}\n"), ORDERS),
+        ("drop_constraint", "alter_column_type", "add_constraint"),
+        (("SELECT data_type FROM information_schema.columns WHERE column_name = 'customer'", "text"),),
+    ),
+    Case(
         "rename table keeps rows and derived names",
         schema(customers()),
         schema(customers(replace={"name: customers": "name: clients"})),

@@ -22,6 +22,7 @@ from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
+    AlterColumnType,
     Change,
     CreateAuthUsers,
     CreateFunction,
@@ -109,6 +110,9 @@ class _Phases:
     create_views: list[Change] = field(default_factory=list)
     refresh_views: list[Change] = field(default_factory=list)
     drop_functions: list[Change] = field(default_factory=list)
+    # Columns dropped and added again (a type change without a conversion, a computed column remade) or changing
+    # type, by table: foreign keys referencing them are made again around them.
+    rebuilt_columns: dict[str, set[str]] = field(default_factory=dict)
 
     def ordered(self) -> list[Change]:
         return [
@@ -168,6 +172,11 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
     for table, wanted in kept:
         if wanted is not None and wanted != table:  # an equal table has nothing to diff (most, in a big app)
             _diff_table(table, wanted, phases)
+    for change in phases.alter_columns:
+        if isinstance(change, AlterColumnType):  # a key's two sides must agree on the type at every step
+            phases.rebuilt_columns.setdefault(change.table, set()).add(change.column)
+    if phases.rebuilt_columns:
+        _remake_foreign_keys_to_rebuilt_columns(kept, phases)
 
     dropped = [t for t in current.tables if desired.table(t.name) is None]
     created = [t for t in desired.tables if current.table(t.name) is None]
@@ -284,12 +293,27 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
         elif existing != column:
             _diff_column(name, existing, column, phases)
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
+    rebuilt_columns = {
+        change.column.name
+        for change in phases.drop_columns
+        if isinstance(change, DropColumn) and change.table == name and desired.column(change.column.name) is not None
+    }
+    if rebuilt_columns:
+        phases.rebuilt_columns[name] = rebuilt_columns
     for current_items, desired_items in (
         (current.constraints, desired.constraints),
         (current.indexes, desired.indexes),
         (current.triggers, desired.triggers),
     ):
-        _diff_named(current_items, desired_items, phases, name, new_columns, renamed_columns=renamed_columns)
+        _diff_named(
+            current_items,
+            desired_items,
+            phases,
+            name,
+            new_columns,
+            renamed_columns=renamed_columns,
+            rebuilt_columns=rebuilt_columns,
+        )
     _diff_row_security(current, desired, phases)
 
 
@@ -377,16 +401,67 @@ def _diff_named(
     new_columns: set[str],
     *,
     renamed_columns: Mapping[str, str],
+    rebuilt_columns: set[str],
 ) -> None:
+    """Drop what changed and add it as wanted; a constraint or index on a column dropped and added again goes with
+    the column (PostgreSQL drops it with the column), so it is dropped before and added after, as written."""
     wanted = {item.name: item for item in desired}
     existing = {item.name: item for item in current}
     for name, item in existing.items():
-        if wanted.get(name) != item:
+        if wanted.get(name) != item or _reads_any(item, rebuilt_columns):
             _drop_object(item, table, phases, renamed_columns)
     for name, item in wanted.items():
         before = existing.get(name)
-        if before != item:
+        if before != item or (before is not None and _reads_any(before, rebuilt_columns)):
             _add_object(item, table, phases, narrowing=_narrows(before, item, new_columns))
+
+
+_IDENTIFIER = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+
+
+def _reads_any(item: Constraint | Index | Trigger, columns: set[str]) -> bool:
+    """Whether a constraint or index involves one of `columns` (a trigger outlives a column: never)."""
+    if not columns:
+        return False
+    if isinstance(item, Constraint):
+        return not columns.isdisjoint(item.columns)
+    if isinstance(item, Index):
+        return any(
+            (quoted.replace('""', '"') if quoted else plain) in columns
+            for key in item.keys
+            for quoted, plain in _IDENTIFIER.findall(key)
+        )
+    return False
+
+
+def _remake_foreign_keys_to_rebuilt_columns(kept: Sequence[tuple[Table, Table | None]], phases: _Phases) -> None:
+    """A foreign key referencing a column dropped and added again, or changing type, would make that fail (it
+    depends on the column, and both sides must keep one type): it is dropped before and added again after, from
+    whichever table it is on."""
+    dropped = {(c.table, c.constraint.name) for c in phases.drop_foreign_keys if isinstance(c, DropConstraint)}
+    added = {(c.table, c.constraint.name) for c in phases.add_foreign_keys if isinstance(c, AddConstraint)}
+    for table, wanted in kept:
+        if wanted is None:
+            continue
+        for constraint in table.constraints:
+            rebuilt = phases.rebuilt_columns.get(constraint.references or "")
+            if constraint.kind != "foreign_key" or not rebuilt:
+                continue
+            match = _REFERENCES.match(constraint.definition)
+            referenced = (
+                {
+                    quoted.replace('""', '"') if quoted else plain
+                    for quoted, plain in _IDENTIFIER.findall(match.group(3))
+                }
+                if match
+                else set()
+            )
+            if rebuilt.isdisjoint(referenced) or (table.name, constraint.name) in dropped:
+                continue
+            phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
+            again = wanted.constraint(constraint.name)
+            if again is not None and (table.name, constraint.name) not in added:
+                phases.add_foreign_keys.append(AddConstraint(table.name, again))
 
 
 def _narrows(
