@@ -6,6 +6,7 @@ renderer writes, forward and reverse, for every change kind and every field type
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -111,3 +112,14 @@ def test_relations_a_statement_changes_are_the_ones_locked_first() -> None:
     assert [r.sql for r in analyse("ALTER INDEX i RENAME TO j").relations] == []
     assert [r.sql for r in analyse("CREATE TABLE t (a int)").relations] == []
     assert [r.sql for r in analyse("INSERT INTO log SELECT 1").relations] == ["log"]
+
+
+def test_the_bookkeeping_a_step_may_not_change_is_every_table_the_store_creates() -> None:
+    from sovrium_tui.execution.store import CREATE_STATEMENTS, SYSTEM_SCHEMA
+    from sovrium_tui.planning.statements import BOOKKEEPING_SCHEMA, BOOKKEEPING_TABLES
+
+    created = {
+        m.group(1) for s in CREATE_STATEMENTS for m in re.finditer(r"CREATE TABLE IF NOT EXISTS system\.(\w+)", s)
+    }
+    assert SYSTEM_SCHEMA == BOOKKEEPING_SCHEMA
+    assert created == set(BOOKKEEPING_TABLES)

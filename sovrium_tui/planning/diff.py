@@ -113,6 +113,8 @@ class _Phases:
     # Columns dropped and added again (a type change without a conversion, a computed column remade) or changing
     # type, by table: foreign keys referencing them are made again around them.
     rebuilt_columns: dict[str, set[str]] = field(default_factory=dict)
+    # For each table (by its new name), its columns' names before this plan's renames → after them.
+    renamed_columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def ordered(self) -> list[Change]:
         return [
@@ -134,15 +136,15 @@ class _Phases:
             *self.drop_functions,
         ]
 
-    def column_renames(self) -> dict[str, dict[str, str]]:
-        """For each table (by its new name), its columns' names before the renames → after them (a column renamed
-        twice, as a swap does through a free name, maps from its first name to its last)."""
+    def note_column_renames(self) -> None:
+        """Fill `renamed_columns` from the renames (a column renamed twice, as a swap does through a free name,
+        maps from its first name to its last)."""
         first_names: dict[str, dict[str, str]] = {}  # table -> column's name now -> its name before
         for change in self.renames:
             if isinstance(change, RenameColumn):
                 table = first_names.setdefault(change.table, {})
                 table[change.new] = table.pop(change.old, change.old)
-        return {table: {first: now for now, first in names.items()} for table, names in first_names.items()}
+        self.renamed_columns = {table: {v: k for k, v in names.items()} for table, names in first_names.items()}
 
     def touched_relations(self) -> set[str]:
         """Tables whose columns or names change: views reading them are made again."""
@@ -167,6 +169,7 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
     phases = _Phases()
     current = _apply_renames(current, desired, renames, phases.renames)
     current = _match_derived_renames(current, desired, phases.renames)
+    phases.note_column_renames()
 
     kept = [(table, desired.table(table.name)) for table in current.tables]
     for table, wanted in kept:
@@ -282,10 +285,11 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     name = desired.name
     rebuilt = _rebuilt_computed_columns(current, desired)
     # Computed columns go first and come last: they may read the other columns being dropped or added.
-    renamed_columns = phases.column_renames().get(name, {})
+    renamed_columns = phases.renamed_columns.get(name, {})
+    dropped_before = len(phases.drop_columns)
     for column in sorted(current.columns, key=lambda c: not c.computed):
         if desired.column(column.name) is None or column.name in rebuilt:
-            phases.drop_columns.append(DropColumn(name, column, _expression_now(column, renamed_columns)))
+            phases.drop_columns.append(DropColumn(name, column, _written_now(column.generated, renamed_columns)))
     for column in sorted(desired.columns, key=lambda c: c.generated is not None):
         existing = current.column(column.name)
         if existing is None or column.name in rebuilt:
@@ -293,10 +297,10 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
         elif existing != column:
             _diff_column(name, existing, column, phases)
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
-    rebuilt_columns = {
+    rebuilt_columns = {  # dropped above or by _diff_column, and added again
         change.column.name
-        for change in phases.drop_columns
-        if isinstance(change, DropColumn) and change.table == name and desired.column(change.column.name) is not None
+        for change in phases.drop_columns[dropped_before:]
+        if isinstance(change, DropColumn) and desired.column(change.column.name) is not None
     }
     if rebuilt_columns:
         phases.rebuilt_columns[name] = rebuilt_columns
@@ -334,15 +338,10 @@ def _diff_row_security(current: Table, desired: Table, phases: _Phases) -> None:
         phases.add_objects.append(SetRowSecurity(desired.name, before, after))
 
 
-def _expression_now(column: Column, renamed_columns: Mapping[str, str]) -> str | None:
-    """A generated column's expression in the names its table has once this plan's renames are done, when they
-    differ from its source text (kept in its comment): what undoing its drop must write, as it runs before the
-    renames are undone. None when there is nothing to translate."""
-    return _written_now(column.generated, renamed_columns)
-
-
 def _written_now(source: str | None, renamed_columns: Mapping[str, str]) -> str | None:
-    """`source` (SQL kept as written) in the columns' names after this plan's renames; None when unchanged."""
+    """`source` (SQL kept as written: a generated column's expression, a hand-written rule or predicate) in the
+    columns' names after this plan's renames, None when unchanged: what undoing a drop must write, as it runs
+    before the renames are undone, while the object's comment keeps the source text."""
     if source is None or not renamed_columns:
         return None
     written = substitute_identifiers(source, dict(renamed_columns))
@@ -426,12 +425,13 @@ def _reads_any(item: Constraint | Index | Trigger, columns: set[str]) -> bool:
     if isinstance(item, Constraint):
         return not columns.isdisjoint(item.columns)
     if isinstance(item, Index):
-        return any(
-            (quoted.replace('""', '"') if quoted else plain) in columns
-            for key in item.keys
-            for quoted, plain in _IDENTIFIER.findall(key)
-        )
+        return any(not columns.isdisjoint(_identifiers(key)) for key in item.keys)
     return False
+
+
+def _identifiers(sql: str) -> set[str]:
+    """The names an SQL fragment holds (quoted ones unquoted; keywords and calls included, harmlessly)."""
+    return {quoted.replace('""', '"') if quoted else plain for quoted, plain in _IDENTIFIER.findall(sql)}
 
 
 def _remake_foreign_keys_to_rebuilt_columns(kept: Sequence[tuple[Table, Table | None]], phases: _Phases) -> None:
@@ -448,14 +448,7 @@ def _remake_foreign_keys_to_rebuilt_columns(kept: Sequence[tuple[Table, Table | 
             if constraint.kind != "foreign_key" or not rebuilt:
                 continue
             match = _REFERENCES.match(constraint.definition)
-            referenced = (
-                {
-                    quoted.replace('""', '"') if quoted else plain
-                    for quoted, plain in _IDENTIFIER.findall(match.group(3))
-                }
-                if match
-                else set()
-            )
+            referenced = _identifiers(match.group(3)) if match else set()
             if rebuilt.isdisjoint(referenced) or (table.name, constraint.name) in dropped:
                 continue
             phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
