@@ -639,10 +639,24 @@ def test_long_names_are_truncated_like_postgresql_does() -> None:
     assert table.index(f"idx_t_{long_name}"[:63]) is not None
 
 
-def test_names_that_collide_after_truncation_are_a_problem() -> None:
+def test_names_that_collide_after_truncation_are_one_problem_naming_what_collides() -> None:
     stem = "y" * 61
-    with pytest.raises(SchemaInvalid, match="would both be named"):
+    with pytest.raises(SchemaInvalid) as raised:
         compiled_t(f(stem + "a", unique=True), f(stem + "b", unique=True))
+    problems = [p for p in raised.value.problems if "constraints" in p.message]
+    name = f"t_{stem}"[:63]
+    assert [p.message for p in problems] == [
+        f'2 constraints of table "t" would be named "{name}": unique ({stem}a), unique ({stem}b) '
+        "(PostgreSQL keeps the first 63 bytes of a name: shorten a table or field name)"
+    ]
+    assert problems[0].path == "tables[0]"
+
+
+def test_a_table_name_that_cuts_its_trigger_names_alike_is_a_problem() -> None:
+    # a_trigger_<table>_set_created_at, _created_at_immutable, _updated_at: alike once cut to 63 bytes
+    with pytest.raises(SchemaInvalid, match=r'3 triggers of table "t{52}" would be named "a_trigger_t{52}_"'):
+        compile_app(App(name="a", tables=(SchemaTable(id=1, name="t" * 52, fields=(f("title"),)),)))
+    compile_app(App(name="a", tables=(SchemaTable(id=1, name="t" * 51, fields=(f("title"),)),)))
 
 
 # --- triggers ------------------------------------------------------------------------------------------------

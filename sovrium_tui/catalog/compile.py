@@ -15,7 +15,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -34,7 +34,7 @@ from sovrium_tui.catalog.model import (
     View,
 )
 from sovrium_tui.errors import Problem, SchemaInvalid
-from sovrium_tui.identifiers import quote_ident, quote_literal, truncate_identifier
+from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES, quote_ident, quote_literal, truncate_identifier
 from sovrium_tui.schema.field_types import (
     FOREIGN_KEY_RELATIONS,
     NO_COLUMN_TYPES,
@@ -1191,26 +1191,52 @@ def _junction_tables(app: App) -> tuple[list[Table], list[Problem]]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _name_problems(tables: Sequence[Table], functions: Sequence[Function], views: Sequence[View]) -> list[Problem]:
-    """Names PostgreSQL would refuse as duplicates (often two long names truncated alike)."""
+def _name_problems(
+    tables: Sequence[Table], functions: Sequence[Function], views: Sequence[View], paths: Mapping[str, str]
+) -> list[Problem]:
+    """Names PostgreSQL would refuse as duplicates (often long names cut alike at 63 bytes): each name once, with
+    the objects that would share it, at the table (`paths`: physical name → path) the first of them belongs to."""
     problems: list[Problem] = []
 
-    def report(kind: str, names: Iterable[str]) -> None:
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                problems.append(Problem(f'Two {kind} would both be named "{name}"'))
-            seen.add(name)
+    def report(scope: str, named: Iterable[tuple[str, str, str]]) -> None:
+        holders: dict[str, list[tuple[str, str]]] = {}
+        for name, what, table in named:
+            holders.setdefault(name, []).append((what, table))
+        for name, held in holders.items():
+            if len(held) < 2:
+                continue
+            what = ", ".join(dict.fromkeys(w for w, _ in held))
+            cut = " (PostgreSQL keeps the first 63 bytes of a name: shorten a table or field name)"
+            hint = cut if len(name.encode()) > MAX_IDENTIFIER_BYTES - 4 else ""  # cut, maybe before a wide character
+            where = next((paths[t] for _, t in held if t in paths), "")
+            problems.append(Problem(f'{len(held)} {scope} would be named "{name}": {what}{hint}', where))
 
-    relations = [t.name for t in tables] + [v.name for v in views]
+    relations = [(t.name, f'table "{t.name}"', t.name) for t in tables]
+    relations += [(v.name, f'view "{v.name}"', v.name) for v in views]
     for table in tables:
-        relations += [i.name for i in table.indexes]
-        relations += [c.name for c in table.constraints if c.kind in ("primary_key", "unique", "exclude")]
-        report(f'columns of table "{table.name}"', (c.name for c in table.columns))
-        report(f'constraints of table "{table.name}"', (c.name for c in table.constraints))
+        on = f'on "{table.name}"'
+        relations += [(i.name, f"index {on} ({', '.join(i.keys)})", table.name) for i in table.indexes]
+        relations += [
+            (c.name, f"{c.kind.replace('_', ' ')} {on} ({', '.join(c.columns)})", table.name)
+            for c in table.constraints
+            if c.kind in ("primary_key", "unique", "exclude")
+        ]
+        report(f'columns of table "{table.name}"', ((c.name, f'"{c.name}"', table.name) for c in table.columns))
+        constraints = (
+            (c.name, f"{c.kind.replace('_', ' ')} ({', '.join(c.columns)})", table.name) for c in table.constraints
+        )
+        report(f'constraints of table "{table.name}"', constraints)
+        report(f'triggers of table "{table.name}"', _trigger_names(table.triggers, table.name))
+    for view in views:
+        report(f'triggers of view "{view.name}"', _trigger_names(view.triggers, view.name))
     report("tables, views or indexes", relations)
-    report("functions", (f.name for f in functions))
+    report("functions", ((f.name, f"{f.name}()", "") for f in functions))
     return problems
+
+
+def _trigger_names(triggers: Iterable[Trigger], relation: str) -> Iterator[tuple[str, str, str]]:
+    for trigger in triggers:
+        yield trigger.name, f"{trigger.timing} {' OR '.join(trigger.events)} calling {trigger.function}()", relation
 
 
 def compile_app(app: App) -> Catalog:
@@ -1241,7 +1267,8 @@ def compile_app(app: App) -> Catalog:
         raise SchemaInvalid(problems)
     compiled_views = compile_views(app, tables)
     functions.extend(compiled_views.functions)
-    problems.extend(_name_problems(tables, functions, compiled_views.views))
+    paths = {table.physical_name: f"tables[{position}]" for position, table in enumerate(app.tables)}
+    problems.extend(_name_problems(tables, functions, compiled_views.views, paths))
     if problems:
         raise SchemaInvalid(problems)
     auth: AuthUsers = "present" if uses_auth_users(app) else "absent"
