@@ -273,8 +273,9 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
         _emit_json(result.to_json())
     else:
         verb = "would roll back" if result.status == "dry-run" else "rolled back"
-        versions = ", ".join(str(v) for v in result.reverted_versions)
-        _say(f"{verb} version(s) {versions}: the database is at version {result.to_version}")
+        reverted = result.reverted_versions
+        versions = f"version{'s' if len(reverted) > 1 else ''} {', '.join(str(v) for v in reverted)}"
+        _say(f"{verb} {versions}: the database is at version {result.to_version}")
         for loss in result.data_loss:
             _say(f"  data destroyed: {loss}")
     return EXIT_OK

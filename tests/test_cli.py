@@ -680,6 +680,15 @@ async def test_nothing_to_roll_back_is_said_plainly(cli: Cli, db: asyncpg.Connec
     assert [h["rolled_back_at"] for h in await history_rows(db)] == [None]
 
 
+async def test_a_rollback_says_which_versions_it_reversed(cli: Cli, db: asyncpg.Connection) -> None:
+    cli.db_ok("migrate", write_schema(cli.cwd / "v1.yaml", V1))
+    cli.db_ok("migrate", write_schema(cli.cwd / "v2.yaml", V2), "--allow-destructive")
+    assert "rolled back version 2: the database is at version 1" in cli.db_ok("rollback", "--yes", "--force").stdout
+    cli.db_ok("migrate", write_schema(cli.cwd / "v2.yaml", V2), "--allow-destructive")
+    rolled = cli.db_ok("rollback", "--to", "0", "--yes", "--force")
+    assert "rolled back versions 3, 1: the database is at version 0" in rolled.stdout
+
+
 async def test_concurrent_appliers_apply_each_version_once(cli: Cli, db: asyncpg.Connection) -> None:
     schema = write_schema(cli.cwd / "app.yaml", V1)
     cli.run("plan", schema, "--offline")
