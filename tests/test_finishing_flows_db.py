@@ -217,3 +217,49 @@ async def test_a_destructive_refusal_still_counts_in_a_dry_run(cli: Cli, db: asy
     with pytest.raises(DestructiveRefused) as refused:
         await services.apply(plans_dir=cli.cwd / "plans", dry_run=True, database_url=cli.database_url)
     assert refused.value.losses == ("step 1 drops column items.note (2 non-null values)",)
+
+
+# --- two branches planned the same version -------------------------------------------------------------------
+
+
+async def test_two_branches_planning_one_version_are_merged_as_the_readme_says(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    base = _plan(cli, TITLE)
+    plans = base.parent
+    branch_a = cli.cwd / "branch_a"
+    branch_a.mkdir()
+    (branch_a / base.name).write_bytes(base.read_bytes())
+    cli.ok("plan", _schema(cli, TITLE, NOTE, name="a.yaml"), "--offline", "--plans", branch_a)
+    theirs = _plan(cli, TITLE, EXTRA)  # the other branch's version 2, applied to its staging database
+    cli.db_ok("apply", "--yes")
+    ours = next(branch_a.glob("0002_*.yaml"))
+    (plans / ours.name).write_bytes(ours.read_bytes())  # the merge
+    merged = _schema(cli, TITLE, NOTE, EXTRA)
+
+    broken = cli.run("check", merged)
+    assert broken.returncode == 1
+    assert "both make version 2 (planned on two branches?)" in broken.stdout
+    assert cli.run("plan", merged, "--offline").returncode == 1
+
+    theirs.unlink()
+    cli.ok("plan", merged, "--offline")
+    assert cli.ok("check", merged).returncode == 0
+    status = cli.db_ok("status", "--json").json()
+    assert [(p["version"], p["state"]) for p in status["plans"]] == [
+        (1, "applied"),
+        (2, "another plan applied"),
+        (3, "pending"),
+    ]
+    assert "can never apply here" in cli.db("apply", "--yes").stderr
+
+    cli.db_ok("rollback", "--to", "1", "--yes", "--force")
+    cli.db_ok("apply", "--yes")
+    assert [(p["version"], p["state"]) for p in cli.db_ok("status", "--json").json()["plans"]] == [
+        (1, "applied"),
+        (2, "applied"),
+        (3, "applied"),
+    ]
+    columns = await db.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = 'items'")
+    assert {"title", "note", "extra"} <= {c["column_name"] for c in columns}
+    assert (await services.drift(database_url=cli.database_url)).differences == ()

@@ -92,7 +92,9 @@ def _duplicate_versions(files: list[PlanFile]) -> list[str]:
     for file in files:
         if file.plan.version in seen:
             problems.append(
-                f"{file.path.name} and {seen[file.plan.version].name} both make version {file.plan.version}"
+                f"{file.path.name} and {seen[file.plan.version].name} both make version {file.plan.version} "
+                "(planned on two branches?): keep the one a database has applied, remove the other, and run "
+                "`sovrium plan` again to plan its changes after the one kept"
             )
         seen[file.plan.version] = file.path
     return problems
