@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     import asyncpg
 
+    from sovrium_tui import forked
     from sovrium_tui.catalog.model import Catalog
     from sovrium_tui.execution.events import Reporter
     from sovrium_tui.execution.executor import ApplyResult, RollbackResult
@@ -654,31 +655,66 @@ async def _apply_file(
     statement_timeout: str,
     reporter: Reporter,
 ) -> ApplyResult:
+    from sovrium_tui import forked
     from sovrium_tui.execution import executor
 
-    return await executor.apply_plan(
-        connection,
-        file.plan,
-        target_catalog_for=_compiled_once,  # compiled after the cheap checks: a refusal comes first
-        allow_destructive=allow_destructive,
-        applied_by=executor.applied_by(),
-        lock_wait=lock_wait,
-        lock_timeout=lock_timeout,
-        statement_timeout=statement_timeout,
-        reporter=reporter,
-        recorded_catalog_for=catalog_for_snapshot,
-        opener=_opener(url),
+    # The plan's target is only needed after its last step: it is compiled on the other core while the server
+    # runs the steps (a 500-table plan: 0.2 s of 4).
+    schema = file.plan.schema
+    aside = (
+        contextlib.nullcontext(None)
+        if schema in _COMPILED
+        else forked.started(functools.partial(_compiled_once, schema))
     )
+    with aside as compiling:
+        return await executor.apply_plan(
+            connection,
+            file.plan,
+            target_catalog_for=_TargetCatalog(schema, compiling),
+            allow_destructive=allow_destructive,
+            applied_by=executor.applied_by(),
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            reporter=reporter,
+            recorded_catalog_for=catalog_for_snapshot,
+            opener=_opener(url),
+        )
 
 
-def _compiled_once(snapshot: Mapping[str, Any]) -> Catalog:
-    """`catalog_for_snapshot`, compiled once per snapshot and process: a fleet applies one plan to many databases."""
-    return _compiled_snapshot(json.dumps(snapshot, sort_keys=True, ensure_ascii=False))
+class _TargetCatalog:
+    """A plan's target catalog: the one compiled aside for its snapshot (`schema`, canonical JSON), else compiled
+    here (a plan made again under the lock by `migrate` has another)."""
+
+    def __init__(self, schema: str, compiling: forked.Pending[Catalog] | None) -> None:
+        self._schema, self._compiling = schema, compiling
+
+    def __call__(self, snapshot: Mapping[str, Any]) -> Catalog:
+        from sovrium_tui.planning.plan import canonical_json
+
+        schema = canonical_json(snapshot)
+        if schema != self._schema:
+            return _compiled_once(schema)
+        if self._schema not in _COMPILED and self._compiling is not None:
+            _remember(self._schema, self._compiling.result())
+        return _compiled_once(self._schema)
 
 
-@functools.lru_cache(maxsize=16)
-def _compiled_snapshot(snapshot_json: str) -> Catalog:
-    return catalog_for_snapshot(read_json(snapshot_json))
+# Target catalogs by canonical snapshot: a fleet applies one plan to many databases, compiled once.
+_COMPILED: dict[str, Catalog] = {}
+
+
+def _compiled_once(schema: str) -> Catalog:
+    """`catalog_for_snapshot` of a canonical JSON snapshot, compiled once per process."""
+    if schema not in _COMPILED:
+        _remember(schema, catalog_for_snapshot(read_json(schema)))
+    return _COMPILED[schema]
+
+
+def _remember(schema: str, catalog: Catalog) -> None:
+    if len(_COMPILED) >= 16:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[schema] = catalog
 
 
 @contextlib.asynccontextmanager

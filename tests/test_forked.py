@@ -135,3 +135,30 @@ def test_the_result_is_waited_for() -> None:
         """
     )
     assert output == "slept True"
+
+
+def test_a_plans_target_catalog_comes_from_the_child_and_is_compiled_once() -> None:
+    output = _run(
+        """
+        from sovrium_tui import services
+        from sovrium_tui.catalog import compile_app
+        from sovrium_tui.planning.plan import canonical_json
+        from sovrium_tui.schema import app_snapshot, recorded_app
+        from sovrium_tui.schema.js_json import read_json
+
+        def schema(*names):
+            fields = [{"id": i, "name": n, "type": "single-line-text"} for i, n in enumerate(names, start=1)]
+            return canonical_json({"name": "app", "tables": [{"id": 1, "name": "items", "fields": fields}]})
+
+        plan_schema = schema("title")
+        with forked.started(lambda: (os.getpid(), services._compiled_once(plan_schema))) as compiling:
+            child, compiled = compiling.result()
+        target = services._TargetCatalog(plan_schema, forked.Pending(lambda: compiled))
+        first = target(read_json(plan_schema))
+        print(child != PARENT, first == compile_app(recorded_app(read_json(plan_schema))))
+        print(target(read_json(plan_schema)) is first)  # remembered: a fleet applies one plan many times
+        other = schema("title", "note")
+        print(target(read_json(other)) == compile_app(recorded_app(read_json(other))))
+        """
+    )
+    assert output.split() == ["True", "True", "True", "True"]

@@ -197,7 +197,8 @@ async def apply_plan(
 
     `recorded_catalog_for` compiles a recorded app snapshot (default: the schema compiler): it says what
     differs when the live database has drifted, and (as `target_catalog_for`) gives the plan's target when
-    `target_catalog` is not given, once the cheap checks have passed (a refusal comes before any compiling).
+    `target_catalog` is not given, once the steps have run (a refusal comes before any compiling; a caller may
+    compile the target aside meanwhile).
     `opener` opens a second connection to say, while a statement waits for a lock, who holds it.
     """
     started = time.monotonic()
@@ -292,8 +293,6 @@ async def _apply_locked(
     # parser, whatever the file says). Both only read, so a refusal here writes nothing.
     await checks.check_lock_ceiling(conn, [step.forward for step in plan.steps], "this plan")
     _refuse_unsafe_statements(plan)
-    if target_catalog is None:
-        target_catalog = target_catalog_for(_schema_of(plan))
     attempt.started = True
     # 4. The live schema is what the last migration recorded.
     before = await checks.check_no_drift(conn, state, recorded_catalog_for) if state is not None else None
@@ -319,6 +318,9 @@ async def _apply_locked(
             raise
     _refuse_apply_losses(plan, refused)
     # 7. The database is what the plan promised, with the drift accepted before it where the plan left it alone.
+    # (The target is compiled only now: a caller may have had it compiled aside while the steps ran.)
+    if target_catalog is None:
+        target_catalog = target_catalog_for(_schema_of(plan))
     live = await introspect(conn)
     accepted = None
     if state is not None and before is not None:
