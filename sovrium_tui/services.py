@@ -869,7 +869,7 @@ class PlanState:
     path: str
     version: int
     summary: str
-    # "applied", "pending", "edited" (not re-hashed yet), "rolled back", "edited after apply", "another plan applied"
+    # "applied", "pending", "edited" (not re-hashed yet), "rolled back", "edited after apply", "other plan applied"
     # (this version was made here by a different plan), "off chain"
     state: str
     applied_at: str | None
@@ -915,7 +915,7 @@ class StatusReport:
             f"lock:      {self.lock_holder or 'free'}",
             f"plans:     {len(self.plans)} ({len(self.pending)} pending)",
         ]
-        lines += [f"  {p.version:>4}  {p.state:<20} {p.summary}" for p in self.plans]
+        lines += [f"  {p.version:>4}  {p.state:<18} {p.summary}" for p in self.plans]
         lines += [f"problem: {problem}" for problem in self.plan_problems]
         return "\n".join(lines)
 
@@ -991,7 +991,7 @@ def _plan_states(directory: PlanDirectory, entries: list[HistoryEntry]) -> tuple
         elif entry.rolled_back_at is not None:
             state = "rolled back"
         elif file.plan.digest_ok and entry.checksum != file.plan.to_checksum:
-            state = "another plan applied"  # this version was made here by another plan (a branch's, `migrate`)
+            state = "other plan applied"  # this version was made here by another plan (a branch's, `migrate`)
         elif not file.plan.digest_ok or entry.plan.get("digest") not in (None, file.plan.digest):
             state = "edited after apply"
         else:

@@ -248,7 +248,7 @@ async def test_two_branches_planning_one_version_are_merged_as_the_readme_says(
     status = cli.db_ok("status", "--json").json()
     assert [(p["version"], p["state"]) for p in status["plans"]] == [
         (1, "applied"),
-        (2, "another plan applied"),
+        (2, "other plan applied"),
         (3, "pending"),
     ]
     assert "can never apply here" in cli.db("apply", "--yes").stderr

@@ -21,7 +21,7 @@ STATE_STYLES = {
     "pending": "yellow",
     "rolled back": "magenta",
     "edited after apply": "bold red",
-    "another plan applied": "bold red",
+    "other plan applied": "bold red",
     "edited": "bold red",
     "off chain": "dim",
     "unknown": "dim",

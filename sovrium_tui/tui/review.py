@@ -185,7 +185,7 @@ class ReviewScreen(InnerScreen):
     def _state_words(self) -> str:
         if self.state in ("applied", "edited after apply"):
             return f"{self.state} (nothing to apply)"
-        if self.state == "another plan applied":
+        if self.state == "other plan applied":
             return "another plan made this version here (this one can never apply)"
         if self.state == "off chain":
             return "off chain (apply never runs it)"
