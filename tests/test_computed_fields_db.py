@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -495,3 +496,32 @@ async def test_views_changed_outside_migrations_are_drift(db: asyncpg.Connection
         ("extra_view", "extra", "view extra_view exists but was not recorded"),
         ("stats", "changed", "materialized view stats differs from the recorded one (its query or triggers changed)"),
     }
+
+
+async def test_a_field_a_formula_reads_can_change_type(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses to change the type of a column a generation expression reads: the formula's column is
+    dropped before the change and added after it, computed again from the converted values."""
+    from sovrium_tui import services
+
+    schema = tmp_path / "app.yaml"
+
+    def write(qty_type: str) -> Path:
+        fields = [
+            {"id": 1, "name": "qty", "type": qty_type},
+            {"id": 2, "name": "total", "type": "formula", "formula": "qty * 2 + 1", "resultType": "decimal"},
+        ]
+        schema.write_text(yaml_text({"name": "shop", "tables": [{"id": 1, "name": "items", "fields": fields}]}))
+        return schema
+
+    await services.migrate(write("integer"), database_url=database_url)
+    await db.execute("INSERT INTO items (qty) VALUES (4), (NULL)")
+    await services.migrate(write("decimal"), database_url=database_url)
+    await db.execute("UPDATE items SET qty = 4.5 WHERE qty = 4")
+    assert await db.fetch("SELECT qty, total FROM items ORDER BY id") == [(Decimal("4.5"), Decimal(10)), (None, None)]
+    assert (await services.drift(database_url=database_url)).differences == ()
+
+    await services.rollback(reason="back", force=True, database_url=database_url)
+    assert await db.fetch("SELECT qty, total FROM items ORDER BY id") == [(5, Decimal(11)), (None, None)]
+    assert (await services.drift(database_url=database_url)).differences == ()

@@ -105,6 +105,9 @@ class _Phases:
     create_tables: list[Change] = field(default_factory=list)
     add_columns: list[Change] = field(default_factory=list)
     alter_columns: list[Change] = field(default_factory=list)
+    # Generated columns come after every type change: PostgreSQL refuses to change the type of a column a
+    # generation expression reads, and the expression may need the new type.
+    add_generated_columns: list[Change] = field(default_factory=list)
     add_objects: list[Change] = field(default_factory=list)
     add_foreign_keys: list[Change] = field(default_factory=list)
     create_views: list[Change] = field(default_factory=list)
@@ -129,6 +132,7 @@ class _Phases:
             *self.create_tables,
             *self.add_columns,
             *self.alter_columns,
+            *self.add_generated_columns,
             *self.add_objects,
             *self.add_foreign_keys,
             *self.create_views,
@@ -159,7 +163,7 @@ class _Phases:
                     touched.add(table.name)
                 case _:
                     touched.add(change.target.split(".")[0])
-        for change in (*self.add_columns, *self.alter_columns):
+        for change in (*self.add_columns, *self.alter_columns, *self.add_generated_columns):
             touched.add(change.target.split(".")[0])
         return touched
 
@@ -293,7 +297,8 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     for column in sorted(desired.columns, key=lambda c: c.generated is not None):
         existing = current.column(column.name)
         if existing is None or column.name in rebuilt:
-            phases.add_columns.append(AddColumn(name, column))
+            adds = phases.add_columns if column.generated is None else phases.add_generated_columns
+            adds.append(AddColumn(name, column))
         elif existing != column:
             _diff_column(name, existing, column, phases)
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
