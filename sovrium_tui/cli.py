@@ -147,9 +147,10 @@ class _Progress:
         from sovrium_tui.execution import events
 
         match event:
-            case events.PlanStarted(version, step_count):
+            case events.PlanStarted(version, step_count, operation):
                 self.total = step_count
-                self._say(f"version {version}: {plural(step_count, 'step')}")
+                going = "rolling back to version" if operation == "rollback" else "version"
+                self._say(f"{going} {version}: {plural(step_count, 'step')}")
             case events.StepStarted(step_id, summary):
                 self._say(f"  [{step_id}/{self.total}] {summary} …", end="")
             case events.StepFinished(_, elapsed_ms):

@@ -687,6 +687,9 @@ async def test_a_rollback_says_which_versions_it_reversed(cli: Cli, db: asyncpg.
     cli.db_ok("migrate", write_schema(cli.cwd / "v2.yaml", V2), "--allow-destructive")
     rolled = cli.db_ok("rollback", "--to", "0", "--yes", "--force")
     assert "rolled back versions 3, 1: the database is at version 0" in rolled.stdout
+    assert rolled.stderr.startswith("rolling back to version 0: 5 steps\n  [1/5] undoing version 3 step 1"), (
+        rolled.stderr
+    )
 
 
 async def test_concurrent_appliers_apply_each_version_once(cli: Cli, db: asyncpg.Connection) -> None:

@@ -18,10 +18,12 @@ Outcome = Literal["unchanged", "dry-run", "unknown"]
 
 @dataclass(frozen=True, slots=True)
 class PlanStarted:
-    """The lock is held and every check passed; `step_count` steps are about to run."""
+    """The lock is held and every check passed; `step_count` steps are about to run. `version` is the version
+    the apply makes, or the version a rollback goes back to."""
 
     version: int
     step_count: int
+    operation: Literal["apply", "rollback"] = "apply"
 
 
 @dataclass(frozen=True, slots=True)

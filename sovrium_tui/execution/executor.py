@@ -554,7 +554,7 @@ async def _rollback_locked(
     # 5. Values the reverse steps would destroy: refused up front unless forced; counted again as each runs.
     if not force:
         _refuse_rollback_loss([loss for loss in await _losses_now(conn, steps) if loss.destroys], target)
-    reporter(events.PlanStarted(target, len(steps)))
+    reporter(events.PlanStarted(target, len(steps), operation="rollback"))
     runs, losses = [], []
     for step in steps:
         losses += [
