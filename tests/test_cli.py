@@ -564,6 +564,32 @@ async def test_a_constraint_violation_is_one_error_line_with_postgres_detail_onc
     line = _one_error_line(result)
     assert 'could not create unique index "users_email_key"' in line
     assert line.count("Key (email)=(same@example.com) is duplicated") == 1, line
+    assert line.endswith(
+        "the table has duplicate values: make them unique in an `op: sql` step before this one, or drop `unique`"
+    )
+
+
+ROW_FAILURES = [
+    (field(2, "code", "integer", required=True), "rows a required field without a default cannot be added to"),
+    (field(1, "name", required=True), "rows without a value: give the field a default (the plan fills them with it)"),
+    (field(1, "name", "integer"), "values the new type cannot hold: change or clear them in an `op: sql` step"),
+    (field(1, "name", "single-select", options=["x"]), "rows the new rule refuses: change their values"),
+]
+
+
+@pytest.mark.parametrize(("changed", "advice"), ROW_FAILURES, ids=["add required", "make required", "type", "rule"])
+async def test_a_step_failing_on_the_rows_there_says_what_to_do(
+    cli: Cli, db: asyncpg.Connection, changed: dict[str, Any], advice: str
+) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", V1)
+    cli.db_ok("migrate", schema)
+    await db.execute("INSERT INTO users (name) VALUES ('a'), (NULL)")
+    others = [field(1, "name")] if changed["id"] != 1 else []
+    write_schema(schema, app_schema(table(1, "users", *others, changed)))
+
+    line = _one_error_line(cli.db_fails("migrate", schema, "--allow-destructive"))
+
+    assert f"; the table has {advice}" in line
 
 
 # --- --json -----------------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from sovrium_tui.errors import (
 from sovrium_tui.execution import audit, checks, events, session
 from sovrium_tui.execution.audit import applied_by
 from sovrium_tui.execution.checks import CatalogFor, describe_drift, estimate_locks, lock_ceiling_problem
-from sovrium_tui.execution.failures import as_sovrium_error, connection_lost, postgres_text
+from sovrium_tui.execution.failures import as_sovrium_error, connection_lost, postgres_text, row_remedy
 from sovrium_tui.execution.losses import DataLoss, allowed_destructive_tables, losses_of, refused_on_apply
 from sovrium_tui.execution.session import MIGRATION_LOCK_KEY, acquire_migration_lock, lock_holder
 from sovrium_tui.execution.store import (
@@ -311,7 +311,7 @@ async def _apply_locked(
         if not allow_destructive:
             refused += refused_on_apply(await losses_of(conn, step.label, step.statements, step.hand_written), allowed)
         try:
-            runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
+            runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise=True))
         except StepFailed as failed:
             if refused:
                 _refuse_apply_losses(plan, refused, then=failed.message)
@@ -756,8 +756,10 @@ async def _run_step(
     *,
     opener: session.Opener | None = None,
     lock_timeout: str = "",
+    advise: bool = False,
 ) -> StepRun:
-    """Send one step's statements as one simple-query round trip; a failure keeps PostgreSQL's own text."""
+    """Send one step's statements as one simple-query round trip; a failure keeps PostgreSQL's own text (with,
+    when `advise` and a generated step failed on the rows already there, what to do about them)."""
     import asyncpg
 
     # A statement may end in a `--` comment: the separator goes on a line of its own then.
@@ -772,6 +774,10 @@ async def _run_step(
         if connection_lost(failure):
             raise  # not the step's fault: said as a lost connection
         message = f"{step.label} ({_summary(step)}) failed: {postgres_text(failure)}"
+        adds_column = any("ADD COLUMN" in statement for statement in step.statements)
+        remedy = row_remedy(failure, adds_column=adds_column) if advise and not step.hand_written else None
+        if remedy is not None:
+            message += f"; the table has {remedy}"
         reporter(events.StepFailed(step.number, message))
         waited = isinstance(failure, asyncpg.LockNotAvailableError)
         raise StepFailed(message, step=step.number, sql=sql, lock_timeout=waited) from failure

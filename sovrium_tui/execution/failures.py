@@ -24,6 +24,49 @@ def postgres_text(failure: BaseException) -> str:
     return text
 
 
+# What a generated step's failure on the rows already there asks of the person applying it, by SQLSTATE and the
+# start of PostgreSQL's message (the same SQLSTATE from other statements gets no advice).
+_ROW_REMEDIES = (
+    (
+        "23502",
+        "column ",
+        "rows without a value: give the field a default (the plan fills them with it), or fill them in an "
+        "`op: sql` step before this one",
+    ),
+    (
+        "23505",
+        "could not create unique index",
+        "duplicate values: make them unique in an `op: sql` step before this one, or drop `unique`",
+    ),
+    (
+        "23514",
+        "check constraint",
+        "rows the new rule refuses: change their values in an `op: sql` step before this one",
+    ),
+    (
+        "22P02",
+        "invalid input syntax",
+        "values the new type cannot hold: change or clear them in an `op: sql` step before this one",
+    ),
+)
+
+
+def row_remedy(failure: BaseException, *, adds_column: bool = False) -> str | None:
+    """What to do when a generated step failed on the rows already in the table, or None. A required column
+    being added (`adds_column`) cannot be filled before its step."""
+    state = str(getattr(failure, "sqlstate", "") or "")
+    message = str(getattr(failure, "message", "") or "")
+    if adds_column and state == "23502":
+        return (
+            "rows a required field without a default cannot be added to: give it a default (every row gets it), "
+            "or add it optional, fill it, then make it required"
+        )
+    for code, opening, remedy in _ROW_REMEDIES:
+        if state == code and message.startswith(opening):
+            return remedy
+    return None
+
+
 def connection_lost(failure: BaseException) -> bool:
     """Whether the server ended the session (shut down, crashed, killed it) or the connection broke."""
     state = str(getattr(failure, "sqlstate", "") or "")
