@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from sovrium_tui.errors import SchemaInvalid
 from tests.acceptance_support import yaml_text
 from tests.roundtrip import app, build, differences
 
@@ -525,3 +526,8 @@ async def test_a_field_a_formula_reads_can_change_type(
     await services.rollback(reason="back", force=True, database_url=database_url)
     assert await db.fetch("SELECT qty, total FROM items ORDER BY id") == [(5, Decimal(11)), (None, None)]
     assert (await services.drift(database_url=database_url)).differences == ()
+
+    # to text, the formula could not be made again (text * integer): refused before anything runs
+    with pytest.raises(SchemaInvalid, match='"qty" holds text'):
+        await services.migrate(write("single-line-text"), database_url=database_url, allow_destructive=True)
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 1

@@ -523,6 +523,12 @@ class CrossCheck:
                 hint = did_you_mean(name, known)
                 message = f'Formula of field "{built.name}": references unknown field "{name}"{hint}'
                 self.problems.add(f"{path}.formula", message)
+        for name, kind in _arithmetic_on_text(parsed.tree, draft):
+            message = (
+                f'Formula of field "{built.name}": "{name}" holds {kind}, which PostgreSQL cannot use in arithmetic '
+                f"(+ - * / % ^); convert it first, e.g. CAST({name} AS {'integer' if 'boolean' in kind else 'numeric'})"
+            )
+            self.problems.add(f"{path}.formula", message)
 
     def formula_cycles(self, draft: _TableDraft) -> None:
         """Formulas that use each other in a circle have no order to compute them in."""
@@ -678,3 +684,47 @@ def query_problem(query: str) -> str | None:
         return "query must be one SELECT statement"
     problem = lexer_problem(query)
     return None if problem is None else f"query is not valid PostgreSQL: {problem}"
+
+
+# Field types whose column holds text, or a boolean: an arithmetic operator over one fails in PostgreSQL
+# ("operator does not exist: text * integer") when the column is made, so a formula doing so is refused here.
+_TEXT_TYPES = frozenset(
+    {
+        "single-line-text",
+        "long-text",
+        "rich-text",
+        "email",
+        "url",
+        "phone-number",
+        "single-select",
+        "status",
+        "barcode",
+        "color",
+        "code",
+    }
+)
+
+
+def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str]]:
+    """Fields of the table a formula's arithmetic reads directly that hold text or a boolean, with what they
+    hold, each once."""
+    from sqlglot import exp
+
+    from sovrium_tui.schema.field_types import canonical_type
+    from sovrium_tui.schema.formula import column_name
+
+    assert isinstance(tree, exp.Expression)
+    found: dict[str, str] = {}
+    for node in tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Pow, exp.IntDiv):
+        for side in (node.this, node.expression):
+            operand = side
+            while isinstance(operand, exp.Paren):
+                operand = operand.this
+            if not isinstance(operand, exp.Column):
+                continue
+            name = column_name(operand)
+            field = draft.field_named(name)
+            kind = canonical_type(field.type) if field is not None else ""
+            if kind in _TEXT_TYPES or kind == "checkbox":
+                found.setdefault(name, f"a boolean ({kind})" if kind == "checkbox" else f"text ({kind})")
+    return list(found.items())
