@@ -686,31 +686,13 @@ def query_problem(query: str) -> str | None:
     return None if problem is None else f"query is not valid PostgreSQL: {problem}"
 
 
-# Field types whose column holds text, or a boolean: an arithmetic operator over one fails in PostgreSQL
-# ("operator does not exist: text * integer") when the column is made, so a formula doing so is refused here.
-_TEXT_TYPES = frozenset(
-    {
-        "single-line-text",
-        "long-text",
-        "rich-text",
-        "email",
-        "url",
-        "phone-number",
-        "single-select",
-        "status",
-        "barcode",
-        "color",
-        "code",
-    }
-)
-
-
 def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str]]:
     """Fields of the table a formula's arithmetic reads directly that hold text or a boolean, with what they
-    hold, each once."""
+    hold, each once: PostgreSQL has no arithmetic on them ("operator does not exist: text * integer") and would
+    refuse the formula's column when it is made."""
     from sqlglot import exp
 
-    from sovrium_tui.schema.field_types import canonical_type
+    from sovrium_tui.schema.field_types import TEXT_TYPES, canonical_type
     from sovrium_tui.schema.formula import column_name
 
     assert isinstance(tree, exp.Expression)
@@ -725,6 +707,6 @@ def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str
             name = column_name(operand)
             field = draft.field_named(name)
             kind = canonical_type(field.type) if field is not None else ""
-            if kind in _TEXT_TYPES or kind == "checkbox":
+            if kind in TEXT_TYPES or kind == "checkbox":
                 found.setdefault(name, f"a boolean ({kind})" if kind == "checkbox" else f"text ({kind})")
     return list(found.items())

@@ -65,6 +65,11 @@ VIEW_COMPUTED_TYPES = frozenset({"lookup", "rollup", "count"})
 KNOWN_TYPES = COLUMN_TYPES | NO_COLUMN_TYPES | VIEW_COMPUTED_TYPES | frozenset(LEGACY_ALIASES)
 
 NUMERIC_TYPES = frozenset({"integer", "decimal", "currency", "percentage", "rating"})
+# Types whose column holds text (character varying or text).
+TEXT_TYPES = frozenset(
+    {"single-line-text", "long-text", "rich-text", "email", "url", "phone-number", "single-select", "status"}
+    | {"barcode", "color", "code"}
+)
 SELECT_TYPES = frozenset({"single-select", "multi-select", "status"})
 FOREIGN_KEY_RELATIONS = frozenset({"many-to-one", "one-to-one"})
 RELATION_TYPES = ("many-to-one", "one-to-one", "one-to-many", "many-to-many")
