@@ -57,24 +57,30 @@ def test_a_bad_formula_is_refused_at_its_line(formula: str, message: str) -> Non
 TEXT_AND_FLAG = "      - {id: 4, name: label, type: single-line-text}\n      - {id: 5, name: done, type: checkbox}\n"
 
 
-def test_arithmetic_on_a_text_or_boolean_field_is_refused_before_postgresql_would() -> None:
-    found = problems(TEXT_AND_FLAG + FORMULA.format("label * qty + (done) - label"))
+def test_arithmetic_postgresql_has_no_operator_for_is_refused_before_postgresql_would() -> None:
+    found = problems(TEXT_AND_FLAG + FORMULA.format("label * qty + (done) - label + due * 2 + (due - due)"))
+    head = 'Formula of field "total": '
     assert [(path, message) for path, _, message in found] == [
         (
             "tables[0].fields[5].formula",
-            'Formula of field "total": "label" holds text (single-line-text), which PostgreSQL cannot use in '
-            "arithmetic (+ - * / % ^); convert it first, e.g. CAST(label AS numeric)",
+            head + '"label" holds text (single-line-text), which PostgreSQL has no such arithmetic for; convert it '
+            "first, e.g. CAST(label AS numeric)",
         ),
         (
             "tables[0].fields[5].formula",
-            'Formula of field "total": "done" holds a boolean (checkbox), which PostgreSQL cannot use in '
-            "arithmetic (+ - * / % ^); convert it first, e.g. CAST(done AS integer)",
+            head + '"due" holds a date or time (date), which PostgreSQL has no such arithmetic for; convert it '
+            "first, e.g. EXTRACT(EPOCH FROM due)",
+        ),
+        (
+            "tables[0].fields[5].formula",
+            head + '"done" holds a boolean (checkbox), which PostgreSQL has no such arithmetic for; convert it '
+            "first, e.g. CAST(done AS integer)",
         ),
     ]
 
 
 @pytest.mark.parametrize(
-    "formula", ["CAST(label AS numeric) * qty", "label || qty", "IF(done, qty * 2, 0)", "due + qty"]
+    "formula", ["CAST(label AS numeric) * qty", "label || qty", "IF(done, qty * 2, 0)", "due + qty", "(due - due) * 2"]
 )
 def test_text_and_booleans_used_as_what_they_are_are_fine(formula: str) -> None:
     parse_app(HEAD + TEXT_AND_FLAG + FORMULA.format(formula), source="app.yaml")

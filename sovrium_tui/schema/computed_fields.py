@@ -523,10 +523,11 @@ class CrossCheck:
                 hint = did_you_mean(name, known)
                 message = f'Formula of field "{built.name}": references unknown field "{name}"{hint}'
                 self.problems.add(f"{path}.formula", message)
-        for name, kind in _arithmetic_on_text(parsed.tree, draft):
+        wrong = _arithmetic_on_text(parsed.tree, draft)
+        for name, holds, written in sorted(wrong, key=lambda found: parsed.names.index(found[0])):
             message = (
-                f'Formula of field "{built.name}": "{name}" holds {kind}, which PostgreSQL cannot use in arithmetic '
-                f"(+ - * / % ^); convert it first, e.g. CAST({name} AS {'integer' if 'boolean' in kind else 'numeric'})"
+                f'Formula of field "{built.name}": "{name}" holds {holds}, which PostgreSQL has no such arithmetic '
+                f"for; convert it first, e.g. {written}"
             )
             self.problems.add(f"{path}.formula", message)
 
@@ -686,17 +687,21 @@ def query_problem(query: str) -> str | None:
     return None if problem is None else f"query is not valid PostgreSQL: {problem}"
 
 
-def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str]]:
-    """Fields of the table a formula's arithmetic reads directly that hold text or a boolean, with what they
-    hold, each once: PostgreSQL has no arithmetic on them ("operator does not exist: text * integer") and would
-    refuse the formula's column when it is made."""
+_TEMPORAL_TYPES = frozenset({"date", "datetime", "time", "created-at", "updated-at", "deleted-at"})
+
+
+def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str, str]]:
+    """Fields of the table a formula's arithmetic reads directly that PostgreSQL has no such arithmetic for
+    ("operator does not exist: text * integer": it would refuse the formula's column when it is made), each once:
+    (name, what it holds, a way to write it). Text and booleans take no arithmetic; dates and times are added to
+    and subtracted, never multiplied or divided."""
     from sqlglot import exp
 
     from sovrium_tui.schema.field_types import TEXT_TYPES, canonical_type
     from sovrium_tui.schema.formula import column_name
 
     assert isinstance(tree, exp.Expression)
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, str, str]] = {}
     for node in tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Pow, exp.IntDiv):
         for side in (node.this, node.expression):
             operand = side
@@ -707,6 +712,10 @@ def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str
             name = column_name(operand)
             field = draft.field_named(name)
             kind = canonical_type(field.type) if field is not None else ""
-            if kind in TEXT_TYPES or kind == "checkbox":
-                found.setdefault(name, f"a boolean ({kind})" if kind == "checkbox" else f"text ({kind})")
-    return list(found.items())
+            if kind in TEXT_TYPES:
+                found.setdefault(name, (name, f"text ({kind})", f"CAST({name} AS numeric)"))
+            elif kind == "checkbox":
+                found.setdefault(name, (name, f"a boolean ({kind})", f"CAST({name} AS integer)"))
+            elif kind in _TEMPORAL_TYPES and not isinstance(node, exp.Add | exp.Sub):
+                found.setdefault(name, (name, f"a date or time ({kind})", f"EXTRACT(EPOCH FROM {name})"))
+    return list(found.values())
