@@ -79,6 +79,13 @@ def test_arithmetic_postgresql_has_no_operator_for_is_refused_before_postgresql_
     ]
 
 
+def test_arithmetic_on_a_user_field_is_refused_it_holds_a_text_id() -> None:
+    found = problems("      - {id: 4, name: owner, type: user}\n" + FORMULA.format("owner + 1"))
+    assert [message.split(", which")[0] for _, _, message in found] == [
+        'Formula of field "total": "owner" holds text (user)'
+    ]
+
+
 @pytest.mark.parametrize(
     "formula", ["CAST(label AS numeric) * qty", "label || qty", "IF(done, qty * 2, 0)", "due + qty", "(due - due) * 2"]
 )

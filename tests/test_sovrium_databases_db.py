@@ -165,6 +165,59 @@ async def test_an_existing_auth_user_is_used_as_is_never_altered_or_dropped(cli:
     assert names == [*before[0], "theme"] and rows == before[1], "never altered, never dropped"
 
 
+async def test_an_offline_plan_uses_an_existing_auth_user_as_is(cli: Cli, db: asyncpg.Connection) -> None:
+    """A plan written without the database creates the users table; Sovrium made it already: the step is passed
+    over (and left out of the history, so no rollback drops the table)."""
+    schema = _schema(cli, CONTACTS_V1)
+    cli.ok("plan", schema, "--offline")
+    await db.execute(SOVRIUM_BOOTSTRAP.split("CREATE TABLE system.migration_history", maxsplit=1)[0])
+    await db.execute("INSERT INTO auth.\"user\" (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')")
+    before = await _auth_user(db)
+
+    applied = cli.db_ok("apply", "--yes")
+
+    assert "create schema auth and Better Auth's users table auth.user (user fields point at it): already there" in (
+        applied.stderr
+    )
+    assert [s["op"] for s in (await history_rows(db))[0]["plan"]["steps"]].count("create_auth_users") == 0
+    assert cli.db("drift").returncode == 0
+    assert cli.db_ok("status", "--json").json()["plans"][0]["state"] == "applied"
+    cli.db_ok("rollback", "--to", "0", "--yes")
+    assert await _auth_user(db) == before
+
+
+async def test_an_offline_plan_creates_only_the_table_in_an_existing_auth_schema(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    cli.ok("plan", _schema(cli, CONTACTS_V1), "--offline")
+    await db.execute("CREATE SCHEMA auth; CREATE TABLE auth.session (id text)")  # another Better Auth table
+
+    cli.db_ok("apply", "--yes")
+
+    assert (await _auth_user(db))[0] == AUTH_USER_COLUMNS
+    [step] = [s for s in (await history_rows(db))[0]["plan"]["steps"] if s["op"] == "create_auth_users"]
+    assert step["reverse"] == ['DROP TABLE auth."user"'], "the schema was there: its reverse leaves it"
+    cli.db_ok("rollback", "--to", "0", "--yes")
+    assert await db.fetchval("SELECT to_regclass('auth.session') IS NOT NULL AND to_regclass('auth.\"user\"') IS NULL")
+
+
+async def test_user_fields_removed_and_added_again_in_offline_plans_apply(cli: Cli, db: asyncpg.Connection) -> None:
+    """Version 2 drops the app's last user field (the users table stays: no plan drops it), version 3 adds one
+    again: planned offline, version 3 creates the table again; the database has it, so the step is passed over."""
+    without_owner = table(1, "contacts", field(1, "name"), field(3, "phone", "phone-number"), field(4, "city"))
+    for tables in (CONTACTS_V1, without_owner, CONTACTS_V1):
+        cli.ok("plan", _schema(cli, tables), "--offline")
+    assert sum("create_auth_users" in p.read_text() for p in (cli.cwd / "plans").iterdir()) == 2
+
+    cli.db_ok("apply", "--yes", "--allow-destructive")
+
+    assert cli.db("drift").returncode == 0
+    await db.execute("INSERT INTO auth.\"user\" (id, name, email) VALUES ('u1', 'Ada', 'a@x')")
+    await db.execute("INSERT INTO contacts (name, owner) VALUES ('Bob', 'u1')")
+    cli.db_ok("rollback", "--to", "1", "--yes", "--force")
+    assert await db.fetchval('SELECT count(*) FROM auth."user"') == 1, "version 3 did not create it: kept"
+
+
 async def test_the_sql_command_creates_what_user_fields_point_at(cli: Cli, db: asyncpg.Connection) -> None:
     script = cli.ok("sql", _schema(cli, CONTACTS_V1)).stdout
     assert "CREATE SCHEMA IF NOT EXISTS auth;" in script

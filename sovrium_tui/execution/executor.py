@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from sovrium_tui.catalog.introspect import fingerprint, introspect
@@ -47,7 +47,7 @@ from sovrium_tui.execution.store import (
     write_state,
 )
 from sovrium_tui.planning.accepted import with_accepted_drift
-from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, canonical_json
+from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, Step, canonical_json
 from sovrium_tui.planning.statements import Relation, analyse, named_relations
 from sovrium_tui.schema.js_json import read_json
 
@@ -297,6 +297,8 @@ async def _apply_locked(
     # 4. The live schema is what the last migration recorded.
     before = await checks.check_no_drift(conn, state, recorded_catalog_for) if state is not None else None
     await ensure_store(conn)
+    plan, passed_over = await _users_table_as_found(conn, plan)
+    attempt.plan = plan
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP) for s in plan.steps]
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
@@ -304,7 +306,10 @@ async def _apply_locked(
     allowed = allowed_destructive_tables(plan.schema)
     if not allow_destructive:
         _refuse_apply_losses(plan, refused_on_apply(await _losses_now(conn, steps), allowed))
-    reporter(events.PlanStarted(plan.version, len(plan.steps)))
+    reporter(events.PlanStarted(plan.version, len(plan.steps) + len(passed_over)))
+    for skipped in passed_over:
+        reporter(events.StepStarted(skipped.id, f"{skipped.summary}: already there, used as it is"))
+        reporter(events.StepFinished(skipped.id, 0))
     runs = []
     refused: list[DataLoss] = []
     for step in steps:
@@ -331,6 +336,33 @@ async def _apply_locked(
     # 8. History, state and log, in the same transaction.
     await _record_apply(conn, plan, fingerprint(live), applied_by, _elapsed_ms(started))
     return ApplyResult(plan.version, "applied", tuple(runs), _elapsed_ms(started))
+
+
+async def _users_table_as_found(conn: asyncpg.Connection, plan: Plan) -> tuple[Plan, tuple[Step, ...]]:
+    """The plan with its step creating Better Auth's `auth."user"` fitted to the database, and the steps passed over.
+
+    A plan made offline creates the table (and schema `auth`) when the app's previous version had no user fields;
+    the database may have it all the same (Sovrium created it, or an earlier version of the app did: no plan
+    drops it). An existing table is used as it is: the step is passed over and left out of the recorded plan, so
+    no rollback drops it. An existing schema without the table: only the table is created (and dropped by the
+    reverse). Only the step as this tool writes it is fitted; a hand-edited one runs as written.
+    """
+    from sovrium_tui.planning.ddl import create_auth_users_sql, drop_auth_users_sql
+
+    creating = [s for s in plan.steps if s.op == "create_auth_users" and s.forward == create_auth_users_sql(True)]
+    if not creating:
+        creating = [s for s in plan.steps if s.op == "create_auth_users" and s.forward == create_auth_users_sql(False)]
+    if not creating:
+        return plan, ()
+    table, schema = await conn.fetchrow(
+        "SELECT to_regclass('auth.\"user\"') IS NOT NULL, to_regnamespace('auth') IS NOT NULL"
+    )
+    if table:
+        return replace(plan, steps=tuple(s for s in plan.steps if s not in creating)), tuple(creating)
+    if schema and creating[0].forward == create_auth_users_sql(True):
+        fitted = replace(creating[0], forward=create_auth_users_sql(False), reverse=drop_auth_users_sql(False))
+        return replace(plan, steps=tuple(fitted if s is creating[0] else s for s in plan.steps)), ()
+    return plan, ()
 
 
 def _accepted_drift_keeper(

@@ -68,7 +68,7 @@ NUMERIC_TYPES = frozenset({"integer", "decimal", "currency", "percentage", "rati
 # Types whose column holds text (character varying or text).
 TEXT_TYPES = frozenset(
     {"single-line-text", "long-text", "rich-text", "email", "url", "phone-number", "single-select", "status"}
-    | {"barcode", "color", "code"}
+    | {"barcode", "color", "code", "single-attachment", "user", "created-by", "updated-by", "deleted-by"}
 )
 SELECT_TYPES = frozenset({"single-select", "multi-select", "status"})
 FOREIGN_KEY_RELATIONS = frozenset({"many-to-one", "one-to-one"})
