@@ -349,9 +349,8 @@ async def _users_table_as_found(conn: asyncpg.Connection, plan: Plan) -> tuple[P
     """
     from sovrium_tui.planning.ddl import create_auth_users_sql, drop_auth_users_sql
 
-    creating = [s for s in plan.steps if s.op == "create_auth_users" and s.forward == create_auth_users_sql(True)]
-    if not creating:
-        creating = [s for s in plan.steps if s.op == "create_auth_users" and s.forward == create_auth_users_sql(False)]
+    with_schema, table_only = create_auth_users_sql(True), create_auth_users_sql(False)
+    creating = [s for s in plan.steps if s.op == "create_auth_users" and s.forward in (with_schema, table_only)]
     if not creating:
         return plan, ()
     table, schema = await conn.fetchrow(
@@ -359,8 +358,8 @@ async def _users_table_as_found(conn: asyncpg.Connection, plan: Plan) -> tuple[P
     )
     if table:
         return replace(plan, steps=tuple(s for s in plan.steps if s not in creating)), tuple(creating)
-    if schema and creating[0].forward == create_auth_users_sql(True):
-        fitted = replace(creating[0], forward=create_auth_users_sql(False), reverse=drop_auth_users_sql(False))
+    if schema and creating[0].forward == with_schema:
+        fitted = replace(creating[0], forward=table_only, reverse=drop_auth_users_sql(False))
         return replace(plan, steps=tuple(fitted if s is creating[0] else s for s in plan.steps)), ()
     return plan, ()
 
