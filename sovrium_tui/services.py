@@ -584,9 +584,18 @@ async def pending_plans(
                 "way, e.g. by `sovrium migrate` or another plan): this plan can never apply here; make a new plan "
                 "from the database with `sovrium plan`"
             )
-        elif entry.plan.get("digest") not in (None, file.plan.digest):
+        elif _changed_since_applied(entry, file.plan):
             notes.append(f"{file.path} was changed after version {file.plan.version} was applied")
     return pending, notes
+
+
+def _changed_since_applied(entry: HistoryEntry, plan: Plan) -> bool:
+    """Whether a plan differs from what made its version in this database: another digest and other steps. The
+    same steps made at another time (`sovrium migrate` at start-up, while the plan files are committed) are the
+    same change."""
+    if entry.plan.get("digest") in (None, plan.digest):
+        return False
+    return entry.plan.get("steps") != [step.to_json() for step in plan.steps]
 
 
 async def apply(
@@ -992,7 +1001,7 @@ def _plan_states(directory: PlanDirectory, entries: list[HistoryEntry]) -> tuple
             state = "rolled back"
         elif file.plan.digest_ok and entry.checksum != file.plan.to_checksum:
             state = "other plan applied"  # this version was made here by another plan (a branch's, `migrate`)
-        elif not file.plan.digest_ok or entry.plan.get("digest") not in (None, file.plan.digest):
+        elif not file.plan.digest_ok or _changed_since_applied(entry, file.plan):
             state = "edited after apply"
         else:
             state = "applied"

@@ -16,7 +16,7 @@ import pytest
 
 from sovrium_tui import services
 from sovrium_tui.errors import DestructiveRefused, SovriumError
-from tests.acceptance_support import Cli, app_schema, checksum_row, field, log_rows, table, write_schema
+from tests.acceptance_support import Cli, app_schema, checksum_row, clean_env, field, log_rows, table, write_schema
 
 TITLE = field(1, "title")
 NOTE = field(2, "note")
@@ -209,6 +209,22 @@ async def test_a_hand_edited_applied_plan_stays_listed_as_edited(cli: Cli) -> No
 
     assert [(p["version"], p["state"]) for p in status["plans"]] == [(1, "edited after apply")]
     assert any("edited after it was made" in problem for problem in status["plan_problems"])
+
+
+async def test_a_version_migrate_made_with_the_committed_plans_steps_reads_as_applied(cli: Cli) -> None:
+    """Start-up `migrate` made version 1 (its own plan, made at another time) and plans/0001 is committed: the same
+    steps are the same change. A step added to the file afterwards (re-hashed) is an edit after apply."""
+    first = _plan(cli, TITLE)
+    cli.db_ok("migrate", _schema(cli, TITLE), env=clean_env(SOURCE_DATE_EPOCH="1700000000"))
+
+    assert [p["state"] for p in cli.db_ok("status", "--json").json()["plans"]] == ["applied"]
+    assert "was changed after" not in cli.db_ok("apply", "--yes").stdout
+
+    backfill = "- op: sql\n  forward: [UPDATE items SET title = 'x']\n  reverse: [SELECT 1]\ndigest:"
+    first.write_text(first.read_text().replace("\ndigest:", "\n" + backfill, 1))
+    cli.ok("plan", "--rehash", first)
+    assert [p["state"] for p in cli.db_ok("status", "--json").json()["plans"]] == ["edited after apply"]
+    assert "was changed after version 1 was applied" in cli.db_ok("apply", "--yes").stdout
 
 
 async def test_a_destructive_refusal_still_counts_in_a_dry_run(cli: Cli, db: asyncpg.Connection) -> None:
