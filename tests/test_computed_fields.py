@@ -146,6 +146,24 @@ def test_a_view_query_must_be_one_select() -> None:
     assert found == [("tables[0].views[0].query", 10, 'View "v": query must be one SELECT statement')]
 
 
+def test_a_view_query_reading_a_table_the_app_does_not_have_is_refused() -> None:
+    views = (
+        "    views:\n"
+        "      - {id: v, name: V, query: 'SELECT i.price FROM products i JOIN items USING (id)'}\n"
+        "      - {id: w, name: W, query: 'WITH c AS (SELECT 1 AS n) SELECT n, relname FROM c, pg_class, audit_log'}\n"
+        "      - {id: x, name: X, query: 'SELECT count(*) FROM items, public.v, generate_series(1,3), auth.\"user\"'}\n"
+    )
+    with pytest.raises(SchemaInvalid) as raised:
+        compile_app(parse_app(HEAD + views, source="app.yaml"))
+    assert [(p.path, p.message) for p in raised.value.problems] == [
+        (
+            "tables[0].views[0].query",
+            'View "v": its query reads "products", which is no table or view of this app (a query is SQL as '
+            "written: a table renamed in the schema is renamed in the query by hand)",
+        )
+    ]
+
+
 # --- translation ---------------------------------------------------------------------------------------------------
 
 

@@ -1234,6 +1234,29 @@ def _name_problems(
     return problems
 
 
+def _unknown_relations_in_queries(app: App, tables: Sequence[Table], views: Sequence[View]) -> list[Problem]:
+    """A declared view's query naming a relation in `public` the app does not have (often one renamed since the
+    query was written: a query is SQL as written and is not rewritten) would fail when the view is made."""
+    from sovrium_tui.catalog.introspect import sovrium_owned
+    from sovrium_tui.catalog.views import query_relations
+
+    known = {t.name for t in tables} | {v.name for v in views}
+    problems = []
+    for position, table in enumerate(app.tables):
+        for number, spec in enumerate(table.views):
+            if spec.query is None or not spec.sql_view:
+                continue
+            for name in sorted(query_relations(spec.query) - known):
+                if name.startswith("pg_") or sovrium_owned(name):
+                    continue
+                message = (
+                    f'View "{spec.id}": its query reads "{name}", which is no table or view of this app (a query is '
+                    "SQL as written: a table renamed in the schema is renamed in the query by hand)"
+                )
+                problems.append(Problem(message, f"tables[{position}].views[{number}].query"))
+    return problems
+
+
 def _trigger_names(triggers: Iterable[Trigger], relation: str) -> Iterator[tuple[str, str, str]]:
     for trigger in triggers:
         yield trigger.name, f"{trigger.timing} {' OR '.join(trigger.events)} calling {trigger.function}()", relation
@@ -1266,6 +1289,7 @@ def compile_app(app: App) -> Catalog:
     if problems:
         raise SchemaInvalid(problems)
     compiled_views = compile_views(app, tables)
+    problems.extend(_unknown_relations_in_queries(app, tables, compiled_views.views))
     functions.extend(compiled_views.functions)
     paths = {table.physical_name: f"tables[{position}]" for position, table in enumerate(app.tables)}
     problems.extend(_name_problems(tables, functions, compiled_views.views, paths))
