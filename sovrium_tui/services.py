@@ -243,7 +243,7 @@ def _origin_of(version: int, head: tuple[str, App] | None) -> Origin:
     if head is None:
         return Origin(version=0, checksum=None, app=None, catalog=Catalog())
     checksum, app = head
-    return Origin(version=version, checksum=checksum, app=app, catalog=compile_app(app))
+    return Origin(version=version, checksum=checksum, app=app, catalog=compile_app(app, recorded=True))
 
 
 async def _origin_from_database(url: str, directory: PlanDirectory) -> tuple[Origin, int]:
@@ -472,7 +472,7 @@ def catalog_for_snapshot(snapshot: Mapping[str, Any]) -> Catalog:
     from sovrium_tui.catalog import compile_app
     from sovrium_tui.schema import recorded_app
 
-    return compile_app(recorded_app(snapshot))
+    return compile_app(recorded_app(snapshot), recorded=True)
 
 
 def changes_between(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple[Change, ...]:
@@ -484,7 +484,9 @@ def changes_between(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple
 
     before = recorded_app(older)
     after = recorded_app(newer)
-    return tuple(diff(compile_app(before), compile_app(after), renames_between(before, after)))
+    return tuple(
+        diff(compile_app(before, recorded=True), compile_app(after, recorded=True), renames_between(before, after))
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1262,8 +1262,10 @@ def _trigger_names(triggers: Iterable[Trigger], relation: str) -> Iterator[tuple
         yield trigger.name, f"{trigger.timing} {' OR '.join(trigger.events)} calling {trigger.function}()", relation
 
 
-def compile_app(app: App) -> Catalog:
-    """The catalog an App needs, in the exact texts PostgreSQL prints; every problem raised at once."""
+def compile_app(app: App, *, recorded: bool = False) -> Catalog:
+    """The catalog an App needs, in the exact texts PostgreSQL prints; every problem raised at once. A `recorded`
+    app (a snapshot a database or plan file holds: it was applied or planned) is not held to checks of what a person
+    writes that PostgreSQL itself would have refused when it was applied: it compiles as it did then."""
     from sovrium_tui.catalog.introspect import SOVRIUM_PUBLIC_TABLES
     from sovrium_tui.catalog.views import compile_views
 
@@ -1289,7 +1291,8 @@ def compile_app(app: App) -> Catalog:
     if problems:
         raise SchemaInvalid(problems)
     compiled_views = compile_views(app, tables)
-    problems.extend(_unknown_relations_in_queries(app, tables, compiled_views.views))
+    if not recorded:  # a view may have read a table kept as accepted drift then
+        problems.extend(_unknown_relations_in_queries(app, tables, compiled_views.views))
     functions.extend(compiled_views.functions)
     paths = {table.physical_name: f"tables[{position}]" for position, table in enumerate(app.tables)}
     problems.extend(_name_problems(tables, functions, compiled_views.views, paths))

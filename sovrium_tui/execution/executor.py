@@ -850,7 +850,7 @@ def compiled_catalog(snapshot: Mapping[str, Any]) -> Catalog:
     from sovrium_tui.catalog.compile import compile_app
     from sovrium_tui.schema import recorded_app
 
-    return compile_app(recorded_app(snapshot))
+    return compile_app(recorded_app(snapshot), recorded=True)
 
 
 def _elapsed_ms(started: float) -> int:
