@@ -523,7 +523,7 @@ class CrossCheck:
                 hint = did_you_mean(name, known)
                 message = f'Formula of field "{built.name}": references unknown field "{name}"{hint}'
                 self.problems.add(f"{path}.formula", message)
-        wrong = _arithmetic_on_text(parsed.tree, draft)
+        wrong = _arithmetic_without_operator(parsed.tree, draft)
         for name, holds, written in sorted(wrong, key=lambda found: parsed.names.index(found[0])):
             message = (
                 f'Formula of field "{built.name}": "{name}" holds {holds}, which PostgreSQL has no such arithmetic '
@@ -687,17 +687,14 @@ def query_problem(query: str) -> str | None:
     return None if problem is None else f"query is not valid PostgreSQL: {problem}"
 
 
-_TEMPORAL_TYPES = frozenset({"date", "datetime", "time", "created-at", "updated-at", "deleted-at"})
-
-
-def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str, str]]:
+def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple[str, str, str]]:
     """Fields of the table a formula's arithmetic reads directly that PostgreSQL has no such arithmetic for
     ("operator does not exist: text * integer": it would refuse the formula's column when it is made), each once:
     (name, what it holds, a way to write it). Text and booleans take no arithmetic; dates and times are added to
     and subtracted, never multiplied or divided."""
     from sqlglot import exp
 
-    from sovrium_tui.schema.field_types import TEXT_TYPES, canonical_type
+    from sovrium_tui.schema.field_types import DATE_TIME_TYPES, TEXT_TYPES, canonical_type
     from sovrium_tui.schema.formula import column_name
 
     assert isinstance(tree, exp.Expression)
@@ -716,6 +713,6 @@ def _arithmetic_on_text(tree: object, draft: _TableDraft) -> list[tuple[str, str
                 found.setdefault(name, (name, f"text ({kind})", f"CAST({name} AS numeric)"))
             elif kind == "checkbox":
                 found.setdefault(name, (name, f"a boolean ({kind})", f"CAST({name} AS integer)"))
-            elif kind in _TEMPORAL_TYPES and not isinstance(node, exp.Add | exp.Sub):
+            elif kind in DATE_TIME_TYPES and not isinstance(node, exp.Add | exp.Sub):
                 found.setdefault(name, (name, f"a date or time ({kind})", f"EXTRACT(EPOCH FROM {name})"))
     return list(found.values())

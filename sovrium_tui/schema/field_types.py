@@ -70,6 +70,8 @@ TEXT_TYPES = frozenset(
     {"single-line-text", "long-text", "rich-text", "email", "url", "phone-number", "single-select", "status"}
     | {"barcode", "color", "code", "single-attachment", "user", "created-by", "updated-by", "deleted-by"}
 )
+# Types whose column holds a date or a time of day (date, timestamp with time zone, time).
+DATE_TIME_TYPES = frozenset({"date", "datetime", "time", "created-at", "updated-at", "deleted-at"})
 SELECT_TYPES = frozenset({"single-select", "multi-select", "status"})
 FOREIGN_KEY_RELATIONS = frozenset({"many-to-one", "one-to-one"})
 RELATION_TYPES = ("many-to-one", "one-to-one", "one-to-many", "many-to-many")
