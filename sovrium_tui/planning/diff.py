@@ -294,7 +294,7 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     for column in sorted(current.columns, key=lambda c: not c.computed):
         if desired.column(column.name) is None or column.name in rebuilt:
             phases.drop_columns.append(DropColumn(name, column, _written_now(column.generated, renamed_columns)))
-    for column in sorted(desired.columns, key=lambda c: c.generated is not None):
+    for column in desired.columns:  # generated ones go to their own phase, after every type change
         existing = current.column(column.name)
         if existing is None or column.name in rebuilt:
             adds = phases.add_columns if column.generated is None else phases.add_generated_columns
