@@ -97,7 +97,8 @@ def test_snapshot_keeps_auth() -> None:
 # Property tests
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
-    lambda name: name not in RESERVED_WORDS and not name.startswith("idx")
+    # a table's name is refused when its physical form is a reserved word too ("as_" is "as")
+    lambda name: {name, physical_table_name(name)}.isdisjoint(RESERVED_WORDS) and not name.startswith("idx")
 )
 OPTION_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=12).filter(
     str.strip
