@@ -195,6 +195,35 @@ async def test_row_level_security_once_accepted_is_kept_by_plans_and_rollbacks(
     assert cli.db("drift").returncode == 0
 
 
+async def test_row_level_security_accepted_follows_its_table_and_columns_through_renames(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    schema = _migrated(cli)
+    await db.execute(
+        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY visible ON companies FOR SELECT USING (name <> 'hidden')"
+    )
+    cli.db_ok("drift", "--accept", "--reason", "tenants see their own rows")
+
+    async def secured(relation: str) -> tuple[bool, list[str]]:
+        enabled = await db.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = $1::regclass", relation)
+        policies = await db.fetch("SELECT polname FROM pg_policy WHERE polrelid = $1::regclass", relation)
+        return enabled, [row["polname"] for row in policies]
+
+    # The table and the column its policy reads are renamed (same ids): PostgreSQL keeps the policy on the
+    # table under its new name, so the plan neither makes it again nor drops it.
+    firms = table(1, "firms", field(1, "title"))
+    contacts = table(2, "contacts", field(1, "name"), field(2, "company", "relationship", relatedTable="firms"))
+    write_schema(schema, app_schema(firms, contacts))
+    cli.db_ok("migrate", schema)
+    assert await secured("firms") == (True, ["visible"])
+    assert cli.db("drift").returncode == 0
+
+    cli.db_ok("rollback", "--reason", "the old names", "--yes")
+    assert await secured("companies") == (True, ["visible"])
+    assert cli.db("drift").returncode == 0
+
+
 async def test_row_level_security_made_by_a_hand_written_step_applies_and_is_not_drift(
     cli: Cli, db: asyncpg.Connection
 ) -> None:

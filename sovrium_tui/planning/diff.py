@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
-from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger, View
+from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Policy, Table, Trigger, View
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -74,8 +74,18 @@ def kept_row_security(current: Catalog, desired: Catalog, renames: Renames = Ren
     checked by none (only a plan reverting drift, made without this, removes them).
     """
     renamed = dict(renames.tables)
+    columns: dict[str, dict[str, str]] = {}
+    for table_name, old, new in renames.columns:
+        columns.setdefault(table_name, {})[old] = new
     secured = {
-        renamed.get(t.name, t.name): t for t in current.tables if t.row_security or t.force_row_security or t.policies
+        name: replace(
+            t,
+            columns=tuple(replace(c, name=columns.get(name, {}).get(c.name, c.name)) for c in t.columns),
+            policies=tuple(renamed_policy(p, columns.get(name, {})) for p in t.policies),
+        )
+        for t in current.tables
+        if t.row_security or t.force_row_security or t.policies
+        for name in (renamed.get(t.name, t.name),)
     }
     if not secured and not any(t.row_security or t.force_row_security or t.policies for t in desired.tables):
         return desired
@@ -84,12 +94,19 @@ def kept_row_security(current: Catalog, desired: Catalog, renames: Renames = Ren
             table,
             row_security=found.row_security if found else False,
             force_row_security=found.force_row_security if found else False,
-            policies=found.policies if found else (),
+            policies=_reading_kept_columns(found, table) if found else (),
         )
         for table in desired.tables
         for found in (secured.get(table.name),)
     )
     return replace(desired, tables=tables)
+
+
+def _reading_kept_columns(found: Table, desired: Table) -> tuple[Policy, ...]:
+    """The policies of `found` that read no column `desired` drops (PostgreSQL refuses to drop a column a policy
+    reads: such a policy goes first)."""
+    gone = {c.name for c in found.columns} - {c.name for c in desired.columns}
+    return tuple(p for p in found.policies if not reads_any(p, gone))
 
 
 @dataclass
@@ -412,25 +429,28 @@ def _diff_named(
     wanted = {item.name: item for item in desired}
     existing = {item.name: item for item in current}
     for name, item in existing.items():
-        if wanted.get(name) != item or _reads_any(item, rebuilt_columns):
+        if wanted.get(name) != item or reads_any(item, rebuilt_columns):
             _drop_object(item, table, phases, renamed_columns)
     for name, item in wanted.items():
         before = existing.get(name)
-        if before != item or (before is not None and _reads_any(before, rebuilt_columns)):
+        if before != item or (before is not None and reads_any(before, rebuilt_columns)):
             _add_object(item, table, phases, narrowing=_narrows(before, item, new_columns))
 
 
 _IDENTIFIER = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
 
 
-def _reads_any(item: Constraint | Index | Trigger, columns: set[str]) -> bool:
-    """Whether a constraint or index involves one of `columns` (a trigger outlives a column: never)."""
+def reads_any(item: Constraint | Index | Trigger | Policy, columns: set[str]) -> bool:
+    """Whether a constraint, index or policy involves one of `columns` (a trigger outlives a column: never)."""
     if not columns:
         return False
     if isinstance(item, Constraint):
         return not columns.isdisjoint(item.columns)
     if isinstance(item, Index):
-        return any(not columns.isdisjoint(_identifiers(key)) for key in item.keys)
+        expressions = (*item.keys, item.predicate or "")
+        return any(not columns.isdisjoint(_identifiers(text)) for text in expressions)
+    if isinstance(item, Policy):
+        return any(not columns.isdisjoint(_identifiers(text or "")) for text in (item.using, item.check))
     return False
 
 
@@ -646,7 +666,8 @@ def _old_name(new: str, table_map: dict[str, str]) -> str:
 def _rename_in_table(table: Table, table_map: dict[str, str], column_map: dict[str, dict[str, str]]) -> Table:
     name = table_map.get(table.name, table.name)
     own_columns = column_map.get(name, {})
-    return Table(
+    return replace(
+        table,
         name=name,
         columns=tuple(replace(c, name=own_columns.get(c.name, c.name)) for c in table.columns),
         constraints=tuple(_rename_in_constraint(c, own_columns, table_map, column_map) for c in table.constraints),
@@ -662,7 +683,17 @@ def _rename_in_table(table: Table, table_map: dict[str, str], column_map: dict[s
             for i in table.indexes
         ),
         triggers=tuple(replace(t, table=name) for t in table.triggers),
+        policies=tuple(renamed_policy(p, own_columns) for p in table.policies),
     )
+
+
+def renamed_policy(policy: Policy, columns: dict[str, str]) -> Policy:
+    """`policy` reading the renamed columns under their new names (PostgreSQL keeps a policy through renames)."""
+    if not columns:
+        return policy
+    using = substitute_identifiers(policy.using, columns) if policy.using else policy.using
+    check = substitute_identifiers(policy.check, columns) if policy.check else policy.check
+    return replace(policy, using=using, check=check)
 
 
 _REFERENCES = re.compile(r"^(FOREIGN KEY \(.*?\)) REFERENCES (.+?)\((.*?)\)(.*)$", re.DOTALL)
@@ -716,6 +747,51 @@ def substitute_identifiers(text: str, names: dict[str, str], *, allow_calls: boo
     return "".join(out)
 
 
+@dataclass(frozen=True, slots=True)
+class DerivedNames:
+    """Constraints, indexes, triggers and functions renamed because their names derive from a renamed table or
+    column (each a Rename… change)."""
+
+    changes: tuple[Change, ...] = ()
+
+    def applied_to(self, catalog: Catalog) -> Catalog:
+        """`catalog` with the same objects renamed, where it has them (and the new name is free)."""
+        if not self.changes:
+            return catalog
+        functions = {c.old: c.new for c in self.changes if isinstance(c, RenameFunction)}
+        by_table: dict[str, dict[str, str]] = {}
+        for change in self.changes:
+            if isinstance(change, RenameConstraint | RenameIndex | RenameTrigger):
+                by_table.setdefault(change.table, {})[change.old] = change.new
+        tables = []
+        for table in catalog.tables:
+            names = by_table.get(table.name, {})
+            taken = (
+                {c.name for c in table.constraints} | {i.name for i in table.indexes} | {t.name for t in table.triggers}
+            )
+            free = {old: new for old, new in names.items() if new not in taken}
+            triggers = tuple(_renamed_item(t, functions, "function") for t in table.triggers)
+            tables.append(
+                replace(
+                    table,
+                    constraints=tuple(_renamed_item(c, free, "name") for c in table.constraints),
+                    indexes=tuple(_renamed_item(i, free, "name") for i in table.indexes),
+                    triggers=tuple(_renamed_item(t, free, "name") for t in triggers),
+                )
+            )
+        existing = {f.name for f in catalog.functions}
+        free_functions = {old: new for old, new in functions.items() if new not in existing}
+        renamed_functions = tuple(_renamed_item(f, free_functions, "name") for f in catalog.functions)
+        return replace(catalog, tables=tuple(tables), functions=renamed_functions)
+
+
+def derived_renames(current: Catalog, desired: Catalog) -> tuple[Catalog, DerivedNames]:
+    """`current` with the objects whose names derive from renamed tables and columns renamed as in `desired`, and
+    what was renamed (`current` has had its table and column renames done: `renamed`)."""
+    out: list[Change] = []
+    return _match_derived_renames(current, desired, out), DerivedNames(tuple(out))
+
+
 def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]) -> Catalog:
     """Objects whose names derive from a renamed table or column: rename them instead of rebuilding."""
     # A trigger function is renamed only along with the table that uses it (same body, same table after
@@ -764,9 +840,8 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
             dict(trigger_map),
         )
         tables.append(
-            Table(
-                name=table.name,
-                columns=table.columns,
+            replace(
+                table,
                 constraints=tuple(_renamed_item(c, constraints_renamed, "name") for c in table.constraints),
                 indexes=tuple(_renamed_item(i, indexes_renamed, "name") for i in table.indexes),
                 triggers=tuple(_renamed_item(t, triggers_renamed, "name") for t in triggers),

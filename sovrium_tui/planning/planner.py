@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sovrium_tui.catalog.model import Catalog
-from sovrium_tui.planning.accepted import with_accepted_drift
+from sovrium_tui.planning.accepted import Orphans, merged_with_accepted_drift
 from sovrium_tui.planning.changes import (
     AddColumn,
     Change,
@@ -19,7 +19,10 @@ from sovrium_tui.planning.changes import (
     CreateView,
     DropAuthUsers,
     DropColumn,
+    DropConstraint,
     DropFunction,
+    DropIndex,
+    DropPolicy,
     DropTable,
     DropView,
     RefreshView,
@@ -67,8 +70,9 @@ def make_plan(
 
     renames = renames_between(origin.app, target) if origin.app is not None else Renames()
     desired = compile_app(target) if target_catalog is None else target_catalog
+    orphans = Orphans()
     if origin.recorded_catalog is not None:
-        desired = with_accepted_drift(origin.recorded_catalog, desired, origin.catalog, renames)
+        desired, orphans = merged_with_accepted_drift(origin.recorded_catalog, desired, origin.catalog, renames)
     if keep_row_security:
         desired = kept_row_security(origin.catalog, desired, renames)
     changes = diff(origin.catalog, desired, renames)
@@ -83,29 +87,51 @@ def make_plan(
         to_checksum=checksum_of_tables(cast(list[object], snapshot["tables"])),
         created_at=plan_timestamp(),
         summary=summary or summarize(changes) or "settings only: no database change",
-        steps=steps_for(changes),
+        steps=steps_for(changes, orphans=orphans),
         schema=canonical_json(snapshot),
     ).with_digest()
 
 
-def steps_for(changes: Sequence[Change]) -> tuple[Step, ...]:
+def steps_for(changes: Sequence[Change], *, orphans: Orphans | None = None) -> tuple[Step, ...]:
     """One step per change, with the SQL the renderer writes for it and its reverse.
 
     Generated SQL is not parsed again here: the renderer's output for every change kind and field type is read
     with PostgreSQL's parser by the test suite, and `apply` reads every forward statement before it runs.
+
+    Accepted drift the plan drops with what it reads (`orphans`) has no reverse: the versions a rollback goes
+    back to never recorded it, so making it again would leave the database unlike any of them.
     """
     return tuple(
         Step(
             id=number,
             op=change.op,
             target=change.target,
-            summary=change.summary(),
+            summary=change.summary() + (_ORPHAN_NOTE if orphan else ""),
             hazards=tuple(change.hazards()),
             forward=forward_sql(change),
-            reverse=reverse_sql(change),
+            reverse=() if orphan else reverse_sql(change),
         )
         for number, change in enumerate(changes, start=1)
+        for orphan in (bool(orphans) and _is_orphan(change, orphans),)
     )
+
+
+_ORPHAN_NOTE = " (accepted drift reading what this plan drops; a rollback does not make it again)"
+
+
+def _is_orphan(change: Change, orphans: Orphans | None) -> bool:
+    if orphans is None:
+        return False
+    match change:
+        case DropView(view, rebuild=False):
+            return view.name in orphans.views
+        case DropConstraint(table, constraint):
+            return (table, constraint.name) in orphans.objects
+        case DropIndex(index):
+            return (index.table, index.name) in orphans.objects
+        case DropPolicy(table, policy):
+            return (table, policy.name) in orphans.objects
+    return False
 
 
 def plan_timestamp() -> str:

@@ -1,0 +1,118 @@
+"""Drift accepted by hand, then a plan that renames or drops what it touches: the plan applies, keeps the accepted
+objects under the names PostgreSQL gives them, lets go of the ones that read what it drops, and leaves no drift.
+
+Each test drives the real `sovrium` command against a real PostgreSQL and reads the database's own catalogs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.acceptance_support import Cli, app_schema, field, table, write_schema
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str) -> Cli:
+    return Cli(tmp_path, database_url)
+
+
+def _migrated(cli: Cli, *tables: dict[str, object]) -> Path:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(*tables))
+    cli.db_ok("migrate", schema)
+    return schema
+
+
+async def _names(db: asyncpg.Connection, query: str, relation: str) -> list[str]:
+    return sorted(row[0] for row in await db.fetch(query, relation))
+
+
+async def _constraints(db: asyncpg.Connection, relation: str) -> list[str]:
+    return await _names(db, "SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass", relation)
+
+
+async def _indexes(db: asyncpg.Connection, relation: str) -> list[str]:
+    return await _names(db, "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass", relation)
+
+
+async def test_a_column_renamed_by_hand_keeps_its_unique_rule_when_the_plan_renames_the_table(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    schema = _migrated(cli, table(1, "companies", field(1, "name", unique=True), field(2, "city")))
+    await db.execute("INSERT INTO companies (name, city) VALUES ('Acme', 'Lyon')")
+    await db.execute("ALTER TABLE companies RENAME COLUMN name TO legal_name")
+    cli.db_ok("drift", "--accept", "--reason", "the column is read by a report under this name")
+
+    # `companies_name_key` follows the table's new name; its column keeps the name accepted.
+    write_schema(schema, app_schema(table(1, "firms", field(1, "name", unique=True), field(2, "city"))))
+    cli.db_ok("migrate", schema)
+    assert "firms_name_key" in await _constraints(db, "firms")
+    assert await db.fetchval("SELECT legal_name FROM firms") == "Acme"
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await db.execute("INSERT INTO firms (legal_name) VALUES ('Acme')")
+    assert cli.db("drift").returncode == 0
+
+    cli.db_ok("rollback", "--reason", "the old name", "--yes")
+    assert "companies_name_key" in await _constraints(db, "companies")
+    assert await db.fetchval("SELECT legal_name FROM companies") == "Acme"
+    assert cli.db("drift").returncode == 0
+
+
+async def test_a_view_made_by_hand_follows_a_table_the_plan_renames_and_goes_with_one_it_drops(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    companies, deals = table(1, "companies", field(1, "name")), table(2, "deals", field(1, "title"))
+    schema = _migrated(cli, companies, deals)
+    await db.execute("INSERT INTO companies (name) VALUES ('Acme')")
+    await db.execute("CREATE VIEW company_names AS SELECT name FROM companies")
+    cli.db_ok("drift", "--accept", "--reason", "a view for the reporting tool")
+
+    write_schema(schema, app_schema(table(1, "firms", field(1, "name")), deals))
+    cli.db_ok("migrate", schema)
+    assert await db.fetchval("SELECT name FROM company_names") == "Acme"
+    assert "firms" in await db.fetchval("SELECT pg_get_viewdef('company_names'::regclass)")
+    assert cli.db("drift").returncode == 0
+
+    # Dropping the table it reads (destructive: allowed) takes the view along, saying so. No version recorded the
+    # view, so rolling back makes the table again (its rows went with the drop), not the view.
+    write_schema(schema, app_schema(deals))
+    migrated = cli.db_ok("migrate", schema, "--allow-destructive")
+    assert "drop view company_names (accepted drift reading what this plan drops" in migrated.stderr + migrated.stdout
+    assert await db.fetchval("SELECT to_regclass('company_names')") is None
+    assert cli.db("drift").returncode == 0
+    cli.db_ok("rollback", "--reason", "the report still needs it", "--yes")
+    assert await db.fetchval("SELECT to_regclass('firms')") is not None
+    assert await db.fetchval("SELECT to_regclass('company_names')") is None
+    assert cli.db("drift").returncode == 0
+
+    cli.db_ok("rollback", "--to", "0", "--reason", "start again", "--force", "--yes")
+    assert await db.fetchval("SELECT to_regclass('company_names')") is None
+
+
+async def test_an_index_and_a_rule_added_by_hand_go_with_the_column_the_plan_drops(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    schema = _migrated(cli, table(1, "companies", field(1, "name"), field(2, "city")))
+    await db.execute(
+        "CREATE INDEX by_city ON companies (lower(city));"
+        "ALTER TABLE companies ADD CONSTRAINT city_named CHECK (city <> '');"
+        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY outside_paris ON companies USING (city <> 'Paris');"
+        "CREATE POLICY everyone ON companies USING (true)"
+    )
+    cli.db_ok("drift", "--accept", "--reason", "tuned by hand")
+
+    write_schema(schema, app_schema(table(1, "companies", field(1, "name"))))
+    cli.db_ok("migrate", schema, "--allow-destructive")
+    assert "companies_city_named" not in await _constraints(db, "companies")
+    assert "by_city" not in await _indexes(db, "companies")
+    policies = await _names(db, "SELECT polname FROM pg_policy WHERE polrelid = $1::regclass", "companies")
+    assert policies == ["everyone"], "the policy reading the column goes with it; the other stays"
+    assert cli.db("drift").returncode == 0
+
+    cli.db_ok("rollback", "--reason", "the city is back", "--force", "--yes")
+    assert "city" in await _names(db, "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass", "companies")
+    assert "everyone" in await _names(db, "SELECT polname FROM pg_policy WHERE polrelid = $1::regclass", "companies")
+    assert cli.db("drift").returncode == 0
