@@ -116,3 +116,41 @@ async def test_an_index_and_a_rule_added_by_hand_go_with_the_column_the_plan_dro
     assert "city" in await _names(db, "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass", "companies")
     assert "everyone" in await _names(db, "SELECT polname FROM pg_policy WHERE polrelid = $1::regclass", "companies")
     assert cli.db("drift").returncode == 0
+
+
+async def test_a_table_dropped_with_accepted_drift_on_it_comes_back_as_recorded_when_the_drop_is_undone(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    deals = table(2, "deals", field(1, "title"))
+    schema = _migrated(cli, table(1, "companies", field(1, "name")), deals)
+    recorded = await _constraints(db, "companies")
+    await db.execute(
+        "ALTER TABLE companies ADD CONSTRAINT named CHECK (name <> '');"
+        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
+        "ALTER TABLE companies ADD COLUMN note text"
+    )
+    cli.db_ok("drift", "--accept", "--reason", "tuned by hand")
+
+    write_schema(schema, app_schema(deals))
+    cli.db_ok("migrate", schema, "--allow-destructive")
+    assert cli.db("drift").returncode == 0
+    cli.db_ok("rollback", "--reason", "companies again", "--yes")
+    assert await _constraints(db, "companies") == recorded
+    assert await db.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = 'companies'::regclass") is False
+    assert cli.db("drift").returncode == 0
+
+
+async def test_reverting_a_column_renamed_by_hand_that_a_formula_reads(cli: Cli, db: asyncpg.Connection) -> None:
+    prices = table(1, "prices", field(1, "amount", "integer"), field(2, "doubled", "formula", formula="amount * 2"))
+    _migrated(cli, prices)
+    await db.execute("INSERT INTO prices (amount) VALUES (21)")
+    await db.execute("ALTER TABLE prices RENAME COLUMN amount TO cost")
+    assert cli.db("drift").returncode == 3
+
+    # The plan cannot know it was a rename: it drops `cost` (its values: confirmed) and adds `amount` back. The
+    # formula's column reads the dropped one, so it is made again after, reading the new column.
+    written = cli.db_ok("drift", "--revert-plan", "--reason", "renamed by mistake", "--json").json()
+    cli.db_ok("apply", written["path"], "--yes", "--allow-destructive")
+    await db.execute("INSERT INTO prices (amount) VALUES (5)")
+    assert int(await db.fetchval("SELECT doubled FROM prices WHERE amount = 5")) == 10
+    assert cli.db("drift").returncode == 0

@@ -51,7 +51,8 @@ def merged_with_accepted_drift(
     tables = _merged_named(recorded.tables, target.tables, live.tables, _merged_table)
     functions = _merged_named(recorded.functions, target.functions, live.functions)
     views = _merged_named(recorded.views, target.views, live.views)
-    return _without_orphans(replace(target, tables=tuple(tables), functions=tuple(functions), views=tuple(views)), live)
+    merged = replace(target, tables=tuple(tables), functions=tuple(functions), views=tuple(views))
+    return _without_orphans(merged, live, recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,14 @@ class Orphans:
 
     views: frozenset[str] = frozenset()
     objects: frozenset[tuple[str, str]] = frozenset()
+    # Tables the plan drops that carry accepted drift, as the schema recorded them: what undoing the drop makes.
+    tables: tuple[Table, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.views or self.objects)
+        return bool(self.views or self.objects or self.tables)
+
+    def recorded_table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
 
 
 def _renamed_alike(recorded: Catalog, target: Catalog, live: Catalog, renames: Renames) -> tuple[Catalog, Catalog]:
@@ -94,7 +100,7 @@ def _renamed_alike(recorded: Catalog, target: Catalog, live: Catalog, renames: R
     return recorded, live
 
 
-def _without_orphans(merged: Catalog, live: Catalog) -> tuple[Catalog, Orphans]:
+def _without_orphans(merged: Catalog, live: Catalog, recorded: Catalog) -> tuple[Catalog, Orphans]:
     """`merged` without what it kept of the live database that reads a table or column the plan removes: PostgreSQL
     drops an index or a constraint with its column, and refuses to drop a column a policy reads or a table a view or
     a foreign key reads; such drift goes with what it reads (and no rollback makes it again: see `steps_for`)."""
@@ -130,8 +136,14 @@ def _without_orphans(merged: Catalog, live: Catalog) -> tuple[Catalog, Orphans]:
             break
         gone |= {v.name for v in views} - {v.name for v in remaining}
         views = remaining
-    orphans = Orphans(frozenset(v.name for v in merged.views) - {v.name for v in views}, frozenset(objects))
-    if not orphans:
+    dropped = tuple(
+        table
+        for name in sorted(gone_tables)
+        for table in (recorded.table(name),)
+        if table is not None and table != live.table(name)
+    )
+    orphans = Orphans(frozenset(v.name for v in merged.views) - {v.name for v in views}, frozenset(objects), dropped)
+    if not (orphans.views or orphans.objects):
         return merged, orphans
     return replace(merged, tables=tuple(tables), views=tuple(views)), orphans
 

@@ -386,6 +386,19 @@ def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
             type_changes = True
     if type_changes:
         rebuilt |= {c.name for c in desired.columns if c.generated is not None and current.column(c.name) is not None}
+    # A generated column reading a column dropped here, or one added (its source names a column renamed by hand,
+    # which a plan reverting that drift drops and adds again): PostgreSQL refuses to drop a column it reads.
+    coming_or_going = {c.name for c in current.columns if desired.column(c.name) is None}
+    coming_or_going |= {c.name for c in desired.columns if current.column(c.name) is None}
+    if coming_or_going:
+        for column in desired.columns:
+            before = current.column(column.name)
+            if (
+                before is not None
+                and before.generated
+                and not coming_or_going.isdisjoint(_identifiers(before.generated))
+            ):
+                rebuilt.add(column.name)
     return rebuilt
 
 

@@ -109,7 +109,7 @@ def steps_for(changes: Sequence[Change], *, orphans: Orphans | None = None) -> t
             summary=change.summary() + (_ORPHAN_NOTE if orphan else ""),
             hazards=tuple(change.hazards()),
             forward=forward_sql(change),
-            reverse=() if orphan else reverse_sql(change),
+            reverse=() if orphan else reverse_sql(_as_recorded(change, orphans) if orphans else change),
         )
         for number, change in enumerate(changes, start=1)
         for orphan in (bool(orphans) and _is_orphan(change, orphans),)
@@ -117,6 +117,15 @@ def steps_for(changes: Sequence[Change], *, orphans: Orphans | None = None) -> t
 
 
 _ORPHAN_NOTE = " (accepted drift reading what this plan drops; a rollback does not make it again)"
+
+
+def _as_recorded(change: Change, orphans: Orphans) -> Change:
+    """A table dropped with accepted drift on it comes back, when the drop is undone, as the schema recorded it."""
+    if isinstance(change, DropTable):
+        recorded = orphans.recorded_table(change.table.name)
+        if recorded is not None:
+            return DropTable(recorded)
+    return change
 
 
 def _is_orphan(change: Change, orphans: Orphans | None) -> bool:
