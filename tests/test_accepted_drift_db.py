@@ -175,3 +175,27 @@ async def test_undoing_a_plan_made_over_accepted_drift_gives_back_the_database_i
     cli.db_ok("rollback", "--reason", "place was text", "--yes")
     assert await _names(db, columns, "companies") == before
     assert cli.db("drift").returncode == 0
+
+
+async def test_an_offline_plan_meeting_accepted_drift_fails_saying_how_to_plan_instead(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "companies", field(1, "city", indexed=True))))
+    cli.ok("plan", schema, "--offline")
+    cli.db_ok("apply", "--yes")
+    await db.execute("DROP INDEX idx_companies_city")
+    cli.db_ok("drift", "--accept", "--reason", "the index slowed down the nightly import")
+
+    write_schema(schema, app_schema(table(1, "companies", field(1, "city"))))
+    offline = cli.ok("plan", schema, "--offline", "--json").json()["path"]
+    failed = cli.db_fails("apply", "--yes")
+    assert 'index "idx_companies_city" does not exist' in failed.stderr
+    assert "this database has drift accepted since version 1's schema (1 difference" in failed.stderr
+    assert "apply the schema with `sovrium migrate SCHEMA`" in failed.stderr
+
+    # Migrated against the database instead, the schema needs nothing more there, and is recorded.
+    cli.db_ok("migrate", schema)
+    cli.db_ok("apply", "--yes")  # the plan's version is there: nothing is left to apply
+    assert cli.db("drift").returncode == 0
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 2
+    cli.ok("check", schema)

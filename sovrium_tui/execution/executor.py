@@ -29,7 +29,13 @@ from sovrium_tui.errors import (
 from sovrium_tui.execution import audit, checks, events, session
 from sovrium_tui.execution.audit import applied_by
 from sovrium_tui.execution.checks import CatalogFor, describe_drift, estimate_locks, lock_ceiling_problem
-from sovrium_tui.execution.failures import as_sovrium_error, connection_lost, postgres_text, row_remedy
+from sovrium_tui.execution.failures import (
+    as_sovrium_error,
+    connection_lost,
+    drift_conflict,
+    postgres_text,
+    row_remedy,
+)
 from sovrium_tui.execution.losses import DataLoss, allowed_destructive_tables, losses_of, refused_on_apply
 from sovrium_tui.execution.session import MIGRATION_LOCK_KEY, acquire_migration_lock, lock_holder
 from sovrium_tui.execution.store import (
@@ -320,6 +326,14 @@ async def _apply_locked(
         except StepFailed as failed:
             if refused:
                 _refuse_apply_losses(plan, refused, then=failed.message)
+            if state is not None and before is not None and not step.hand_written:
+                from sovrium_tui.planning.drift import find_drift
+
+                differences = len(find_drift(recorded_catalog_for(state.schema), before))
+                hint = drift_conflict(failed.__cause__, differences, state.version)
+                if hint is not None:
+                    message = f"{failed.message}; {hint}"
+                    raise StepFailed(message, step=failed.step, sql=failed.sql) from failed.__cause__
             raise
     _refuse_apply_losses(plan, refused)
     # 7. The database is what the plan promised, with the drift accepted before it where the plan left it alone.

@@ -67,6 +67,24 @@ def row_remedy(failure: BaseException, *, adds_column: bool = False) -> str | No
     return None
 
 
+# An object the step expects is not there, or one it makes already is: what a plan that knows nothing of the
+# database's accepted drift (one made offline) meets where that drift changed the same object.
+_OBJECT_STATES = frozenset({"42P01", "42703", "42704", "42883", "42P07", "42710", "42701", "2BP01"})
+
+
+def drift_conflict(failure: BaseException | None, differences: int, version: int) -> str | None:
+    """What to do when a generated step met an object as the database's accepted drift left it (`differences`
+    from version `version`'s schema), or None when the failure is of another kind or nothing was accepted."""
+    if not differences or str(getattr(failure, "sqlstate", "") or "") not in _OBJECT_STATES:
+        return None
+    things = "difference" if differences == 1 else "differences"
+    return (
+        f"this database has drift accepted since version {version}'s schema ({differences} {things}, see "
+        "`sovrium drift`), which a plan made offline knows nothing of: apply the schema with `sovrium migrate "
+        "SCHEMA` (it plans against the database), or revert the drift first (`sovrium drift --revert-plan`)"
+    )
+
+
 def connection_lost(failure: BaseException) -> bool:
     """Whether the server ended the session (shut down, crashed, killed it) or the connection broke."""
     state = str(getattr(failure, "sqlstate", "") or "")
