@@ -72,3 +72,26 @@ def test_a_policy_accepted_and_a_plan_that_changes_nothing_or_a_database_without
     assert items is not None and items.policies == (policy,)
     assert with_accepted_drift(RECORDED, RECORDED, live) == live
     assert with_accepted_drift(RECORDED, target, RECORDED) == target
+
+
+def test_accepted_drift_follows_a_renamed_table_and_goes_with_a_dropped_column() -> None:
+    from sovrium_tui.planning.diff import Renames
+
+    policy = Policy("mine", "SELECT", using="(hack > 0)")
+    live = _with_items(RECORDED, columns=(ID, TITLE, HACK), indexes=(BY_TITLE, BY_HAND), policies=(policy,))
+    recorded = _with_items(RECORDED, columns=(ID, TITLE, HACK))
+    things = Table("things", (ID, TITLE), indexes=(replace(BY_TITLE, table="things"),))
+    target = replace(recorded, tables=tuple(things if t.name == "items" else t for t in recorded.tables))
+
+    merged = with_accepted_drift(recorded, target, live, Renames(tables=(("items", "things"),)))
+
+    things = merged.table("things")
+    assert things is not None and merged.table("items") is None
+    # The hand index and the policy read `hack`, which the plan drops: they go with it; the title index stays.
+    assert things.indexes == (replace(BY_TITLE, table="things"),) and things.policies == ()
+    assert [change.summary() for change in diff(live, merged, Renames(tables=(("items", "things"),)))] == [
+        "rename table items to things (rows kept)",
+        "drop index items_hack_idx on things",
+        "drop policy mine on things (FOR SELECT TO public USING ((hack > 0)))",
+        "drop column things.hack and its values",
+    ]
