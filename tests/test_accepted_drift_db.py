@@ -177,7 +177,7 @@ async def test_undoing_a_plan_made_over_accepted_drift_gives_back_the_database_i
     assert cli.db("drift").returncode == 0
 
 
-async def test_an_offline_plan_meeting_accepted_drift_fails_saying_how_to_plan_instead(
+async def test_an_offline_plan_passes_over_what_accepted_drift_already_dropped(
     cli: Cli, db: asyncpg.Connection
 ) -> None:
     schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "companies", field(1, "city", indexed=True))))
@@ -186,16 +186,42 @@ async def test_an_offline_plan_meeting_accepted_drift_fails_saying_how_to_plan_i
     await db.execute("DROP INDEX idx_companies_city")
     cli.db_ok("drift", "--accept", "--reason", "the index slowed down the nightly import")
 
-    write_schema(schema, app_schema(table(1, "companies", field(1, "city"))))
+    # Plans made offline know nothing of the drift: renaming the table renames the index, dropping `indexed`
+    # drops it. Neither is there to rename or drop; both steps are passed over, saying why.
+    write_schema(schema, app_schema(table(1, "firms", field(1, "city", indexed=True))))
+    cli.ok("plan", schema, "--offline")
+    write_schema(schema, app_schema(table(1, "firms", field(1, "city"))))
+    cli.ok("plan", schema, "--offline")
+    applied = cli.db_ok("apply", "--yes")
+    assert "rename index idx_companies_city to idx_firms_city: already done by drift accepted" in applied.stderr
+    assert "drop index idx_firms_city on firms: already done by drift accepted on this database" in applied.stderr
+    assert cli.db("drift").returncode == 0
+    cli.ok("check", schema)
+
+    # Left out of the version recorded, it is not undone either.
+    cli.db_ok("rollback", "--reason", "keep the index", "--yes")
+    assert await _indexes(db, "firms") == ["firms_pkey", "idx_firms_deleted_at"]
+    assert cli.db("drift").returncode == 0
+
+
+async def test_an_offline_plan_meeting_accepted_drift_fails_saying_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "companies", field(1, "name"), field(2, "city"))))
+    cli.ok("plan", schema, "--offline")
+    cli.db_ok("apply", "--yes")
+    await db.execute("ALTER TABLE companies DROP COLUMN city")
+    cli.db_ok("drift", "--accept", "--reason", "nobody filled it in")
+
+    write_schema(schema, app_schema(table(1, "companies", field(1, "name"), field(2, "city", indexed=True))))
     cli.ok("plan", schema, "--offline")
     failed = cli.db_fails("apply", "--yes")
-    assert 'index "idx_companies_city" does not exist' in failed.stderr
+    assert 'column "city" does not exist' in failed.stderr
     assert "this database has drift accepted since version 1's schema (1 difference" in failed.stderr
     assert "apply the schema with `sovrium migrate SCHEMA`" in failed.stderr
 
-    # Migrated against the database instead, the schema needs nothing more there, and is recorded.
+    # Migrated against the database instead, nothing is made on the column the drift dropped; the schema is
+    # recorded, and the plan's version counts as applied.
     cli.db_ok("migrate", schema)
-    cli.db_ok("apply", "--yes")  # the plan's version is there: nothing is left to apply
-    assert cli.db("drift").returncode == 0
+    cli.db_ok("apply", "--yes")
     assert await db.fetchval("SELECT version FROM system.schema_checksum") == 2
+    assert cli.db("drift").returncode == 0
     cli.ok("check", schema)

@@ -12,6 +12,7 @@ attempted against the live schema, any failure is rolled back and then logged in
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +53,7 @@ from sovrium_tui.execution.store import (
     record_applied,
     write_state,
 )
+from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.accepted import with_accepted_drift
 from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, Step, canonical_json
 from sovrium_tui.planning.statements import Relation, analyse, named_relations
@@ -304,6 +306,11 @@ async def _apply_locked(
     before = await checks.check_no_drift(conn, state, recorded_catalog_for) if state is not None else None
     await ensure_store(conn)
     plan, passed_over = await _users_table_as_found(conn, plan)
+    notes = {step.id: "already there, used as it is" for step in passed_over}
+    if state is not None and before is not None and await drift_acceptances(conn):
+        plan, done = _steps_accepted_drift_did(plan, before, recorded_catalog_for(state.schema))
+        passed_over += done
+        notes.update({step.id: "already done by drift accepted on this database" for step in done})
     attempt.plan = plan
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP) for s in plan.steps]
@@ -314,7 +321,7 @@ async def _apply_locked(
         _refuse_apply_losses(plan, refused_on_apply(await _losses_now(conn, steps), allowed))
     reporter(events.PlanStarted(plan.version, len(plan.steps) + len(passed_over)))
     for skipped in passed_over:
-        reporter(events.StepStarted(skipped.id, f"{skipped.summary}: already there, used as it is"))
+        reporter(events.StepStarted(skipped.id, f"{skipped.summary}: {notes[skipped.id]}"))
         reporter(events.StepFinished(skipped.id, 0))
     runs = []
     refused: list[DataLoss] = []
@@ -376,6 +383,93 @@ async def _users_table_as_found(conn: asyncpg.Connection, plan: Plan) -> tuple[P
         fitted = replace(creating[0], forward=table_only, reverse=drop_auth_users_sql(False))
         return replace(plan, steps=tuple(fitted if s is creating[0] else s for s in plan.steps)), ()
     return plan, ()
+
+
+_DRIFT_DONE_OPS = frozenset(
+    {"drop_index", "rename_index", "drop_constraint", "rename_constraint", "drop_trigger", "rename_trigger"}
+)
+
+
+def _steps_accepted_drift_did(plan: Plan, before: Catalog, recorded: Catalog) -> tuple[Plan, tuple[Step, ...]]:
+    """The plan without the generated steps that drop or rename an index, constraint or trigger drift accepted on
+    this database had already dropped (the recorded schema has it, the database does not), and those steps.
+
+    A plan made offline knows nothing of the drift, and PostgreSQL refuses to drop or rename what is not there.
+    The steps passed over are left out of the recorded plan, so no rollback undoes them. Only a step exactly as
+    this tool writes it is passed over (see `drift_done`); any other runs as written.
+    """
+    gone = _names(recorded) - _names(before)
+    if not gone:
+        return plan, ()
+    done = tuple(s for s in plan.steps if s.op in _DRIFT_DONE_OPS and drift_done(s.forward, gone))
+    if not done:
+        return plan, ()
+    return replace(plan, steps=tuple(s for s in plan.steps if s not in done)), done
+
+
+_IDENT = r'("(?:[^"]|"")+"|[^\s"]+)'
+_Form = tuple[str, "re.Pattern[str]", Callable[[list[str]], str], int]
+# The statements the renderer writes for these steps: the kind of object, the statement read back, the statement
+# written again from the names read, quoted (so only the renderer's exact text matches), and which name is the object's.
+_DRIFT_DONE_FORMS: tuple[_Form, ...] = (
+    ("index", re.compile(rf"DROP INDEX public\.{_IDENT}"), lambda q: f"DROP INDEX public.{q[0]}", 0),
+    (
+        "index",
+        re.compile(rf"ALTER INDEX public\.{_IDENT} RENAME TO {_IDENT}"),
+        lambda q: f"ALTER INDEX public.{q[0]} RENAME TO {q[1]}",
+        0,
+    ),
+    (
+        "constraint",
+        re.compile(rf"ALTER TABLE public\.{_IDENT} DROP CONSTRAINT {_IDENT}"),
+        lambda q: f"ALTER TABLE public.{q[0]} DROP CONSTRAINT {q[1]}",
+        1,
+    ),
+    (
+        "constraint",
+        re.compile(rf"ALTER TABLE public\.{_IDENT} RENAME CONSTRAINT {_IDENT} TO {_IDENT}"),
+        lambda q: f"ALTER TABLE public.{q[0]} RENAME CONSTRAINT {q[1]} TO {q[2]}",
+        1,
+    ),
+    (
+        "trigger",
+        re.compile(rf"DROP TRIGGER {_IDENT} ON public\.{_IDENT}"),
+        lambda q: f"DROP TRIGGER {q[0]} ON public.{q[1]}",
+        0,
+    ),
+    (
+        "trigger",
+        re.compile(rf"ALTER TRIGGER {_IDENT} ON public\.{_IDENT} RENAME TO {_IDENT}"),
+        lambda q: f"ALTER TRIGGER {q[0]} ON public.{q[1]} RENAME TO {q[2]}",
+        0,
+    ),
+)
+
+
+def drift_done(forward: Sequence[str], gone: set[tuple[str, str]]) -> bool:
+    """Whether `forward` is one statement, as the renderer writes it, dropping or renaming an object in `gone`."""
+    if len(forward) != 1:
+        return False
+    for kind, pattern, written, which in _DRIFT_DONE_FORMS:
+        match = pattern.fullmatch(forward[0])
+        if match is not None:
+            names = [_unquoted(group) for group in match.groups()]
+            return written([quote_ident(name) for name in names]) == forward[0] and (kind, names[which]) in gone
+    return False
+
+
+def _unquoted(identifier: str) -> str:
+    return identifier[1:-1].replace('""', '"') if identifier.startswith('"') else identifier
+
+
+def _names(catalog: Catalog) -> set[tuple[str, str]]:
+    """(kind, name) of every index, constraint and trigger."""
+    names: set[tuple[str, str]] = set()
+    for table in catalog.tables:
+        names |= {("index", i.name) for i in table.indexes}
+        names |= {("constraint", c.name) for c in table.constraints}
+        names |= {("trigger", t.name) for t in table.triggers}
+    return names
 
 
 def _accepted_drift_keeper(

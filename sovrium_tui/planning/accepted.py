@@ -103,15 +103,18 @@ def _renamed_alike(recorded: Catalog, target: Catalog, live: Catalog, renames: R
 def _without_orphans(merged: Catalog, live: Catalog, recorded: Catalog) -> tuple[Catalog, Orphans]:
     """`merged` without what it kept of the live database that reads a table or column the plan removes: PostgreSQL
     drops an index or a constraint with its column, and refuses to drop a column a policy reads or a table a view or
-    a foreign key reads; such drift goes with what it reads (and no rollback makes it again: see `steps_for`)."""
+    a foreign key reads; such drift goes with what it reads (and no rollback makes it again: see `steps_for`). Nor
+    is an index or a rule made on a column accepted drift dropped."""
     from sovrium_tui.planning.diff import reads_any
 
     gone_tables = {t.name for t in live.tables} - {t.name for t in merged.tables}
     objects: set[tuple[str, str]] = set()
     tables = []
     for table in merged.tables:
-        found = live.table(table.name)
-        gone = {c.name for c in found.columns} - {c.name for c in table.columns} if found else set()
+        # Columns the database had, or the recorded schema had (and accepted drift dropped), that `table` has not.
+        found, had = live.table(table.name), recorded.table(table.name)
+        gone = {c.name for c in (*(found.columns if found else ()), *(had.columns if had else ()))}
+        gone -= {c.name for c in table.columns}
         kept = replace(
             table,
             constraints=tuple(
