@@ -42,6 +42,22 @@ async def _trigger_states(db: asyncpg.Connection, relation: str) -> dict[str, st
     return {row["tgname"]: row["tgenabled"] for row in rows}
 
 
+async def _migrated_with_a_policy(cli: Cli, db: asyncpg.Connection) -> Path:
+    schema = _migrated(cli)
+    await db.execute(
+        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY visible ON companies FOR SELECT USING (name <> 'hidden')"
+    )
+    return schema
+
+
+async def _secured(db: asyncpg.Connection, relation: str) -> tuple[bool, list[str]]:
+    """Whether `relation` has row-level security on, and its policies' names."""
+    enabled = await db.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = $1::regclass", relation)
+    policies = await db.fetch("SELECT polname FROM pg_policy WHERE polrelid = $1::regclass ORDER BY 1", relation)
+    return enabled, [row["polname"] for row in policies]
+
+
 async def test_a_disabled_trigger_is_drift_and_the_revert_plan_switches_it_back_on(
     cli: Cli, db: asyncpg.Connection
 ) -> None:
@@ -167,48 +183,31 @@ async def test_row_level_security_and_policies_are_drift_and_the_revert_plan_rem
 async def test_row_level_security_once_accepted_is_kept_by_plans_and_rollbacks(
     cli: Cli, db: asyncpg.Connection
 ) -> None:
-    schema = _migrated(cli)
-    await db.execute(
-        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
-        "CREATE POLICY visible ON companies FOR SELECT USING (name <> 'hidden')"
-    )
+    schema = await _migrated_with_a_policy(cli, db)
     assert cli.db("migrate", schema).returncode == 0, "an unchanged schema starts without looking"
     cli.db_ok("drift", "--accept", "--reason", "tenants see their own rows")
-
-    async def secured() -> tuple[bool, list[str]]:
-        enabled = await db.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = 'companies'::regclass")
-        return enabled, [r["polname"] for r in await db.fetch("SELECT polname FROM pg_policy")]
 
     # A reviewed plan file made offline (it knows nothing of the policy) applies, and keeps it.
     write_schema(schema, app_schema(table(1, "companies", field(1, "name"), field(2, "city")), CONTACTS))
     cli.ok("plan", schema, "--offline")
     cli.db_ok("apply", "--yes")
-    assert await secured() == (True, ["visible"])
+    assert await _secured(db, "companies") == (True, ["visible"])
     # So does a plan made against the database, applied at start-up.
     write_schema(
         schema, app_schema(table(1, "companies", field(1, "name"), field(2, "city"), field(3, "zip")), CONTACTS)
     )
     cli.db_ok("migrate", schema)
-    assert await secured() == (True, ["visible"])
+    assert await _secured(db, "companies") == (True, ["visible"])
     cli.db_ok("rollback", "--to", "1", "--reason", "back to the start", "--force", "--yes")
-    assert await secured() == (True, ["visible"])
+    assert await _secured(db, "companies") == (True, ["visible"])
     assert cli.db("drift").returncode == 0
 
 
 async def test_row_level_security_accepted_follows_its_table_and_columns_through_renames(
     cli: Cli, db: asyncpg.Connection
 ) -> None:
-    schema = _migrated(cli)
-    await db.execute(
-        "ALTER TABLE companies ENABLE ROW LEVEL SECURITY;"
-        "CREATE POLICY visible ON companies FOR SELECT USING (name <> 'hidden')"
-    )
+    schema = await _migrated_with_a_policy(cli, db)
     cli.db_ok("drift", "--accept", "--reason", "tenants see their own rows")
-
-    async def secured(relation: str) -> tuple[bool, list[str]]:
-        enabled = await db.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = $1::regclass", relation)
-        policies = await db.fetch("SELECT polname FROM pg_policy WHERE polrelid = $1::regclass", relation)
-        return enabled, [row["polname"] for row in policies]
 
     # The table and the column its policy reads are renamed (same ids): PostgreSQL keeps the policy on the
     # table under its new name, so the plan neither makes it again nor drops it.
@@ -216,11 +215,11 @@ async def test_row_level_security_accepted_follows_its_table_and_columns_through
     contacts = table(2, "contacts", field(1, "name"), field(2, "company", "relationship", relatedTable="firms"))
     write_schema(schema, app_schema(firms, contacts))
     cli.db_ok("migrate", schema)
-    assert await secured("firms") == (True, ["visible"])
+    assert await _secured(db, "firms") == (True, ["visible"])
     assert cli.db("drift").returncode == 0
 
     cli.db_ok("rollback", "--reason", "the old names", "--yes")
-    assert await secured("companies") == (True, ["visible"])
+    assert await _secured(db, "companies") == (True, ["visible"])
     assert cli.db("drift").returncode == 0
 
 

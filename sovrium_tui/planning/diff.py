@@ -784,14 +784,7 @@ class DerivedNames:
             )
             free = {old: new for old, new in names.items() if new not in taken}
             triggers = tuple(_renamed_item(t, functions, "function") for t in table.triggers)
-            tables.append(
-                replace(
-                    table,
-                    constraints=tuple(_renamed_item(c, free, "name") for c in table.constraints),
-                    indexes=tuple(_renamed_item(i, free, "name") for i in table.indexes),
-                    triggers=tuple(_renamed_item(t, free, "name") for t in triggers),
-                )
-            )
+            tables.append(_objects_renamed(table, free, free, free, triggers))
         existing = {f.name for f in catalog.functions}
         free_functions = {old: new for old, new in functions.items() if new not in existing}
         renamed_functions = tuple(_renamed_item(f, free_functions, "name") for f in catalog.functions)
@@ -847,21 +840,25 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
         if not (constraint_map or index_map or trigger_map or renamed_functions):
             tables.append(table)  # nothing of it renamed (every table of most plans)
             continue
-        constraints_renamed, indexes_renamed, triggers_renamed = (
-            dict(constraint_map),
-            dict(index_map),
-            dict(trigger_map),
-        )
-        tables.append(
-            replace(
-                table,
-                constraints=tuple(_renamed_item(c, constraints_renamed, "name") for c in table.constraints),
-                indexes=tuple(_renamed_item(i, indexes_renamed, "name") for i in table.indexes),
-                triggers=tuple(_renamed_item(t, triggers_renamed, "name") for t in triggers),
-            )
-        )
+        tables.append(_objects_renamed(table, dict(constraint_map), dict(index_map), dict(trigger_map), triggers))
     functions = tuple(_renamed_item(f, renamed_functions, "name") for f in current.functions)
     return replace(current, tables=tuple(tables), functions=functions)
+
+
+def _objects_renamed(
+    table: Table,
+    constraints: Mapping[str, str],
+    indexes: Mapping[str, str],
+    trigger_names: Mapping[str, str],
+    triggers: tuple[Trigger, ...],
+) -> Table:
+    """`table` with its constraints, indexes and `triggers` (its own, their functions renamed) renamed old → new."""
+    return replace(
+        table,
+        constraints=tuple(_renamed_item(c, constraints, "name") for c in table.constraints),
+        indexes=tuple(_renamed_item(i, indexes, "name") for i in table.indexes),
+        triggers=tuple(_renamed_item(t, trigger_names, "name") for t in triggers),
+    )
 
 
 _Item = TypeVar("_Item", Constraint, Index, Trigger, Function)
