@@ -180,25 +180,27 @@ async def test_undoing_a_plan_made_over_accepted_drift_gives_back_the_database_i
 async def test_an_offline_plan_passes_over_what_accepted_drift_already_dropped(
     cli: Cli, db: asyncpg.Connection
 ) -> None:
-    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "companies", field(1, "city", indexed=True))))
+    fields = (field(1, "city", indexed=True), field(2, "fax"))
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "companies", *fields)))
     cli.ok("plan", schema, "--offline")
     cli.db_ok("apply", "--yes")
-    await db.execute("DROP INDEX idx_companies_city")
-    cli.db_ok("drift", "--accept", "--reason", "the index slowed down the nightly import")
+    await db.execute("DROP INDEX idx_companies_city; ALTER TABLE companies DROP COLUMN fax")
+    cli.db_ok("drift", "--accept", "--reason", "the index slowed down the nightly import; nobody sends faxes")
 
     # Plans made offline know nothing of the drift: renaming the table renames the index, dropping `indexed`
-    # drops it. Neither is there to rename or drop; both steps are passed over, saying why.
-    write_schema(schema, app_schema(table(1, "firms", field(1, "city", indexed=True))))
+    # drops it, dropping the field drops its column. None is there; each step is passed over, saying why.
+    write_schema(schema, app_schema(table(1, "firms", *fields)))
     cli.ok("plan", schema, "--offline")
     write_schema(schema, app_schema(table(1, "firms", field(1, "city"))))
     cli.ok("plan", schema, "--offline")
     applied = cli.db_ok("apply", "--yes")
     assert "rename index idx_companies_city to idx_firms_city: already done by drift accepted" in applied.stderr
     assert "drop index idx_firms_city on firms: already done by drift accepted on this database" in applied.stderr
+    assert "drop column firms.fax and its values: already done by drift accepted" in applied.stderr
     assert cli.db("drift").returncode == 0
     cli.ok("check", schema)
 
-    # Left out of the version recorded, it is not undone either.
+    # Left out of the version recorded, they are not undone either.
     cli.db_ok("rollback", "--reason", "keep the index", "--yes")
     assert await _indexes(db, "firms") == ["firms_pkey", "idx_firms_deleted_at"]
     assert cli.db("drift").returncode == 0

@@ -386,13 +386,24 @@ async def _users_table_as_found(conn: asyncpg.Connection, plan: Plan) -> tuple[P
 
 
 _DRIFT_DONE_OPS = frozenset(
-    {"drop_index", "rename_index", "drop_constraint", "rename_constraint", "drop_trigger", "rename_trigger"}
+    {
+        "drop_index",
+        "rename_index",
+        "drop_constraint",
+        "rename_constraint",
+        "drop_trigger",
+        "rename_trigger",
+        "drop_column",
+        "drop_function",
+        "rename_function",
+    }
 )
 
 
 def _steps_accepted_drift_did(plan: Plan, before: Catalog, recorded: Catalog) -> tuple[Plan, tuple[Step, ...]]:
-    """The plan without the generated steps that drop or rename an index, constraint or trigger drift accepted on
-    this database had already dropped (the recorded schema has it, the database does not), and those steps.
+    """The plan without the generated steps that drop or rename an index, constraint, trigger or trigger function,
+    or drop a column, that drift accepted on this database had already dropped (the recorded schema has it, the
+    database does not), and those steps.
 
     A plan made offline knows nothing of the drift, and PostgreSQL refuses to drop or rename what is not there.
     The steps passed over are left out of the recorded plan, so no rollback undoes them. Only a step exactly as
@@ -408,40 +419,54 @@ def _steps_accepted_drift_did(plan: Plan, before: Catalog, recorded: Catalog) ->
 
 
 _IDENT = r'("(?:[^"]|"")+"|[^\s"]+)'
-_Form = tuple[str, "re.Pattern[str]", Callable[[list[str]], str], int]
-# The statements the renderer writes for these steps: the kind of object, the statement read back, the statement
-# written again from the names read, quoted (so only the renderer's exact text matches), and which name is the object's.
+_Form = tuple["re.Pattern[str]", Callable[[list[str]], str], Callable[[list[str]], tuple[str, str]]]
+# The statements the renderer writes for these steps: the statement read back, the statement written again from
+# the names read, quoted (so only the renderer's exact text matches), and the object it drops or renames.
 _DRIFT_DONE_FORMS: tuple[_Form, ...] = (
-    ("index", re.compile(rf"DROP INDEX public\.{_IDENT}"), lambda q: f"DROP INDEX public.{q[0]}", 0),
     (
-        "index",
+        re.compile(rf"DROP INDEX public\.{_IDENT}"),
+        lambda q: f"DROP INDEX public.{q[0]}",
+        lambda n: ("index", n[0]),
+    ),
+    (
         re.compile(rf"ALTER INDEX public\.{_IDENT} RENAME TO {_IDENT}"),
         lambda q: f"ALTER INDEX public.{q[0]} RENAME TO {q[1]}",
-        0,
+        lambda n: ("index", n[0]),
     ),
     (
-        "constraint",
         re.compile(rf"ALTER TABLE public\.{_IDENT} DROP CONSTRAINT {_IDENT}"),
         lambda q: f"ALTER TABLE public.{q[0]} DROP CONSTRAINT {q[1]}",
-        1,
+        lambda n: ("constraint", n[1]),
     ),
     (
-        "constraint",
         re.compile(rf"ALTER TABLE public\.{_IDENT} RENAME CONSTRAINT {_IDENT} TO {_IDENT}"),
         lambda q: f"ALTER TABLE public.{q[0]} RENAME CONSTRAINT {q[1]} TO {q[2]}",
-        1,
+        lambda n: ("constraint", n[1]),
     ),
     (
-        "trigger",
         re.compile(rf"DROP TRIGGER {_IDENT} ON public\.{_IDENT}"),
         lambda q: f"DROP TRIGGER {q[0]} ON public.{q[1]}",
-        0,
+        lambda n: ("trigger", n[0]),
     ),
     (
-        "trigger",
         re.compile(rf"ALTER TRIGGER {_IDENT} ON public\.{_IDENT} RENAME TO {_IDENT}"),
         lambda q: f"ALTER TRIGGER {q[0]} ON public.{q[1]} RENAME TO {q[2]}",
-        0,
+        lambda n: ("trigger", n[0]),
+    ),
+    (
+        re.compile(rf"ALTER TABLE public\.{_IDENT} DROP COLUMN {_IDENT}"),
+        lambda q: f"ALTER TABLE public.{q[0]} DROP COLUMN {q[1]}",
+        lambda n: ("column", f"{n[0]}.{n[1]}"),
+    ),
+    (
+        re.compile(rf"DROP FUNCTION public\.{_IDENT}\(\)"),
+        lambda q: f"DROP FUNCTION public.{q[0]}()",
+        lambda n: ("function", n[0]),
+    ),
+    (
+        re.compile(rf"ALTER FUNCTION public\.{_IDENT}\(\) RENAME TO {_IDENT}"),
+        lambda q: f"ALTER FUNCTION public.{q[0]}() RENAME TO {q[1]}",
+        lambda n: ("function", n[0]),
     ),
 )
 
@@ -450,11 +475,11 @@ def drift_done(forward: Sequence[str], gone: set[tuple[str, str]]) -> bool:
     """Whether `forward` is one statement, as the renderer writes it, dropping or renaming an object in `gone`."""
     if len(forward) != 1:
         return False
-    for kind, pattern, written, which in _DRIFT_DONE_FORMS:
+    for pattern, written, key in _DRIFT_DONE_FORMS:
         match = pattern.fullmatch(forward[0])
         if match is not None:
             names = [_unquoted(group) for group in match.groups()]
-            return written([quote_ident(name) for name in names]) == forward[0] and (kind, names[which]) in gone
+            return written([quote_ident(name) for name in names]) == forward[0] and key(names) in gone
     return False
 
 
@@ -463,12 +488,13 @@ def _unquoted(identifier: str) -> str:
 
 
 def _names(catalog: Catalog) -> set[tuple[str, str]]:
-    """(kind, name) of every index, constraint and trigger."""
-    names: set[tuple[str, str]] = set()
+    """(kind, name) of every index, constraint, trigger, column (`table.column`) and function."""
+    names = {("function", f.name) for f in catalog.functions}
     for table in catalog.tables:
         names |= {("index", i.name) for i in table.indexes}
         names |= {("constraint", c.name) for c in table.constraints}
         names |= {("trigger", t.name) for t in table.triggers}
+        names |= {("column", f"{table.name}.{c.name}") for c in table.columns}
     return names
 
 
