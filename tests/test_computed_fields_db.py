@@ -531,3 +531,11 @@ async def test_a_field_a_formula_reads_can_change_type(
     with pytest.raises(SchemaInvalid, match='"qty" holds text'):
         await services.migrate(write("single-line-text"), database_url=database_url, allow_destructive=True)
     assert await db.fetchval("SELECT version FROM system.schema_checksum") == 1
+
+    # to autonumber, the column is dropped and added again (a sequence cannot be attached in place): the formula's
+    # column goes before it and comes back after, numbering the rows
+    await services.migrate(write("autonumber"), database_url=database_url, allow_destructive=True)
+    assert [row["total"] for row in await db.fetch("SELECT total FROM items ORDER BY qty")] == [Decimal(3), Decimal(5)]
+    assert (await services.drift(database_url=database_url)).differences == ()
+    await services.rollback(reason="numbers were a mistake", force=True, database_url=database_url)
+    assert (await services.drift(database_url=database_url)).differences == ()

@@ -387,9 +387,13 @@ def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
     if type_changes:
         rebuilt |= {c.name for c in desired.columns if c.generated is not None and current.column(c.name) is not None}
     # A generated column reading a column dropped here, or one added (its source names a column renamed by hand,
-    # which a plan reverting that drift drops and adds again): PostgreSQL refuses to drop a column it reads.
+    # which a plan reverting that drift drops and adds again), or one dropped and added again: PostgreSQL refuses
+    # to drop a column a generation expression reads.
     coming_or_going = {c.name for c in current.columns if desired.column(c.name) is None}
-    coming_or_going |= {c.name for c in desired.columns if current.column(c.name) is None}
+    for column in desired.columns:  # added, or dropped and added again (a sequence cannot be attached in place)
+        before = current.column(column.name)
+        if before is None or before.serial != column.serial:
+            coming_or_going.add(column.name)
     if coming_or_going:
         for column in desired.columns:
             before = current.column(column.name)
