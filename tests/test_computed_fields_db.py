@@ -4,6 +4,7 @@ defines them."""
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -539,3 +540,45 @@ async def test_a_field_a_formula_reads_can_change_type(
     assert (await services.drift(database_url=database_url)).differences == ()
     await services.rollback(reason="numbers were a mistake", force=True, database_url=database_url)
     assert (await services.drift(database_url=database_url)).differences == ()
+
+
+# --- arithmetic PostgreSQL has operators for -----------------------------------------------------------------------
+
+_TIMED = {
+    "d": ("duration", "interval"),
+    "ts": ("datetime", "timestamptz"),
+    "dt": ("date", "date"),
+    "t": ("time", "time"),
+}
+
+
+def _timed_app(*formulas: str) -> str:
+    fields = [{"id": n, "name": name, "type": kind} for n, (name, (kind, _)) in enumerate(_TIMED.items(), start=1)]
+    fields.append({"id": 5, "name": "n", "type": "integer"})
+    fields += [{"id": 10 + n, "name": f"f{n}", "type": "formula", "formula": f} for n, f in enumerate(formulas)]
+    return yaml_text({"name": "clock", "tables": [{"id": 1, "name": "times", "fields": fields}]})
+
+
+@pytest.mark.parametrize(
+    "formula", ["d + 1", "d * 2 + 1", "-d - 1", "ts + 1", "ts - n", "t + 1", "d * d", "d / d", "(ts - ts) + 1"]
+)
+async def test_arithmetic_postgresql_has_no_operator_for_is_refused_before_anything_runs(
+    db: asyncpg.Connection, formula: str
+) -> None:
+    with pytest.raises(SchemaInvalid, match="PostgreSQL has no operator for"):
+        app(_timed_app(formula))
+    # PostgreSQL refuses the same arithmetic on values of those types.
+    typed = formula
+    for name, (_, sql_type) in {**_TIMED, "n": ("integer", "integer")}.items():
+        typed = re.sub(rf"\b{name}\b", f"NULL::{sql_type}", typed)
+    with pytest.raises(asyncpg.UndefinedFunctionError, match="operator does not exist"):
+        await db.execute(f"SELECT {typed}")
+
+
+async def test_arithmetic_of_dates_times_and_durations_postgresql_has_operators_for_applies(
+    db: asyncpg.Connection,
+) -> None:
+    formulas = ["d * 2", "d + d", "ts - ts", "dt + 1", "dt - n", "dt - dt", "ts + d", "dt + d", "t - t", "(d + d) / 2"]
+    await build(db, app(_timed_app(*formulas, "d * 1.5", "(ts - ts) * 2", "IF(n > 1, d * 2, d)")))
+    await db.execute("INSERT INTO times (d, ts, dt, t, n) VALUES ('1 hour', now(), current_date, '10:00', 3)")
+    assert await db.fetchval("SELECT f0 FROM times") == "02:00:00"
