@@ -15,7 +15,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -1195,43 +1195,79 @@ def _name_problems(
     tables: Sequence[Table], functions: Sequence[Function], views: Sequence[View], paths: Mapping[str, str]
 ) -> list[Problem]:
     """Names PostgreSQL would refuse as duplicates (often long names cut alike at 63 bytes): each name once, with
-    the objects that would share it, at the table (`paths`: physical name → path) the first of them belongs to."""
+    the objects that would share it, at the table (`paths`: physical name → path) the first of them belongs to.
+    The names alone are compared first; the objects are described only for a name that repeats."""
     problems: list[Problem] = []
 
-    def report(scope: str, named: Iterable[tuple[str, str, str]]) -> None:
+    def report(
+        scope: str, items: Sequence[_T], name: Callable[[_T], str], describe: Callable[[_T], tuple[str, str]]
+    ) -> None:
+        names = [name(item) for item in items]
+        if len(set(names)) == len(names):
+            return
         holders: dict[str, list[tuple[str, str]]] = {}
-        for name, what, table in named:
-            holders.setdefault(name, []).append((what, table))
-        for name, held in holders.items():
+        for item, item_name in zip(items, names, strict=True):
+            holders.setdefault(item_name, []).append(describe(item))
+        for shared, held in holders.items():
             if len(held) < 2:
                 continue
             what = ", ".join(dict.fromkeys(w for w, _ in held))
             cut = " (PostgreSQL keeps the first 63 bytes of a name: shorten a table or field name)"
-            hint = cut if len(name.encode()) > MAX_IDENTIFIER_BYTES - 4 else ""  # cut, maybe before a wide character
+            hint = cut if len(shared.encode()) > MAX_IDENTIFIER_BYTES - 4 else ""  # cut, maybe before a wide character
             where = next((paths[t] for _, t in held if t in paths), "")
-            problems.append(Problem(f'{len(held)} {scope} would be named "{name}": {what}{hint}', where))
+            problems.append(Problem(f'{len(held)} {scope} would be named "{shared}": {what}{hint}', where))
 
-    relations = [(t.name, f'table "{t.name}"', t.name) for t in tables]
-    relations += [(v.name, f'view "{v.name}"', v.name) for v in views]
+    # Tables, views, indexes and the indexes behind constraints share one namespace: (name, object, its table).
+    relations: list[tuple[str, object, str]] = [(t.name, t, t.name) for t in tables]
+    relations += [(v.name, v, v.name) for v in views]
     for table in tables:
-        on = f'on "{table.name}"'
-        relations += [(i.name, f"index {on} ({', '.join(i.keys)})", table.name) for i in table.indexes]
+        relations += [(i.name, i, table.name) for i in table.indexes]
         relations += [
-            (c.name, f"{c.kind.replace('_', ' ')} {on} ({', '.join(c.columns)})", table.name)
-            for c in table.constraints
-            if c.kind in ("primary_key", "unique", "exclude")
+            (c.name, c, table.name) for c in table.constraints if c.kind in ("primary_key", "unique", "exclude")
         ]
-        report(f'columns of table "{table.name}"', ((c.name, f'"{c.name}"', table.name) for c in table.columns))
-        constraints = (
-            (c.name, f"{c.kind.replace('_', ' ')} ({', '.join(c.columns)})", table.name) for c in table.constraints
+        report(
+            f'columns of table "{table.name}"',
+            table.columns,
+            lambda c: c.name,
+            functools.partial(_column_description, table.name),
         )
-        report(f'constraints of table "{table.name}"', constraints)
-        report(f'triggers of table "{table.name}"', _trigger_names(table.triggers, table.name))
+        report(
+            f'constraints of table "{table.name}"',
+            table.constraints,
+            lambda c: c.name,
+            functools.partial(_constraint_description, table.name),
+        )
+        report(f'triggers of table "{table.name}"', table.triggers, lambda t: t.name, _trigger_description)
     for view in views:
-        report(f'triggers of view "{view.name}"', _trigger_names(view.triggers, view.name))
-    report("tables, views or indexes", relations)
-    report("functions", ((f.name, f"{f.name}()", "") for f in functions))
+        report(f'triggers of view "{view.name}"', view.triggers, lambda t: t.name, _trigger_description)
+    report("tables, views or indexes", relations, lambda r: r[0], _relation_description)
+    report("functions", functions, lambda f: f.name, lambda f: (f"{f.name}()", ""))
     return problems
+
+
+def _column_description(table: str, column: Column) -> tuple[str, str]:
+    return f'"{column.name}"', table
+
+
+def _constraint_description(table: str, constraint: Constraint) -> tuple[str, str]:
+    return f"{constraint.kind.replace('_', ' ')} ({', '.join(constraint.columns)})", table
+
+
+def _relation_description(relation: tuple[str, object, str]) -> tuple[str, str]:
+    _, item, table = relation
+    on = f'on "{table}"'
+    if isinstance(item, Table):
+        return f'table "{item.name}"', table
+    if isinstance(item, View):
+        return f'view "{item.name}"', table
+    if isinstance(item, Index):
+        return f"index {on} ({', '.join(item.keys)})", table
+    assert isinstance(item, Constraint)
+    return f"{item.kind.replace('_', ' ')} {on} ({', '.join(item.columns)})", table
+
+
+def _trigger_description(trigger: Trigger) -> tuple[str, str]:
+    return f"{trigger.timing} {' OR '.join(trigger.events)} calling {trigger.function}()", trigger.table
 
 
 def _unknown_relations_in_queries(app: App, tables: Sequence[Table], views: Sequence[View]) -> list[Problem]:
@@ -1255,11 +1291,6 @@ def _unknown_relations_in_queries(app: App, tables: Sequence[Table], views: Sequ
                 )
                 problems.append(Problem(message, f"tables[{position}].views[{number}].query"))
     return problems
-
-
-def _trigger_names(triggers: Iterable[Trigger], relation: str) -> Iterator[tuple[str, str, str]]:
-    for trigger in triggers:
-        yield trigger.name, f"{trigger.timing} {' OR '.join(trigger.events)} calling {trigger.function}()", relation
 
 
 def compile_app(app: App, *, recorded: bool = False) -> Catalog:
