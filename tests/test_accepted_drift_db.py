@@ -227,3 +227,19 @@ async def test_an_offline_plan_meeting_accepted_drift_fails_saying_what_to_do(cl
     assert await db.fetchval("SELECT version FROM system.schema_checksum") == 2
     assert cli.db("drift").returncode == 0
     cli.ok("check", schema)
+
+
+async def test_a_table_dropped_by_hand_is_no_step_s_to_pass_over(cli: Cli, db: asyncpg.Connection) -> None:
+    notes = table(2, "notes", field(1, "text"), field(2, "fax"))
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "companies", field(1, "name")), notes))
+    cli.ok("plan", schema, "--offline")
+    cli.db_ok("apply", "--yes")
+    await db.execute("DROP TABLE notes")
+    cli.db_ok("drift", "--accept", "--reason", "notes moved to another tool")
+
+    # Dropping a field of the table is not "already done": the plan's target still has the table.
+    write_schema(schema, app_schema(table(1, "companies", field(1, "name")), table(2, "notes", field(1, "text"))))
+    cli.ok("plan", schema, "--offline")
+    failed = cli.db_fails("apply", "--yes")
+    assert 'relation "public.notes" does not exist; this database has drift accepted since version 1' in failed.stderr
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 1

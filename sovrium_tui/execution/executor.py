@@ -394,22 +394,22 @@ _DRIFT_DONE_OPS = frozenset(
         "drop_trigger",
         "rename_trigger",
         "drop_column",
-        "drop_function",
         "rename_function",
     }
 )
 
 
 def _steps_accepted_drift_did(plan: Plan, before: Catalog, recorded: Catalog) -> tuple[Plan, tuple[Step, ...]]:
-    """The plan without the generated steps that drop or rename an index, constraint, trigger or trigger function,
-    or drop a column, that drift accepted on this database had already dropped (the recorded schema has it, the
-    database does not), and those steps.
+    """The plan without the generated steps that drop or rename an index, constraint or trigger, rename a trigger
+    function, or drop a column, that drift accepted on this database had already dropped (the recorded schema has
+    it, the database does not), and those steps.
 
     A plan made offline knows nothing of the drift, and PostgreSQL refuses to drop or rename what is not there.
     The steps passed over are left out of the recorded plan, so no rollback undoes them. Only a step exactly as
     this tool writes it is passed over (see `drift_done`); any other runs as written.
     """
-    gone = _names(recorded) - _names(before)
+    # A column counts only where its table is there: a table dropped by hand is no step's to pass over.
+    gone = (_names(recorded) | _columns(recorded, before)) - (_names(before) | _columns(before, before))
     if not gone:
         return plan, ()
     done = tuple(s for s in plan.steps if s.op in _DRIFT_DONE_OPS and drift_done(s.forward, gone))
@@ -459,11 +459,6 @@ _DRIFT_DONE_FORMS: tuple[_Form, ...] = (
         lambda n: ("column", f"{n[0]}.{n[1]}"),
     ),
     (
-        re.compile(rf"DROP FUNCTION public\.{_IDENT}\(\)"),
-        lambda q: f"DROP FUNCTION public.{q[0]}()",
-        lambda n: ("function", n[0]),
-    ),
-    (
         re.compile(rf"ALTER FUNCTION public\.{_IDENT}\(\) RENAME TO {_IDENT}"),
         lambda q: f"ALTER FUNCTION public.{q[0]}() RENAME TO {q[1]}",
         lambda n: ("function", n[0]),
@@ -488,14 +483,23 @@ def _unquoted(identifier: str) -> str:
 
 
 def _names(catalog: Catalog) -> set[tuple[str, str]]:
-    """(kind, name) of every index, constraint, trigger, column (`table.column`) and function."""
+    """(kind, name) of every index, constraint, trigger and function."""
     names = {("function", f.name) for f in catalog.functions}
     for table in catalog.tables:
         names |= {("index", i.name) for i in table.indexes}
         names |= {("constraint", c.name) for c in table.constraints}
         names |= {("trigger", t.name) for t in table.triggers}
-        names |= {("column", f"{table.name}.{c.name}") for c in table.columns}
     return names
+
+
+def _columns(catalog: Catalog, tables: Catalog) -> set[tuple[str, str]]:
+    """("column", `table.column`) of every column of `catalog` whose table `tables` has."""
+    return {
+        ("column", f"{table.name}.{c.name}")
+        for table in catalog.tables
+        if tables.table(table.name)
+        for c in table.columns
+    }
 
 
 def _accepted_drift_keeper(
