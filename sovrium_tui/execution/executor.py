@@ -419,62 +419,34 @@ def _steps_accepted_drift_did(plan: Plan, before: Catalog, recorded: Catalog) ->
 
 
 _IDENT = r'("(?:[^"]|"")+"|[^\s"]+)'
-_Form = tuple["re.Pattern[str]", Callable[[list[str]], str], Callable[[list[str]], tuple[str, str]]]
-# The statements the renderer writes for these steps: the statement read back, the statement written again from
-# the names read, quoted (so only the renderer's exact text matches), and the object it drops or renames.
-_DRIFT_DONE_FORMS: tuple[_Form, ...] = (
-    (
-        re.compile(rf"DROP INDEX public\.{_IDENT}"),
-        lambda q: f"DROP INDEX public.{q[0]}",
-        lambda n: ("index", n[0]),
-    ),
-    (
-        re.compile(rf"ALTER INDEX public\.{_IDENT} RENAME TO {_IDENT}"),
-        lambda q: f"ALTER INDEX public.{q[0]} RENAME TO {q[1]}",
-        lambda n: ("index", n[0]),
-    ),
-    (
-        re.compile(rf"ALTER TABLE public\.{_IDENT} DROP CONSTRAINT {_IDENT}"),
-        lambda q: f"ALTER TABLE public.{q[0]} DROP CONSTRAINT {q[1]}",
-        lambda n: ("constraint", n[1]),
-    ),
-    (
-        re.compile(rf"ALTER TABLE public\.{_IDENT} RENAME CONSTRAINT {_IDENT} TO {_IDENT}"),
-        lambda q: f"ALTER TABLE public.{q[0]} RENAME CONSTRAINT {q[1]} TO {q[2]}",
-        lambda n: ("constraint", n[1]),
-    ),
-    (
-        re.compile(rf"DROP TRIGGER {_IDENT} ON public\.{_IDENT}"),
-        lambda q: f"DROP TRIGGER {q[0]} ON public.{q[1]}",
-        lambda n: ("trigger", n[0]),
-    ),
-    (
-        re.compile(rf"ALTER TRIGGER {_IDENT} ON public\.{_IDENT} RENAME TO {_IDENT}"),
-        lambda q: f"ALTER TRIGGER {q[0]} ON public.{q[1]} RENAME TO {q[2]}",
-        lambda n: ("trigger", n[0]),
-    ),
-    (
-        re.compile(rf"ALTER TABLE public\.{_IDENT} DROP COLUMN {_IDENT}"),
-        lambda q: f"ALTER TABLE public.{q[0]} DROP COLUMN {q[1]}",
-        lambda n: ("column", f"{n[0]}.{n[1]}"),
-    ),
-    (
-        re.compile(rf"ALTER FUNCTION public\.{_IDENT}\(\) RENAME TO {_IDENT}"),
-        lambda q: f"ALTER FUNCTION public.{q[0]}() RENAME TO {q[1]}",
-        lambda n: ("function", n[0]),
-    ),
+# The statements the renderer writes for these steps, `{}` for each name, the kind of object dropped or renamed,
+# and which names say which one it is (a column: its table's and its own).
+_DRIFT_DONE_FORMS = (
+    ("DROP INDEX public.{}", "index", (0,)),
+    ("ALTER INDEX public.{} RENAME TO {}", "index", (0,)),
+    ("ALTER TABLE public.{} DROP CONSTRAINT {}", "constraint", (1,)),
+    ("ALTER TABLE public.{} RENAME CONSTRAINT {} TO {}", "constraint", (1,)),
+    ("DROP TRIGGER {} ON public.{}", "trigger", (0,)),
+    ("ALTER TRIGGER {} ON public.{} RENAME TO {}", "trigger", (0,)),
+    ("ALTER TABLE public.{} DROP COLUMN {}", "column", (0, 1)),
+    ("ALTER FUNCTION public.{}() RENAME TO {}", "function", (0,)),
+)
+_DRIFT_DONE_PATTERNS = tuple(
+    (re.compile(re.escape(form).replace(r"\{\}", _IDENT)), form, kind, which) for form, kind, which in _DRIFT_DONE_FORMS
 )
 
 
 def drift_done(forward: Sequence[str], gone: set[tuple[str, str]]) -> bool:
-    """Whether `forward` is one statement, as the renderer writes it, dropping or renaming an object in `gone`."""
+    """Whether `forward` is one statement, exactly as the renderer writes it (written again from the names read),
+    dropping or renaming an object in `gone`."""
     if len(forward) != 1:
         return False
-    for pattern, written, key in _DRIFT_DONE_FORMS:
+    for pattern, form, kind, which in _DRIFT_DONE_PATTERNS:
         match = pattern.fullmatch(forward[0])
         if match is not None:
             names = [_unquoted(group) for group in match.groups()]
-            return written([quote_ident(name) for name in names]) == forward[0] and key(names) in gone
+            exact = form.format(*(quote_ident(name) for name in names)) == forward[0]
+            return exact and (kind, ".".join(names[n] for n in which)) in gone
     return False
 
 
