@@ -208,6 +208,35 @@ def test_long_sequences_written_a_few_items_at_a_time_read_back_the_same(documen
     assert yaml_rs.loads(whole, parse_datetime=False) == document
 
 
+_STEPS = st.lists(
+    st.builds(
+        Step,
+        id=st.integers(1, 10**6),
+        op=st.text(),
+        target=st.text(),
+        summary=st.text(),
+        hazards=st.lists(st.text(), max_size=2).map(tuple),
+        forward=st.lists(
+            st.text() | st.sampled_from(["CREATE TABLE t (\n  a int\n)", " x\n", "a\r\nb", "\n"]), max_size=3
+        ).map(tuple),
+        reverse=st.lists(st.text(), max_size=3).map(tuple),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_STEPS)
+def test_steps_written_directly_are_the_bytes_of_the_general_writer(steps: list[Step]) -> None:
+    from sovrium_tui.planning import plan_yaml
+
+    general = dump_document({"steps": [step.to_json() for step in steps]})
+    with mock.patch.object(plan_yaml, "_CHUNK_ITEMS", 2):
+        pieces = list(plan_yaml.steps_chunks(steps))
+    assert "".join(pieces) == general
+    assert all(piece.endswith("\n") for piece in pieces)
+
+
 _PLAIN_JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),

@@ -90,6 +90,10 @@ class Plan:
 
     def header_json(self) -> dict[str, Any]:
         """Everything the digest covers, in file order."""
+        return {**self.preamble_json(), "steps": [step.to_json() for step in self.steps]}
+
+    def preamble_json(self) -> dict[str, Any]:
+        """The header before its steps."""
         return {
             "sovrium_plan": FORMAT_VERSION,
             "version": self.version,
@@ -98,7 +102,6 @@ class Plan:
             "to": {"checksum": self.to_checksum},
             "created_at": self.created_at,
             "summary": self.summary,
-            "steps": [step.to_json() for step in self.steps],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -182,7 +185,7 @@ def dump_plan(plan: Plan, *, file_name: str | None = None, directory: str = "pla
 
 def plan_chunks(plan: Plan, *, file_name: str | None = None, directory: str = "plans") -> Iterator[str]:
     """`dump_plan` in pieces, for writing a big plan without holding all of its text."""
-    from sovrium_tui.planning.plan_yaml import document_chunks, snapshot_text
+    from sovrium_tui.planning.plan_yaml import document_chunks, snapshot_text, steps_chunks
 
     name = file_name or plan_file_name(plan.version, slugify(plan.summary))
     where = _shell_word(f"{directory.rstrip('/')}/{name}" if directory not in ("", ".") else name)
@@ -192,7 +195,9 @@ def plan_chunks(plan: Plan, *, file_name: str | None = None, directory: str = "p
         "# Hand edits (e.g. an `op: sql` backfill step) are allowed; re-hash afterwards with\n"
         f"#   sovrium plan --rehash {where}\n"
     )
-    yield from document_chunks({**plan.header_json(), "digest": plan.digest})
+    yield from document_chunks(plan.preamble_json())
+    yield from steps_chunks(plan.steps)
+    yield from document_chunks({"digest": plan.digest})
     snapshot = read_json(plan.schema)
     laid_out = snapshot_text(snapshot)
     if laid_out is not None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from sovrium_tui.errors import PlanInvalid
 
@@ -61,6 +61,67 @@ def _mapping_chunks(mapping: dict[str, Any], indent: int, lines: list[str]) -> I
                 lines.clear()
         else:
             _value(value, head, indent, lines)
+
+
+class StepLike(Protocol):
+    """What `steps_chunks` reads of a plan step (`plan.Step`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def op(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def hazards(self) -> Sequence[str]: ...
+    @property
+    def forward(self) -> Sequence[str]: ...
+    @property
+    def reverse(self) -> Sequence[str]: ...
+
+
+def steps_chunks(steps: Sequence[StepLike]) -> Iterator[str]:
+    """`steps:` and its items, the text `document_chunks` writes for `{"steps": [step.to_json() …]}`, said
+    directly: the keys are known, so the 8,000 steps of a 2,000-table plan are written without a dict each or a
+    look at every key (0.19 s -> 0.10 s here)."""
+    if not steps:
+        yield "steps: []\n"
+        return
+    lines = ["steps:"]
+    for start in range(0, len(steps), _CHUNK_ITEMS):
+        for step in steps[start : start + _CHUNK_ITEMS]:
+            lines.append(f"- id: {step.id}")
+            _step_text("  op:", step.op, lines)
+            _step_text("  target:", step.target, lines)
+            _step_text("  summary:", step.summary, lines)
+            _step_list("  hazards:", step.hazards, lines)
+            _step_list("  forward:", step.forward, lines)
+            _step_list("  reverse:", step.reverse, lines)
+        yield "\n".join(lines) + "\n"
+        lines.clear()
+
+
+def _step_text(head: str, value: str, lines: list[str]) -> None:
+    if "\n" in value:
+        _value(value, head, 2, lines)
+    else:
+        lines.append(f"{head} {_text(value)}")
+
+
+def _step_list(head: str, items: Sequence[str], lines: list[str]) -> None:
+    if not items:
+        lines.append(f"{head} []")
+        return
+    lines.append(head)
+    for item in items:
+        if "\n" not in item:
+            lines.append(f"  - {_text(item)}")
+        elif _literal(item):
+            _block(item, "  -", 4, lines)
+        else:
+            lines.append(f"  - {_scalar(item)}")
 
 
 def load_document(text: str, *, source: str) -> object:
@@ -291,7 +352,9 @@ def _block(text: str, head: str, indent: int, lines: list[str]) -> None:
 
 def _text(text: str) -> str:
     """Text on one line, as written: plain when it can be, else quoted."""
-    return _short_text(text) if len(text) <= 48 else _scalar(text)
+    if len(text) <= 48:
+        return _short_text(text)
+    return text if _plain(text) else _scalar(text)
 
 
 @functools.lru_cache(maxsize=8192)  # keys, type names, table and field names repeat all through a plan
