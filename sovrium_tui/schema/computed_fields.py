@@ -6,6 +6,7 @@ what they point at across fields and tables, with Sovrium's messages where Sovri
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
 from sovrium_tui.schema.field_types import FOREIGN_KEY_RELATIONS, SYSTEM_COLUMNS, VIEW_COMPUTED_TYPES, creates_column
+from sovrium_tui.schema.formula_types import field_kinds, formula_type_problems
 from sovrium_tui.schema.model import (
     AiSettings,
     FilterCondition,
@@ -531,7 +533,8 @@ class CrossCheck:
             )
             self.problems.add(f"{path}.formula", message)
         if not wrong:
-            for mismatch in _mismatched_operands(parsed.tree, draft):
+            kinds = functools.partial(field_kinds, draft.fields)
+            for mismatch in formula_type_problems(parsed.tree, kinds, built.result_type):
                 self.problems.add(f"{path}.formula", f'Formula of field "{built.name}": {mismatch}')
 
     def formula_cycles(self, draft: _TableDraft) -> None:
@@ -690,91 +693,6 @@ def query_problem(query: str) -> str | None:
     return None if problem is None else f"query is not valid PostgreSQL: {problem}"
 
 
-# What a field's column holds, for the arithmetic PostgreSQL has operators for (other types: not known here).
-_KIND_OF_TYPE = {
-    **dict.fromkeys(("integer", "decimal", "currency", "percentage", "rating", "progress", "autonumber"), "number"),
-    **dict.fromkeys(("datetime", "created-at", "updated-at", "deleted-at"), "timestamp"),
-    "date": "date",
-    "time": "time",
-    "duration": "interval",
-}
-# (left, operator, right) → the result, for the operators a formula's arithmetic may use on these kinds.
-_RESULTS = {
-    **{(k, op, k): k for k in ("number",) for op in ("+", "-", "*", "/")},
-    ("interval", "+", "interval"): "interval",
-    ("interval", "-", "interval"): "interval",
-    ("interval", "*", "number"): "interval",
-    ("number", "*", "interval"): "interval",
-    ("interval", "/", "number"): "interval",
-    ("timestamp", "+", "interval"): "timestamp",
-    ("interval", "+", "timestamp"): "timestamp",
-    ("timestamp", "-", "interval"): "timestamp",
-    ("timestamp", "-", "timestamp"): "interval",
-    ("date", "+", "number"): "date",
-    ("number", "+", "date"): "date",
-    ("date", "-", "number"): "date",
-    ("date", "-", "date"): "number",
-    ("date", "+", "interval"): "timestamp",
-    ("interval", "+", "date"): "timestamp",
-    ("date", "-", "interval"): "timestamp",
-    ("time", "+", "interval"): "time",
-    ("interval", "+", "time"): "time",
-    ("time", "-", "interval"): "time",
-    ("time", "-", "time"): "interval",
-}
-# Pairs PostgreSQL has no operator for, said as a person would (both sides known; anything else is left to it).
-_NO_OPERATOR = {
-    frozenset({"interval", "number"}): ("+", "-"),
-    frozenset({"timestamp", "number"}): ("+", "-"),
-    frozenset({"time", "number"}): ("+", "-"),
-    frozenset({"interval"}): ("*", "/"),
-}
-_WORDS = {"number": "a number", "interval": "a duration", "timestamp": "a date and time", "time": "a time"}
-
-
-def _mismatched_operands(tree: object, draft: _TableDraft) -> list[str]:
-    """Additions, subtractions, multiplications and divisions whose two sides (fields, numbers, and arithmetic
-    of them) PostgreSQL has no operator for: a duration or a date and time plus a number, a duration times a
-    duration. Sides of any other kind are not judged (PostgreSQL may well convert them)."""
-    from sqlglot import exp
-
-    assert isinstance(tree, exp.Expression)
-    from sovrium_tui.schema.field_types import canonical_type
-    from sovrium_tui.schema.formula import column_name
-
-    symbols: dict[type, str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
-    kinds: dict[int, str | None] = {}
-
-    def kind(node: exp.Expression) -> str | None:
-        if id(node) not in kinds:
-            kinds[id(node)] = _kind(node)
-        return kinds[id(node)]
-
-    def _kind(node: exp.Expression) -> str | None:
-        if isinstance(node, exp.Paren | exp.Neg):
-            return kind(node.this)
-        if isinstance(node, exp.Column):
-            field = draft.field_named(column_name(node))
-            return _KIND_OF_TYPE.get(canonical_type(field.type)) if field is not None else None
-        if isinstance(node, exp.Literal):
-            return None if node.is_string else "number"
-        symbol = symbols.get(type(node))
-        if symbol is None:
-            return None
-        left, right = kind(node.this), kind(node.expression)
-        return _RESULTS.get((left, symbol, right)) if left and right else None
-
-    problems = []
-    for node in tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Div):
-        symbol, left, right = symbols[type(node)], kind(node.this), kind(node.expression)
-        if left and right and symbol in _NO_OPERATOR.get(frozenset({left, right}), ()):
-            problems.append(
-                f"PostgreSQL has no operator for {_WORDS.get(left, left)} {symbol} {_WORDS.get(right, right)} "
-                f"({node.sql(dialect='postgres')}); convert a side first, e.g. EXTRACT(EPOCH FROM …) for seconds"
-            )
-    return problems
-
-
 def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple[str, str, str]]:
     """Fields of the table a formula's arithmetic reads directly that PostgreSQL has no such arithmetic for
     ("operator does not exist: text * integer": it would refuse the formula's column when it is made), each once:
@@ -801,6 +719,6 @@ def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple
                 found.setdefault(name, (name, f"text ({kind})", f"CAST({name} AS numeric)"))
             elif kind == "checkbox":
                 found.setdefault(name, (name, f"a boolean ({kind})", f"CAST({name} AS integer)"))
-            elif kind in DATE_TIME_TYPES and not isinstance(node, exp.Add | exp.Sub):
+            elif kind in DATE_TIME_TYPES and kind != "time" and not isinstance(node, exp.Add | exp.Sub):
                 found.setdefault(name, (name, f"a date or time ({kind})", f"EXTRACT(EPOCH FROM {name})"))
     return list(found.values())

@@ -1,0 +1,324 @@
+"""What a formula's value is, where that is known for sure, and the type mistakes PostgreSQL would refuse.
+
+A formula becomes a column computed by PostgreSQL (or a trigger's assignment), so a type mistake fails only when
+the migration runs (`operator does not exist: interval + integer`, `column "total" is of type numeric but
+default expression is of type text`), or worse, at every insert for a trigger-computed formula. Validation says
+it first, with the expression. Only kinds known for sure are judged: a field's own column, a number, a function
+or operator whose result PostgreSQL fixes. A string literal has no type until PostgreSQL reads it in place
+(`'2024-01-01'` is a date next to a date), so it is never judged on its own; anything this module does not know is
+left to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sovrium_tui.schema.field_types import TEXT_TYPES, canonical_type
+
+# What a field's column holds (other types, and formulas, whose column depends on how they are computed: not known).
+KIND_OF_FIELD_TYPE = {
+    **dict.fromkeys(("integer", "decimal", "currency", "percentage", "rating", "progress", "autonumber"), "number"),
+    **dict.fromkeys(("datetime", "created-at", "updated-at", "deleted-at"), "timestamp"),
+    **dict.fromkeys(TEXT_TYPES, "text"),
+    "date": "date",
+    "time": "time",
+    "duration": "interval",
+    "checkbox": "boolean",
+}
+_SYSTEM_TIMESTAMPS = frozenset({"created_at", "updated_at", "deleted_at"})
+
+# A `resultType`'s column, as a kind (text[] is not judged).
+_KIND_OF_RESULT = {
+    **dict.fromkeys(("decimal", "number", "numeric", "integer", "int"), "number"),
+    **dict.fromkeys(("boolean", "bool"), "boolean"),
+    **dict.fromkeys(("text", "string"), "text"),
+    "date": "date",
+    **dict.fromkeys(("datetime", "timestamp"), "timestamp"),
+}
+# The kinds a value may have to be stored in a column of each kind (PostgreSQL's assignment casts: anything
+# becomes text; a date and a date and time become each other; nothing else crosses).
+_STORABLE_IN = {
+    "number": frozenset({"number"}),
+    "boolean": frozenset({"boolean"}),
+    "date": frozenset({"date", "timestamp"}),
+    "timestamp": frozenset({"date", "timestamp"}),
+}
+
+# (left, operator, right) → the result, for the arithmetic PostgreSQL has operators for on these kinds.
+_ARITHMETIC = {
+    **{("number", op, "number"): "number" for op in ("+", "-", "*", "/")},
+    ("interval", "+", "interval"): "interval",
+    ("interval", "-", "interval"): "interval",
+    ("interval", "*", "number"): "interval",
+    ("number", "*", "interval"): "interval",
+    ("interval", "/", "number"): "interval",
+    ("timestamp", "+", "interval"): "timestamp",
+    ("interval", "+", "timestamp"): "timestamp",
+    ("timestamp", "-", "interval"): "timestamp",
+    ("timestamp", "-", "timestamp"): "interval",
+    ("date", "+", "number"): "date",
+    ("number", "+", "date"): "date",
+    ("date", "-", "number"): "date",
+    ("date", "-", "date"): "number",
+    ("date", "+", "interval"): "timestamp",
+    ("interval", "+", "date"): "timestamp",
+    ("date", "-", "interval"): "timestamp",
+    ("time", "+", "interval"): "time",
+    ("interval", "+", "time"): "time",
+    ("time", "-", "interval"): "time",
+    ("time", "-", "time"): "interval",
+    # a time is a duration since midnight wherever PostgreSQL needs one (an implicit cast)
+    ("time", "*", "number"): "interval",
+    ("number", "*", "time"): "interval",
+    ("time", "/", "number"): "interval",
+}
+# Pairs PostgreSQL has no arithmetic operator for (both sides known; anything else is left to it).
+_NO_ARITHMETIC = {
+    frozenset({"interval", "number"}): ("+", "-"),
+    frozenset({"timestamp", "number"}): ("+", "-"),
+    frozenset({"time", "number"}): ("+", "-"),
+    frozenset({"interval"}): ("*", "/"),
+}
+# Kinds PostgreSQL compares with each other (a date with a date and time, a time with a duration; otherwise only
+# like with like).
+_COMPARABLE = {
+    "date": frozenset({"date", "timestamp"}),
+    "timestamp": frozenset({"date", "timestamp"}),
+    "time": frozenset({"time", "interval"}),
+    "interval": frozenset({"time", "interval"}),
+}
+# Kinds without any arithmetic operator, whatever the other side.
+_NO_ARITHMETIC_AT_ALL = frozenset({"text", "boolean"})
+# PostgreSQL's type categories: the branches of CASE, COALESCE and the like must share one.
+_CATEGORY = {"number": "N", "text": "S", "boolean": "B", "date": "D", "timestamp": "D", "time": "D", "interval": "T"}
+_WORDS = {
+    "number": "a number",
+    "text": "text",
+    "boolean": "a true/false value",
+    "date": "a date",
+    "timestamp": "a date and time",
+    "time": "a time",
+    "interval": "a duration",
+}
+_CONVERT = {
+    "number": "CAST(… AS numeric)",
+    "text": "CAST(… AS text)",
+    "boolean": "a comparison such as … > 0",
+    "date": "CAST(… AS date)",
+    "timestamp": "CAST(… AS timestamptz)",
+}
+_LITERAL = "literal"  # a string literal: typed where PostgreSQL reads it
+
+
+def formula_type_problems(tree: Any, field_kind: Callable[[str], str | None], result_type: str | None) -> list[str]:
+    """What PostgreSQL would refuse in this formula (a sqlglot tree over one table, `field_kind` giving the kind
+    of a field by name), each said once with its expression and a way to write it."""
+    return _Reader(field_kind).problems(tree, result_type)
+
+
+def field_kinds(fields: Any, name: str) -> str | None:
+    """The kind of the field `name` among `fields` (objects with `name` and `type`): its column's, a system
+    timestamp's, or None when not known."""
+    for field in fields:
+        if field.name == name:
+            return KIND_OF_FIELD_TYPE.get(canonical_type(field.type))
+    return "timestamp" if name in _SYSTEM_TIMESTAMPS else None
+
+
+class _Reader:
+    def __init__(self, field_kind: Callable[[str], str | None]) -> None:
+        from sqlglot import exp
+
+        self.exp = exp
+        self.field_kind = field_kind
+        self.kinds: dict[int, str | None] = {}
+        self.found: list[str] = []
+        e = exp
+        self.arithmetic: dict[type, str] = {e.Add: "+", e.Sub: "-", e.Mul: "*", e.Div: "/"}
+        self.text_calls = _classes("Upper Lower Initcap Trim Left Right Substring Replace Pad Length StrPosition MD5")
+        self.number_calls = _classes("Round Ceil Floor Sqrt Pow Exp Ln Log Sign Abs")
+        self.text_results = _classes("Upper Lower Initcap Trim Left Right Substring Replace Pad MD5 Concat ConcatWs")
+        self.text_results += _classes("DPipe TimeToStr")
+        self.number_results = (*self.number_calls, *_classes("Length StrPosition Mod Extract"))
+        self.boolean_results = _classes("EQ NEQ GT GTE LT LTE Like ILike Is In Between Not And Or RegexpLike Boolean")
+        self.branching = (e.Coalesce, e.Greatest, e.Nullif, e.Case, e.If)
+
+    def problems(self, tree: Any, result_type: str | None) -> list[str]:
+        for node in tree.walk():
+            self.check(node)
+        target = _KIND_OF_RESULT.get((result_type or "text").lower())
+        made = self.kind(tree)
+        if target in _STORABLE_IN and made in _WORDS and made not in _STORABLE_IN[target]:
+            self.say(
+                f"gives {_WORDS[made]} ({_sql(tree)}), but its resultType {result_type} holds {_WORDS[target]}; "
+                f"set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
+            )
+        return self.found
+
+    def say(self, problem: str) -> None:
+        if problem not in self.found:
+            self.found.append(problem)
+
+    # -- what a node is ------------------------------------------------------------------------------------------
+
+    def kind(self, node: Any) -> str | None:
+        key = id(node)
+        if key not in self.kinds:
+            self.kinds[key] = self._kind(node)
+        return self.kinds[key]
+
+    def known(self, node: Any) -> str | None:
+        """A kind PostgreSQL fixes, not a literal that takes its type from where it stands."""
+        kind = self.kind(node)
+        return kind if kind in _WORDS else None
+
+    def _kind(self, node: Any) -> str | None:
+        exp = self.exp
+        if isinstance(node, exp.Paren | exp.Neg):
+            return self.kind(node.this)
+        if isinstance(node, exp.Column):
+            from sovrium_tui.schema.formula import column_name
+
+            return self.field_kind(column_name(node))
+        if isinstance(node, exp.Literal):
+            return _LITERAL if node.is_string else "number"
+        if isinstance(node, exp.Cast):
+            return _kind_of_sql_type(node.to)
+        symbol = self.arithmetic.get(type(node))
+        if symbol is not None:
+            left, right = self.known(node.this), self.known(node.expression)
+            return _ARITHMETIC.get((left, symbol, right)) if left and right else None
+        if isinstance(node, self.boolean_results):
+            return "boolean"
+        if isinstance(node, self.number_results):
+            return "number"
+        if isinstance(node, self.text_results):
+            return "text"
+        if isinstance(node, exp.CurrentDate):
+            return "date"
+        if isinstance(node, exp.CurrentTimestamp | exp.TimestampTrunc):
+            return "timestamp"
+        if isinstance(node, self.branching):
+            return self.common(self.branches(node))
+        return None
+
+    def branches(self, node: Any) -> list[Any]:
+        exp = self.exp
+        if isinstance(node, exp.Case):
+            return [when.args.get("true") for when in node.args.get("ifs") or ()] + [node.args.get("default")]
+        if isinstance(node, exp.If):
+            return [node.args.get("true"), node.args.get("false")]
+        if isinstance(node, exp.Nullif):
+            return [node.this]
+        return [node.this, *(node.expressions or ())]
+
+    def common(self, branches: list[Any]) -> str | None:
+        """The kind branches (CASE, COALESCE, …) resolve to: one known kind, or text when all are literals."""
+        kinds = {self.kind(branch) for branch in branches if branch is not None and not _is_null(branch)}
+        if kinds == {_LITERAL}:
+            return "text"
+        known = kinds - {_LITERAL}
+        return known.pop() if len(known) == 1 and None not in known else None
+
+    # -- what PostgreSQL refuses -------------------------------------------------------------------------------
+
+    def check(self, node: Any) -> None:
+        exp = self.exp
+        if isinstance(node, self.branching):
+            kinds = dict.fromkeys(k for k in (self.known(b) for b in self.branches(node) if b is not None) if k)
+            if len({_CATEGORY[k] for k in kinds}) > 1:
+                name = "CASE" if isinstance(node, exp.Case | exp.If) else _sql(node).split("(", 1)[0]
+                mixed = " and ".join(_WORDS[k] for k in kinds)
+                self.say(f"{name} mixes {mixed} ({_sql(node)}); convert them to one kind, e.g. CAST(… AS text)")
+        symbol = self.arithmetic.get(type(node))
+        if symbol is not None:
+            left, right = self.known(node.this), self.known(node.expression)
+            if (
+                left
+                and right
+                and (
+                    symbol in _NO_ARITHMETIC.get(frozenset({left, right}), ()) or {left, right} & _NO_ARITHMETIC_AT_ALL
+                )
+            ):
+                self.say(
+                    f"PostgreSQL has no operator for {_WORDS[left]} {symbol} {_WORDS[right]} ({_sql(node)}); "
+                    "convert a side first, e.g. EXTRACT(EPOCH FROM …) for seconds"
+                )
+        elif isinstance(node, exp.Not | exp.And | exp.Or):
+            sides = [node.this] if isinstance(node, exp.Not) else [node.this, node.expression]
+            word = type(node).__name__.upper()
+            for side in sides:
+                self.needs_boolean(side, f"{word} takes true/false values")
+        elif isinstance(node, exp.Case):
+            if node.this is None:  # CASE WHEN condition …, not CASE value WHEN value …
+                for when in node.args.get("ifs") or ():
+                    self.needs_boolean(when.this, "CASE WHEN takes a condition")
+        elif isinstance(node, exp.If):
+            if not isinstance(node.parent, exp.Case):
+                self.needs_boolean(node.this, "IF takes a condition")
+        elif isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
+            left, right = self.known(node.this), self.known(node.expression)
+            if left and right and right not in _COMPARABLE.get(left, frozenset({left})):
+                self.say(
+                    f"PostgreSQL cannot compare {_WORDS[left]} with {_WORDS[right]} ({_sql(node)}); "
+                    f"convert a side first, e.g. {_CONVERT.get(left, 'CAST(… AS text)')}"
+                )
+        elif isinstance(node, exp.DPipe):
+            left, right = self.known(node.this), self.known(node.expression)
+            if left and right and "text" not in (left, right):
+                self.say(f"|| joins text, not {_WORDS[left]} and {_WORDS[right]} ({_sql(node)}); use CONCAT(…)")
+        elif isinstance(node, self.text_calls):
+            self.needs(node, node.this, "text", "CAST(… AS text)")
+        elif isinstance(node, self.number_calls):
+            self.needs(node, node.this, "number", "CAST(… AS numeric)")
+        elif isinstance(node, exp.Extract):
+            given = self.known(node.expression)
+            if given in ("number", "text", "boolean"):
+                self.say(f"EXTRACT reads a date, a time or a duration, not {_WORDS[given]} ({_sql(node)})")
+
+    def needs_boolean(self, node: Any, what: str) -> None:
+        given = self.known(node)
+        if given is not None and given != "boolean":
+            self.say(f"{what}, and {_sql(node)} is {_WORDS[given]}; compare it instead, e.g. {_sql(node)} > 0")
+
+    def needs(self, call: Any, argument: Any, kind: str, convert: str) -> None:
+        given = self.known(argument)
+        if given is not None and given != kind:
+            name = _sql(call).split("(", 1)[0]
+            self.say(f"{name} takes {_WORDS[kind]}, and {_sql(argument)} is {_WORDS[given]}; convert it: {convert}")
+
+
+def _classes(names: str) -> tuple[Any, ...]:
+    """sqlglot's expression classes by name."""
+    from sqlglot import exp
+
+    return tuple(getattr(exp, name) for name in names.split())
+
+
+def _kind_of_sql_type(data_type: Any) -> str | None:
+    from sqlglot import exp
+
+    kinds = {
+        "number": exp.DataType.NUMERIC_TYPES,
+        "text": exp.DataType.TEXT_TYPES,
+        "boolean": {exp.DataType.Type.BOOLEAN},
+        "date": {exp.DataType.Type.DATE},
+        "timestamp": {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ},
+        "time": {exp.DataType.Type.TIME},
+        "interval": {exp.DataType.Type.INTERVAL},
+    }
+    for kind, types in kinds.items():
+        if data_type.this in types:
+            return kind
+    return None
+
+
+def _is_null(node: Any) -> bool:
+    from sqlglot import exp
+
+    return isinstance(node, exp.Null)
+
+
+def _sql(node: Any) -> str:
+    return str(node.sql(dialect="postgres"))

@@ -1,0 +1,190 @@
+"""Formula type mistakes are refused at validation, and only those PostgreSQL itself refuses: random formulas over
+typed fields are judged by the validator and by PostgreSQL (the same SQL, stored in a column of the formula's
+`resultType`), and every refusal must be one of PostgreSQL's."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import asyncpg
+import pytest
+
+from sovrium_tui.catalog.formula import column_type, translate
+from sovrium_tui.errors import SchemaInvalid
+from sovrium_tui.schema import parse_app
+from sovrium_tui.schema.model import Field
+
+# The typed fields every formula here reads, and the column each has.
+TYPED = {
+    "n": ("integer", "integer"),
+    "x": ("decimal", "numeric"),
+    "s": ("single-line-text", "text"),
+    "d": ("date", "date"),
+    "ts": ("datetime", "timestamptz"),
+    "b": ("checkbox", "boolean"),
+    "du": ("duration", "interval"),
+    "t": ("time", "time"),
+}
+RESULT_TYPES = [None, "decimal", "integer", "boolean", "text", "date", "datetime"]
+
+
+def _app(formula: str, result_type: str | None) -> str:
+    fields: list[dict[str, object]] = [
+        {"id": number, "name": name, "type": kind} for number, (name, (kind, _)) in enumerate(TYPED.items(), start=1)
+    ]
+    fields.append({"id": 99, "name": "f", "type": "formula", "formula": formula})
+    if result_type is not None:
+        fields[-1]["resultType"] = result_type
+    return json.dumps({"name": "typed", "tables": [{"id": 1, "name": "probe", "fields": fields}]})
+
+
+def _type_refusal(formula: str, result_type: str | None) -> str | None:
+    """The validator's refusal of the formula, or None when it accepts it."""
+    try:
+        parse_app(_app(formula, result_type), source="typed.json")
+    except SchemaInvalid as refused:
+        return "; ".join(problem.message for problem in refused.problems)
+    return None
+
+
+async def _postgresql_refusal(db: asyncpg.Connection, formula: str, result_type: str | None) -> str | None:
+    """PostgreSQL's refusal of the formula's SQL stored in a column of its result type (an assignment, as a
+    generated column and a trigger's are), or None when it takes it. Parsed only: nothing runs."""
+    table = parse_app(_app("'x'", result_type), source="typed.json").tables[0]
+    field = Field(id=99, name="f", type="formula", formula=formula, result_type=result_type)
+    sql = translate(formula, table)
+    try:
+        async with db.transaction():
+            await db.execute(f"CREATE TEMP TABLE target (f {column_type(field)})")
+            await db.execute(f"PREPARE probe AS INSERT INTO target (f) SELECT {sql} FROM source")
+            await db.execute("DEALLOCATE probe")
+            raise _TakenBack
+    except asyncpg.PostgresError as refused:
+        return str(refused)
+    except _TakenBack:
+        return None
+
+
+class _TakenBack(Exception):
+    """Ends the probe's transaction without keeping anything."""
+
+
+@pytest.fixture
+async def source(db: asyncpg.Connection) -> asyncpg.Connection:
+    columns = ", ".join(f"{name} {sql_type}" for name, (_, sql_type) in TYPED.items())
+    await db.execute(f"CREATE TEMP TABLE source ({columns})")
+    return db
+
+
+def _random_formula(rng: random.Random, depth: int = 0) -> str:
+    leaves = [*TYPED, "1", "2.5", "'a'", "TRUE", "'2024-01-02'"]
+    if depth >= 2 or rng.random() < 0.25:
+        return rng.choice(leaves)
+    a, b, c = (_random_formula(rng, depth + 1) for _ in range(3))
+    shapes = [
+        f"{a} + {b}",
+        f"{a} - {b}",
+        f"{a} * {b}",
+        f"{a} / {b}",
+        f"{a} = {b}",
+        f"{a} > {b}",
+        f"{a} AND {b}",
+        f"NOT {a}",
+        f"{a} || {b}",
+        f"UPPER({a})",
+        f"LENGTH({a})",
+        f"LEFT({a}, 2)",
+        f"TRIM({a})",
+        f"ROUND({a})",
+        f"ABS({a})",
+        f"SQRT({a})",
+        f"FLOOR({a})",
+        f"EXTRACT(YEAR FROM {a})",
+        f"COALESCE({a}, {b})",
+        f"CASE WHEN {a} THEN {b} ELSE {c} END",
+        f"IF({a}, {b}, {c})",
+        f"CAST({a} AS text)",
+        f"CAST({a} AS integer)",
+        f"CONCAT({a}, {b})",
+        f"({a})",
+    ]
+    return rng.choice(shapes)
+
+
+async def test_every_type_refusal_is_one_postgresql_makes_too(source: asyncpg.Connection) -> None:
+    rng = random.Random(20261201)
+    refused = 0
+    for _ in range(400):
+        formula, result_type = _random_formula(rng), rng.choice(RESULT_TYPES)
+        ours = _type_refusal(formula, result_type)
+        if ours is None or "not a valid SQL expression" in ours:  # sqlglot's grammar, not a type: judged elsewhere
+            continue
+        refused += 1
+        theirs = await _postgresql_refusal(source, formula, result_type)
+        assert theirs is not None, f"{formula} ({result_type}) refused, but PostgreSQL takes it: {ours}"
+    assert refused > 100  # the generator reaches the checks
+
+
+@pytest.mark.parametrize(
+    ("formula", "result_type", "said"),
+    [
+        ("UPPER(s)", "decimal", "gives text (UPPER(s)), but its resultType decimal holds a number"),
+        ("CASE WHEN n > 0 THEN 'yes' ELSE 'no' END", "boolean", "gives text"),
+        ("COALESCE(s, 'none')", "integer", "gives text"),
+        ("n * 2", "boolean", "gives a number"),
+        ("d - d", "date", "gives a number"),
+        ("UPPER(n)", None, "UPPER takes text, and n is a number"),
+        ("ROUND(s, 2)", None, "ROUND takes a number, and s is text"),
+        ("NOT n", None, "NOT takes true/false values, and n is a number"),
+        ("IF(n, 'a', 'b')", None, "IF takes a condition, and n is a number"),
+        ("CASE WHEN s THEN 1 ELSE 0 END", "integer", "CASE WHEN takes a condition, and s is text"),
+        ("s = 1", "boolean", "PostgreSQL cannot compare text with a number (s = 1)"),
+        ("b > 0", "boolean", "cannot compare a true/false value with a number"),
+        ("n || n", None, "|| joins text, not a number and a number"),
+        ("EXTRACT(YEAR FROM s)", "integer", "EXTRACT reads a date, a time or a duration, not text"),
+        ("du + 1", None, "PostgreSQL has no operator for a duration + a number"),
+        ("(n > 1) * 2", "integer", "PostgreSQL has no operator for a true/false value * a number"),
+        ("UPPER(s) + 1", None, "PostgreSQL has no operator for text + a number"),
+        ("COALESCE(n, s)", None, "COALESCE mixes a number and text"),
+        ("IF(b, s, d)", None, "CASE mixes text and a date"),
+    ],
+)
+async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refuses_it(
+    source: asyncpg.Connection, formula: str, result_type: str | None, said: str
+) -> None:
+    ours = _type_refusal(formula, result_type)
+    assert ours is not None and said in ours, ours
+    assert await _postgresql_refusal(source, formula, result_type) is not None
+
+
+@pytest.mark.parametrize(
+    ("formula", "result_type"),
+    [
+        ("n > 1", "boolean"),
+        ("ts", "date"),
+        ("d", "datetime"),
+        ("d + 1", "datetime"),
+        ("'2024-01-01'", "date"),
+        ("'true'", "boolean"),
+        ("n * 2", "text"),
+        ("ROUND(n, 2)", "integer"),
+        ("s || n", None),
+        ("CONCAT(n, b, d)", None),
+        ("CASE n WHEN 1 THEN 'one' ELSE 'other' END", None),
+        ("CASE WHEN b THEN n ELSE 0 END", "integer"),
+        ("COALESCE(n, 0) + x", "decimal"),
+        ("d > ts", "boolean"),
+        ("EXTRACT(EPOCH FROM du)", "decimal"),
+        ("LENGTH(s) > 3 AND b", "boolean"),
+        ("t * 2", None),  # a time is a duration since midnight where PostgreSQL needs one
+        ("2.5 * t", "text"),
+        ("t = du", "boolean"),
+        ("COALESCE(d, ts)", "datetime"),
+    ],
+)
+async def test_formulas_postgresql_takes_are_accepted(
+    source: asyncpg.Connection, formula: str, result_type: str | None
+) -> None:
+    assert _type_refusal(formula, result_type) is None
+    assert await _postgresql_refusal(source, formula, result_type) is None
