@@ -1,6 +1,6 @@
 """Formula type mistakes are refused at validation, and only those PostgreSQL itself refuses: random formulas over
 typed fields are judged by the validator and by PostgreSQL (the same SQL, stored in a column of the formula's
-`resultType`), and every refusal must be one of PostgreSQL's."""
+`resultType`, assigned as a generated column's value is), and every refusal must be one of PostgreSQL's."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import random
 import asyncpg
 import pytest
 
+from sovrium_tui.catalog import compile_app
 from sovrium_tui.catalog.formula import column_type, translate
 from sovrium_tui.errors import SchemaInvalid
 from sovrium_tui.schema import parse_app
 from sovrium_tui.schema.model import Field
+from tests.roundtrip import build
 
 # The typed fields every formula here reads, and the column each has.
 TYPED = {
@@ -40,9 +42,9 @@ def _app(formula: str, result_type: str | None) -> str:
 
 
 def _type_refusal(formula: str, result_type: str | None) -> str | None:
-    """The validator's refusal of the formula, or None when it accepts it."""
+    """The validator's refusal of the formula (as `sovrium validate` checks it), or None when it accepts it."""
     try:
-        parse_app(_app(formula, result_type), source="typed.json")
+        compile_app(parse_app(_app(formula, result_type), source="typed.json"))
     except SchemaInvalid as refused:
         return "; ".join(problem.message for problem in refused.problems)
     return None
@@ -188,3 +190,13 @@ async def test_formulas_postgresql_takes_are_accepted(
 ) -> None:
     assert _type_refusal(formula, result_type) is None
     assert await _postgresql_refusal(source, formula, result_type) is None
+
+
+async def test_a_formula_computed_by_a_trigger_converts_its_value_through_text(db: asyncpg.Connection) -> None:
+    # TO_CHAR makes the formula volatile, so a trigger computes it; PL/pgSQL assigns through text, so the year
+    # goes into the integer column (a generated column would have been refused: no cast from text to integer).
+    schema = _app("TO_CHAR(d, 'YYYY')", "integer")
+    assert _type_refusal("TO_CHAR(d, 'YYYY')", "integer") is None
+    await build(db, parse_app(schema, source="typed.json"))
+    await db.execute("INSERT INTO probe (d) VALUES ('2024-03-01')")
+    assert await db.fetchval("SELECT f FROM probe") == 2024

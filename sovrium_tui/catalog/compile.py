@@ -42,6 +42,8 @@ from sovrium_tui.schema.field_types import (
     canonical_type,
     creates_column,
 )
+from sovrium_tui.schema.formula import parse_formula
+from sovrium_tui.schema.formula_types import field_kinds, result_type_problem
 from sovrium_tui.schema.model import App, DefaultValue, Field
 from sovrium_tui.schema.model import Table as SchemaTable
 
@@ -748,6 +750,10 @@ def _formula(ctx: _Context, field: Field) -> _FieldParts:
         raise _FieldError("formula is required")
     pg_type = formula.column_type(field)
     if ctx.formulas.get(field.name) == "generated":
+        kinds = functools.partial(field_kinds, ctx.table.fields)
+        problem = result_type_problem(parse_formula(field.formula).tree, kinds, field.result_type)
+        if problem is not None:
+            raise _FieldError(f'Formula of field "{field.name}": {problem}')
         return _FieldParts(Column(field.name, pg_type, generated=formula.translate(field.formula, ctx.table)))
     return _FieldParts(Column(field.name, pg_type, derived=True))
 

@@ -534,7 +534,7 @@ class CrossCheck:
             self.problems.add(f"{path}.formula", message)
         if not wrong:
             kinds = functools.partial(field_kinds, draft.fields)
-            for mismatch in formula_type_problems(parsed.tree, kinds, built.result_type):
+            for mismatch in formula_type_problems(parsed.tree, kinds):
                 self.problems.add(f"{path}.formula", f'Formula of field "{built.name}": {mismatch}')
 
     def formula_cycles(self, draft: _TableDraft) -> None:

@@ -111,10 +111,18 @@ _CONVERT = {
 _LITERAL = "literal"  # a string literal: typed where PostgreSQL reads it
 
 
-def formula_type_problems(tree: Any, field_kind: Callable[[str], str | None], result_type: str | None) -> list[str]:
+def formula_type_problems(tree: Any, field_kind: Callable[[str], str | None]) -> list[str]:
     """What PostgreSQL would refuse in this formula (a sqlglot tree over one table, `field_kind` giving the kind
     of a field by name), each said once with its expression and a way to write it."""
-    return _Reader(field_kind).problems(tree, result_type)
+    return _Reader(field_kind).problems(tree)
+
+
+def result_type_problem(tree: Any, field_kind: Callable[[str], str | None], result_type: str | None) -> str | None:
+    """Why a column of the formula's `resultType` cannot hold its value, or None. Only for a formula stored as a
+    generated column: PostgreSQL converts its value as it assigns (assignment casts), and refuses the column when
+    there is none. A trigger's assignment converts through text at every write instead (`TO_CHAR(d, 'YYYY')` into
+    an integer works), and a view's column takes the formula's own type, so neither is judged."""
+    return _Reader(field_kind).result_problem(tree, result_type)
 
 
 def field_kinds(fields: Any, name: str) -> str | None:
@@ -144,17 +152,20 @@ class _Reader:
         self.boolean_results = _classes("EQ NEQ GT GTE LT LTE Like ILike Is In Between Not And Or RegexpLike Boolean")
         self.branching = (e.Coalesce, e.Greatest, e.Nullif, e.Case, e.If)
 
-    def problems(self, tree: Any, result_type: str | None) -> list[str]:
+    def problems(self, tree: Any) -> list[str]:
         for node in tree.walk():
             self.check(node)
+        return self.found
+
+    def result_problem(self, tree: Any, result_type: str | None) -> str | None:
         target = _KIND_OF_RESULT.get((result_type or "text").lower())
         made = self.kind(tree)
-        if target in _STORABLE_IN and made in _WORDS and made not in _STORABLE_IN[target]:
-            self.say(
-                f"gives {_WORDS[made]} ({_sql(tree)}), but its resultType {result_type} holds {_WORDS[target]}; "
-                f"set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
-            )
-        return self.found
+        if target not in _STORABLE_IN or made not in _WORDS or made in _STORABLE_IN[target]:
+            return None
+        return (
+            f"gives {_WORDS[made]} ({_sql(tree)}), but its resultType {result_type} holds {_WORDS[target]}; "
+            f"set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
+        )
 
     def say(self, problem: str) -> None:
         if problem not in self.found:
