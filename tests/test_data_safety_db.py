@@ -729,6 +729,36 @@ async def test_failure_lines_say_which_operation_did_not_happen(cli: Cli, db: as
     assert "version 3 was not applied: the transaction was rolled back, nothing was changed" in failed_migrate.stderr
 
 
+async def test_a_rollback_the_rows_refuse_says_what_to_do_and_changes_nothing(cli: Cli, db: asyncpg.Connection) -> None:
+    required = table(1, "items", field(1, "title"), field(2, "code", required=True))
+    await _migrate(cli, required)
+    await db.execute("INSERT INTO items (title, code) VALUES ('a', 'A-1')")
+    await services.migrate(
+        _schema(cli, ITEMS_V1), database_url=cli.database_url, allow_destructive=True, lock_wait=5
+    )  # version 2 drops `code` and its values
+
+    failed = cli.db_fails("rollback", "--yes", "--force", "--reason", "code is back")
+    assert 'column "code" of relation "items" contains null values' in failed.stderr
+    assert "the column comes back required, and the rows there now have no value for it" in failed.stderr
+    assert "delete those rows first, or stay at this version" in failed.stderr
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 2
+
+
+async def test_a_rollback_making_a_column_required_again_asks_for_its_empty_values(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    await _migrate(cli, table(1, "items", field(1, "title"), field(2, "code", required=True)))
+    await _migrate(cli, table(1, "items", field(1, "title"), field(2, "code")))  # version 2: optional
+    await db.execute("INSERT INTO items (title, code) VALUES ('a', 'A-1'), ('b', NULL)")
+
+    failed = cli.db_fails("rollback", "--yes", "--reason", "required again")
+    assert 'column "code" of relation "items" contains null values' in failed.stderr
+    assert "rows hold no value there now: fill them (or delete those rows), then roll back" in failed.stderr
+    await db.execute("UPDATE items SET code = 'B-1' WHERE code IS NULL")
+    cli.db_ok("rollback", "--yes", "--reason", "required again")
+    assert await db.fetch("SELECT title, code FROM items ORDER BY title") == [("a", "A-1"), ("b", "B-1")]
+
+
 def test_a_plan_header_names_the_directory_it_was_written_to(cli: Cli) -> None:
     cli.ok("plan", _schema(cli, ITEMS_V1), "--offline", "--plans", "p400")
     [written] = (cli.cwd / "p400").iterdir()

@@ -35,6 +35,7 @@ from sovrium_tui.execution.failures import (
     connection_lost,
     drift_conflict,
     postgres_text,
+    rollback_remedy,
     row_remedy,
 )
 from sovrium_tui.execution.losses import DataLoss, allowed_destructive_tables, losses_of, refused_on_apply
@@ -329,7 +330,9 @@ async def _apply_locked(
         if not allow_destructive:
             refused += refused_on_apply(await losses_of(conn, step.label, step.statements, step.hand_written), allowed)
         try:
-            runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise=True))
+            runs.append(
+                await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="apply")
+            )
         except StepFailed as failed:
             if refused:
                 _refuse_apply_losses(plan, refused, then=failed.message)
@@ -702,7 +705,9 @@ async def _rollback_locked(
         losses += [
             loss for loss in await losses_of(conn, step.label, step.statements, step.hand_written) if loss.destroys
         ]
-        runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout))
+        runs.append(
+            await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="rollback")
+        )
     if not force:
         _refuse_rollback_loss(losses, target)
     # 6. The database is what version `target` recorded, with the drift accepted since where the steps left it.
@@ -905,10 +910,11 @@ async def _run_step(
     *,
     opener: session.Opener | None = None,
     lock_timeout: str = "",
-    advise: bool = False,
+    advise: Literal["apply", "rollback"] | None = None,
 ) -> StepRun:
     """Send one step's statements as one simple-query round trip; a failure keeps PostgreSQL's own text (with,
-    when `advise` and a generated step failed on the rows already there, what to do about them)."""
+    when `advise` and a generated step failed on the rows there, what to do about them: before applying it, or
+    before rolling back)."""
     import asyncpg
 
     # A statement may end in a `--` comment: the separator goes on a line of its own then.
@@ -924,9 +930,12 @@ async def _run_step(
             raise  # not the step's fault: said as a lost connection
         message = f"{step.label} ({_summary(step)}) failed: {postgres_text(failure)}"
         adds_column = any("ADD COLUMN" in statement for statement in step.statements)
-        remedy = row_remedy(failure, adds_column=adds_column) if advise and not step.hand_written else None
-        if remedy is not None:
-            message += f"; the table has {remedy}"
+        if advise == "apply" and not step.hand_written:
+            remedy = row_remedy(failure, adds_column=adds_column)
+            message += f"; the table has {remedy}" if remedy else ""
+        elif advise == "rollback" and not step.hand_written:
+            remedy = rollback_remedy(failure, adds_column=adds_column)
+            message += f"; {remedy}" if remedy else ""
         reporter(events.StepFailed(step.number, message))
         waited = isinstance(failure, asyncpg.LockNotAvailableError)
         raise StepFailed(message, step=step.number, sql=sql, lock_timeout=waited) from failure

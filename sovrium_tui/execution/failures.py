@@ -67,6 +67,33 @@ def row_remedy(failure: BaseException, *, adds_column: bool = False) -> str | No
     return None
 
 
+# What a reverse step's failure on the rows there now asks of the person rolling back, by SQLSTATE: the rows were
+# written, or their values dropped, after the version being undone, so the earlier rules do not hold for them.
+_ROLLBACK_REMEDIES = {
+    "23502": "rows hold no value there now: fill them (or delete those rows), then roll back",
+    "23505": "rows written since repeat values the earlier version kept unique: change or delete them, then roll back",
+    "23514": "rows written since break a rule the earlier version had: change or delete them, then roll back",
+    "23503": "rows written since point at rows the earlier version's foreign key cannot find: change or delete them, "
+    "then roll back",
+    "22P02": "values written since do not fit the earlier version's type: change or clear them, then roll back",
+    "22001": "values written since are longer than the earlier version allows: shorten them, then roll back",
+    "22003": "values written since are out of the earlier version's range: change them, then roll back",
+}
+
+
+def rollback_remedy(failure: BaseException, *, adds_column: bool = False) -> str | None:
+    """What to do when a reverse step failed on the rows there now, or None. A required column coming back
+    (`adds_column`) has no values to come back with: a rollback restores structure, not values."""
+    state = str(getattr(failure, "sqlstate", "") or "")
+    if adds_column and state == "23502":
+        return (
+            "the column comes back required, and the rows there now have no value for it (the values it held went "
+            "with the version that dropped it; a rollback restores structure, not values): delete those rows first, "
+            "or stay at this version and plan the change you want"
+        )
+    return _ROLLBACK_REMEDIES.get(state)
+
+
 # An object the step expects is not there, or one it makes already is: what a plan that knows nothing of the
 # database's accepted drift (one made offline) meets where that drift changed the same object.
 _OBJECT_STATES = frozenset({"42P01", "42703", "42704", "42883", "42P07", "42710", "42701", "2BP01"})
