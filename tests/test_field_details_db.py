@@ -3,6 +3,7 @@ currency and percentage, free-text barcode formats, unique geolocation, and the 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import asyncpg
 import pytest
 import yaml
 
+from sovrium_tui.catalog import compile_app
+from sovrium_tui.errors import SchemaInvalid
 from tests.acceptance_support import Cli, constraint_names
 from tests.roundtrip import app, build, differences, plan_change, run_steps
 
@@ -198,3 +201,73 @@ async def test_updated_by_fields_get_the_set_updated_by_trigger(db: asyncpg.Conn
     await run_steps(db, removal.steps)
     assert await differences(db, before) == []
     assert await db.fetchval("SELECT count(*) FROM pg_proc WHERE proname = 'set_updated_by'") == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# geolocation in btree indexes, unique rules and keys
+
+
+@pytest.mark.parametrize(
+    ("table_keys", "said"),
+    [
+        ("indexes: [{name: by_place, fields: [place]}]", 'Index "by_place" cannot hold geolocation field "place"'),
+        ("uniqueConstraints: [{name: one_place, fields: [title, place]}]", 'Unique constraint "one_place" cannot'),
+        ("primaryKey: {type: composite, fields: [title, place]}", "The primary key cannot hold geolocation field"),
+    ],
+)
+async def test_a_plain_index_unique_rule_or_key_on_a_geolocation_is_refused_as_postgresql_refuses_it(
+    db: asyncpg.Connection, table_keys: str, said: str
+) -> None:
+    text = schema("{id: 1, name: title, type: single-line-text}", "{id: 2, name: place, type: geolocation}")
+    with pytest.raises(SchemaInvalid, match=said):
+        app(f"{text}    {table_keys}\n")
+    await db.execute("CREATE TABLE probe (title text, place point)")
+    with pytest.raises(asyncpg.UndefinedObjectError, match="data type point has no default operator class"):
+        await db.execute("CREATE INDEX ON probe (title, place)")
+    await build(db, app(text.replace("type: geolocation}", "type: geolocation, indexed: true, unique: true}")))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# date and time defaults
+
+
+@pytest.mark.parametrize(
+    ("field", "said"),
+    [
+        ("{id: 1, name: due, type: date, default: now}", "'now' is read once, when the column is made"),
+        ("{id: 1, name: due, type: date, default: today}", "write CURRENT_DATE for the moment of each insert"),
+        ("{id: 1, name: at, type: datetime, default: now}", "write NOW() for the moment of each insert"),
+        ("{id: 1, name: due, type: date, default: soon}", "write a date or time default as ISO 8601 (e.g. 2024-01-31)"),
+        ("{id: 1, name: due, type: date, default: 'Jan 2 2024'}", "the database would never match the schema"),
+        ("{id: 1, name: span, type: duration, default: 1 hour}", "a number of seconds (5400) or HH:MM:SS"),
+    ],
+)
+async def test_a_default_postgresql_reads_once_or_cannot_read_is_refused(
+    db: asyncpg.Connection, field: str, said: str
+) -> None:
+    with pytest.raises(SchemaInvalid, match=re.escape(said)):
+        compile_app(app(schema(field)))
+
+
+async def test_defaults_that_are_one_fixed_value_or_each_inserts_moment_apply_and_match(
+    db: asyncpg.Connection,
+) -> None:
+    target = app(
+        schema(
+            "{id: 1, name: opened, type: date, default: CURRENT_DATE}",
+            "{id: 2, name: ends, type: date, default: infinity}",
+            "{id: 3, name: starts, type: datetime, default: epoch}",
+            "{id: 4, name: due, type: date, default: 2024-1-2}",
+            "{id: 5, name: span, type: duration, default: '1:30'}",
+            "{id: 6, name: midnight, type: time, default: allballs}",
+            "{id: 7, name: lunch, type: time, default: '12:30'}",
+        )
+    )
+    await build(db, target)
+    assert await differences(db, target) == []
+    await db.execute("INSERT INTO things DEFAULT VALUES")
+    row = await db.fetchrow("SELECT opened, ends, starts, due, span, midnight, lunch FROM things")
+    assert row["opened"] == await db.fetchval("SELECT CURRENT_DATE")
+    assert await db.fetchval("SELECT ends = 'infinity' FROM things")
+    assert (row["starts"].year, str(row["due"]), str(row["span"])) == (1970, "2024-01-02", "1:30:00")
+    assert (str(row["midnight"]), str(row["lunch"])) == ("00:00:00", "12:30:00")

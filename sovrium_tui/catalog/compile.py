@@ -8,7 +8,6 @@ with `TimeZone = 'UTC'`, `DateStyle = 'ISO, MDY'` and `IntervalStyle = 'postgres
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
@@ -299,14 +298,48 @@ _CANONICAL_TEMPORAL: dict[str, Callable[[str], str]] = {
 }
 
 
+# Words PostgreSQL's date and time input reads as the moment it reads them: a column default written so is that
+# one moment, fixed when the column is made (and printed back as it), not the moment of each insert.
+_READ_ONCE = frozenset({"now", "today", "tomorrow", "yesterday"})
+# Words that are one fixed value, as PostgreSQL prints that value back for each type.
+_FIXED_WORDS = {
+    **{(word, kind): word for word in ("infinity", "-infinity") for kind in ("date", TIMESTAMP, TIMESTAMPTZ)},
+    ("epoch", "date"): "1970-01-01",
+    ("epoch", TIMESTAMP): "1970-01-01 00:00:00",
+    ("epoch", TIMESTAMPTZ): "1970-01-01 00:00:00+00",
+    ("allballs", "time without time zone"): "00:00:00",
+}
+_LOOSE_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?=$|[T ])")  # 2024-1-5: a day PostgreSQL reads, Python not
+
+
 def _temporal_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
+    """A date or time default as PostgreSQL prints it back (so the database matches the schema after it is made):
+    a keyword, a fixed word, or ISO 8601 text; other text PostgreSQL would keep in its own form is refused."""
     text = _text_of(value).strip()
     keyword = _TEMPORAL_KEYWORDS.get(text.upper().replace(" ", ""))
     if keyword is not None:
         return keyword
-    with contextlib.suppress(ValueError):  # not ISO 8601: left as written; PostgreSQL may reprint it
-        text = _CANONICAL_TEMPORAL[pg_type](text)
-    return f"{quote_literal(text)}::{pg_type}"
+    each_insert = "CURRENT_DATE" if pg_type == "date" else "CURRENT_TIME" if pg_type.startswith("time ") else "NOW()"
+    if text.lower() in _READ_ONCE:
+        raise _FieldError(
+            f"{text!r} is read once, when the column is made: every row would get that moment as its default; "
+            f"write {each_insert} for the moment of each insert"
+        )
+    fixed = _FIXED_WORDS.get((text.lower(), pg_type))
+    if fixed is not None:
+        return f"{quote_literal(fixed)}::{pg_type}"
+    padded = _LOOSE_DAY.sub(lambda day: f"{day[1]}-{int(day[2]):02d}-{int(day[3]):02d}", text, count=1)
+    try:
+        canonical = _CANONICAL_TEMPORAL[pg_type](padded)
+    except ValueError:
+        example = (
+            "10:30:00" if pg_type.startswith("time ") else "2024-01-31" if pg_type == "date" else "2024-01-31T10:30:00Z"
+        )
+        raise _FieldError(
+            f"write a date or time default as ISO 8601 (e.g. {example}) or {each_insert}, not {text!r}: PostgreSQL "
+            "would keep it in its own form, and the database would never match the schema"
+        ) from None
+    return f"{quote_literal(canonical)}::{pg_type}"
 
 
 def interval_text(seconds: Decimal) -> str:
@@ -319,12 +352,22 @@ def interval_text(seconds: Decimal) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}:{whole:02d}{_fraction(fraction)}"
 
 
+_CLOCK = re.compile(r"(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d{1,6})?))?")
+
+
 def _interval_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
     text = _text_of(value).strip()
     try:
         seconds = Decimal(text)
     except InvalidOperation:
-        return f"{quote_literal(text)}::interval"  # free-form interval text: left as written
+        clock = _CLOCK.fullmatch(text)
+        if clock is None:
+            raise _FieldError(
+                f"write a duration default as a number of seconds (5400) or HH:MM:SS (01:30:00), not {text!r}: "
+                "PostgreSQL would keep other text in its own form, and the database would never match the schema"
+            ) from None
+        hours, minutes, whole = clock.groups()
+        seconds = Decimal(hours) * 3600 + Decimal(minutes) * 60 + Decimal(whole or 0)
     if not seconds.is_finite():
         raise _FieldError(f"expected a number of seconds, got {value!r}")
     return f"{quote_literal(interval_text(seconds))}::interval"

@@ -330,9 +330,7 @@ async def _apply_locked(
         if not allow_destructive:
             refused += refused_on_apply(await losses_of(conn, step.label, step.statements, step.hand_written), allowed)
         try:
-            runs.append(
-                await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="apply")
-            )
+            runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="apply"))
         except StepFailed as failed:
             if refused:
                 _refuse_apply_losses(plan, refused, then=failed.message)
@@ -705,9 +703,7 @@ async def _rollback_locked(
         losses += [
             loss for loss in await losses_of(conn, step.label, step.statements, step.hand_written) if loss.destroys
         ]
-        runs.append(
-            await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="rollback")
-        )
+        runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="rollback"))
     if not force:
         _refuse_rollback_loss(losses, target)
     # 6. The database is what version `target` recorded, with the drift accepted since where the steps left it.

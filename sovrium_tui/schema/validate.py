@@ -1123,6 +1123,19 @@ class _Validator:
                 all_exist = False
         return all_exist
 
+    def unordered_columns(self, draft: _TableDraft, names: Iterable[str], path: str, what: str, flag: str) -> None:
+        """Report each geolocation field among `names`: a plain index, unique rule or key is a btree, and
+        PostgreSQL has no btree ordering for points (`data type point has no default operator class`). The
+        field's own `indexed` (GiST) and `unique` (an exclusion constraint) are the ways to have them."""
+        for index, name in enumerate(names):
+            field = draft.field_named(name)
+            if field is not None and field.type == "geolocation":
+                message = (
+                    f'{what} cannot hold geolocation field "{name}": PostgreSQL has no ordering for points to '
+                    f"build it on; set {flag}: true on the field instead"
+                )
+                self.problems.add(f"{path}[{index}]", message)
+
     def primary_key(self, draft: _TableDraft) -> PrimaryKey | None:
         path = f"{draft.path}.primaryKey"
         if "primaryKey" not in draft.data:
@@ -1148,6 +1161,7 @@ class _Validator:
         columns = draft.declared | set(SYSTEM_COLUMNS)
         message = 'Primary key references non-existent column "{col}"'
         self.missing_columns(fields or (), columns, f"{path}.fields", message)
+        self.unordered_columns(draft, fields or (), f"{path}.fields", "The primary key", "unique")
         return PrimaryKey("composite", fields or ())
 
     def simple_primary_key(self, data: Mapping[str, object], path: str, kind: PrimaryKeyType) -> PrimaryKey:
@@ -1167,6 +1181,7 @@ class _Validator:
             fields = self.column_list(data, path)
             message = f'Index "{name}" references non-existent column "{{col}}"'
             self.missing_columns(fields or (), columns, f"{path}.fields", message)
+            self.unordered_columns(draft, fields or (), f"{path}.fields", f'Index "{name}"', "indexed")
             unique = _flag(self.problems, data, "unique", path)
             where = None
             if "where" in data:
@@ -1189,6 +1204,7 @@ class _Validator:
             fields = self.column_list(data, path)
             message = f'Unique constraint "{label}" references non-existent column "{{col}}"'
             self.missing_columns(fields or (), columns, f"{path}.fields", message)
+            self.unordered_columns(draft, fields or (), f"{path}.fields", f'Unique constraint "{label}"', "unique")
             if fields:
                 specs.append((path, UniqueSpec(fields, name)))
         return specs
