@@ -376,6 +376,7 @@ class CheckResult:
     problems: tuple[str, ...]
     off_chain: tuple[str, ...]
     settings_only: bool = False  # the schema differs from the head only where the database never looks
+    base: int = 0  # the version the chain starts from (not 0: reached without plan files)
 
     @property
     def in_sync(self) -> bool:
@@ -384,6 +385,11 @@ class CheckResult:
     def describe(self) -> str:
         lines = [f"problem: {p}" for p in self.problems]
         lines += [f"note: {name} is not on the head's chain and will not be applied" for name in self.off_chain]
+        if self.base and not self.problems:
+            lines.append(
+                f"note: the chain starts at version {self.base}, reached without a plan file (`sovrium migrate`, "
+                f"Sovrium): a database applies it from exactly there (a new one cannot be built from these plans)"
+            )
         if self.problems:
             lines.append(f"plans are broken ({plural(len(self.problems), 'problem')})")
         elif self.in_sync:
@@ -405,6 +411,7 @@ class CheckResult:
             "problems": list(self.problems),
             "off_chain": list(self.off_chain),
             "settings_only": self.settings_only,
+            "starts_at_version": self.base,
         }
 
 
@@ -432,6 +439,7 @@ def check(schema_path: str | Path, plans_dir: str | Path = "plans") -> CheckResu
         problems=chain.problems,
         off_chain=chain.off_chain,
         settings_only=settings_only,
+        base=chain.base,
     )
 
 
@@ -445,6 +453,7 @@ class _ChainSummary:
     plan_count: int
     problems: tuple[str, ...]
     off_chain: tuple[str, ...]
+    base: int
 
 
 def _chain_summary(plans_dir: Path) -> _ChainSummary:
@@ -459,6 +468,7 @@ def _chain_summary(plans_dir: Path) -> _ChainSummary:
         plan_count=len(directory.files),
         problems=directory.problems,
         off_chain=tuple(f.path.name for f in directory.off_chain),
+        base=directory.base,
     )
 
 

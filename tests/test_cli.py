@@ -376,16 +376,32 @@ def test_check_exit_codes_in_sync_unplanned_and_broken(offline: Cli) -> None:
     offline.ok("plan", schema, "--offline")
     assert offline.ok("check", schema, "--json").json()["in_sync"] is True
 
-    first, second = _plans(offline.cwd / "plans")
-    saved = first.read_bytes()
-    first.unlink()
-    broken = offline.run("check", schema, "--json")
-    assert broken.returncode == 1, str(broken)
-    assert any("no plan file" in p for p in broken.json()["problems"])
-    first.write_bytes(saved)
+    second = _plans(offline.cwd / "plans")[1]
     second.write_text(second.read_text().replace("users: +email", "users: +mail"))
     edited = offline.run("check", schema)
     assert edited.returncode == 1 and "digest" in edited.stdout + edited.stderr
+
+
+def test_a_chain_may_start_where_databases_got_without_plans_but_not_miss_a_plan(offline: Cli) -> None:
+    schema = write_schema(offline.cwd / "app.yaml", V1)
+    first = offline.ok("plan", schema, "--offline").stdout.split()[1]
+    write_schema(schema, V2)
+    offline.ok("plan", schema, "--offline")
+    saved = (offline.cwd / first).read_bytes()
+
+    (offline.cwd / first).unlink()  # the chain starts at version 1, as for a database `sovrium migrate` brought there
+    based = offline.ok("check", schema, "--json").json()
+    assert (based["in_sync"], based["starts_at_version"]) == (True, 1)
+    assert "note: the chain starts at version 1, reached without a plan file" in offline.ok("check", schema).stdout
+
+    (offline.cwd / first).write_bytes(saved)
+    middle = _plans(offline.cwd / "plans")[1]
+    write_schema(schema, V1)
+    offline.ok("plan", schema, "--offline")  # version 3
+    middle.unlink()
+    broken = offline.run("check", schema, "--json")
+    assert broken.returncode == 1, str(broken)
+    assert any("starts from version 2, which has no plan file" in p for p in broken.json()["problems"])
 
 
 # --- plan --offline ---------------------------------------------------------------------------------------------

@@ -279,3 +279,17 @@ async def test_two_branches_planning_one_version_are_merged_as_the_readme_says(
     columns = await db.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = 'items'")
     assert {"title", "note", "extra"} <= {c["column_name"] for c in columns}
     assert (await services.drift(database_url=cli.database_url)).differences == ()
+
+
+async def test_plans_committed_after_start_up_migrations_apply_from_where_the_database_is(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    cli.db_ok("migrate", _schema(cli, TITLE))  # version 1 reached without a plan file
+    await db.execute("INSERT INTO items (title) VALUES ('kept')")
+    cli.db_ok("plan", _schema(cli, TITLE, NOTE))  # made from the database: version 2 from version 1
+    assert "the chain starts at version 1" in cli.ok("check", cli.cwd / "app.yaml").stdout
+
+    assert "problem" not in cli.db_ok("status").stdout
+    cli.db_ok("apply", "plans", "--yes")
+    assert await db.fetch("SELECT title, note FROM items") == [("kept", None)]
+    assert (await checksum_row(db))["version"] == 2

@@ -1,6 +1,7 @@
-"""A directory of plan files: read them all, and check that they form one chain from nothing to a head.
+"""A directory of plan files: read them all, and check that they form one chain up to a head.
 
-The head is the plan with the highest version; its chain is followed through `from` back to version 0.
+The head is the plan with the highest version; its chain is followed through `from` back to version 0, or to a
+version reached without plan files (by `sovrium migrate` or Sovrium) when no earlier plan is in the directory.
 A plan that is not on the head's chain (one rolled back and superseded, say) is reported, never applied.
 """
 
@@ -35,6 +36,12 @@ class PlanDirectory:
         """The head's ancestry, oldest first."""
         left_off = {f.plan.version for f in self.off_chain}
         return tuple(f for f in self.files if f.plan.version not in left_off)
+
+    @property
+    def base(self) -> int:
+        """The version the chain starts from: 0, or one databases reached without a plan file."""
+        chain = self.chain
+        return chain[0].plan.from_version if chain else 0
 
     def by_version(self, version: int) -> PlanFile | None:
         return next((f for f in self.files if f.plan.version == version), None)
@@ -117,7 +124,15 @@ def _walk_chain(files: list[PlanFile]) -> tuple[list[PlanFile], list[str]]:
             break
         parent = by_version.get(plan.from_version)
         if parent is None:
-            problems.append(f"{current.path.name}: starts from version {plan.from_version}, which has no plan file")
+            # A chain may begin at a version reached without plan files (`sovrium migrate` at start-up, Sovrium
+            # itself): a database is checked to be exactly there when the first plan applies. With plans of
+            # earlier versions present, a file is missing from the middle instead.
+            if any(f.plan.version < plan.from_version for f in files):
+                problems.append(
+                    f"{current.path.name}: starts from version {plan.from_version}, which has no plan file (a "
+                    "version reached by `sovrium migrate` or Sovrium has none: move the plans before it to archive/ "
+                    "so that the chain starts there)"
+                )
             break
         if parent.plan.to_checksum != plan.from_checksum:
             problems.append(
