@@ -175,6 +175,18 @@ CASES = [
         (("SELECT data_type FROM information_schema.columns WHERE column_name = 'customer'", "text"),),
     ),
     Case(
+        "a referenced key changing type as the referencing table goes drops that table's key first",
+        schema(customers(table_extra="    primaryKey: {type: uuid}\n"), ORDERS),
+        schema(customers(table_extra="    primaryKey: {type: text}\n")),
+        ("drop_constraint", "drop_table", "alter_column_type"),
+        (
+            (
+                "SELECT data_type FROM information_schema.columns WHERE (table_name, column_name) = ('customers','id')",
+                "text",
+            ),
+        ),
+    ),
+    Case(
         "rename table keeps rows and derived names",
         schema(customers()),
         schema(customers(replace={"name: customers": "name: clients"})),

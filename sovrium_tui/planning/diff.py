@@ -252,11 +252,16 @@ def _diff_views(current: Sequence[View], desired: Sequence[View], phases: _Phase
 
 
 def _drop_tables(tables: Sequence[Table], phases: _Phases) -> None:
+    """Dropped tables, those referencing others first. A foreign key that closes a cycle, or that references a
+    column another table rebuilds or retypes in this plan (which PostgreSQL refuses while the key is there), is
+    dropped on its own before, and the table dropped (and made again by its reverse) without it."""
     order, cyclic = _dependency_order(tables)
     for table in reversed(order):
-        for constraint in cyclic.get(table.name, ()):
+        aside = [*cyclic.get(table.name, ())]
+        aside += [c for c in table.constraints if c not in aside and _references_rebuilt(c, phases)]
+        for constraint in aside:
             phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
-        phases.drop_tables.append(DropTable(_without(table, cyclic.get(table.name, ()))))
+        phases.drop_tables.append(DropTable(_without(table, aside)))
 
 
 def _create_tables(tables: Sequence[Table], phases: _Phases) -> None:
@@ -484,19 +489,23 @@ def _remake_foreign_keys_to_rebuilt_columns(kept: Sequence[tuple[Table, Table | 
     added = {(c.table, c.constraint.name) for c in phases.add_foreign_keys if isinstance(c, AddConstraint)}
     for table, wanted in kept:
         if wanted is None:
-            continue
+            continue  # a table the plan drops: its keys are set aside by `_drop_tables`
         for constraint in table.constraints:
-            rebuilt = phases.rebuilt_columns.get(constraint.references or "")
-            if constraint.kind != "foreign_key" or not rebuilt:
-                continue
-            match = _REFERENCES.match(constraint.definition)
-            referenced = _identifiers(match.group(3)) if match else set()
-            if rebuilt.isdisjoint(referenced) or (table.name, constraint.name) in dropped:
+            if not _references_rebuilt(constraint, phases) or (table.name, constraint.name) in dropped:
                 continue
             phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
             again = wanted.constraint(constraint.name)
             if again is not None and (table.name, constraint.name) not in added:
                 phases.add_foreign_keys.append(AddConstraint(table.name, again))
+
+
+def _references_rebuilt(constraint: Constraint, phases: _Phases) -> bool:
+    """Whether a foreign key references a column the plan drops and adds again, or changes the type of."""
+    rebuilt = phases.rebuilt_columns.get(constraint.references or "")
+    if constraint.kind != "foreign_key" or not rebuilt:
+        return False
+    match = _REFERENCES.match(constraint.definition)
+    return not rebuilt.isdisjoint(_identifiers(match.group(3)) if match else set())
 
 
 def _narrows(
