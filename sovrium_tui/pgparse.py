@@ -62,3 +62,28 @@ def expression_problem(expression: str) -> str | None:
     except RecursionError:
         return TOO_DEEP
     return None
+
+
+def column_references(expression: str) -> list[tuple[str, ...]] | None:
+    """The column references of an expression as PostgreSQL reads them (each a name, or table and name; quoted
+    names as written, others folded to lower case), or None when its parser cannot read the expression."""
+    from pglast import parser
+
+    try:
+        tree = with_deep_trees(lambda: json.loads(parser.parse_sql_json(f"SELECT ({expression})")))
+    except (parser.ParseError, RecursionError):
+        return None
+    found: list[tuple[str, ...]] = []
+    stack: list[object] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            reference = node.get("ColumnRef")
+            if isinstance(reference, dict):
+                names = [item["String"]["sval"] for item in reference.get("fields", ()) if "String" in item]
+                found.append(tuple(names))
+                continue
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found

@@ -3,6 +3,7 @@ currency and percentage, free-text barcode formats, unique geolocation, and the 
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -271,3 +272,82 @@ async def test_defaults_that_are_one_fixed_value_or_each_inserts_moment_apply_an
     assert await db.fetchval("SELECT ends = 'infinity' FROM things")
     assert (row["starts"].year, str(row["due"]), str(row["span"])) == (1970, "2024-01-02", "1:30:00")
     assert (str(row["midnight"]), str(row["lunch"])) == ("00:00:00", "12:30:00")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the columns raw SQL reads
+
+
+@pytest.mark.parametrize(
+    ("expression", "unknown"),
+    [
+        ("PRICE > 0", None),  # unquoted: folded to lower case, as PostgreSQL reads it
+        ('"Price" > 0', "Price"),  # quoted: as written
+        ("a IS NORMALIZED", None),
+        ("A > 0 AND current_user <> 'x' AND created_at < now()", None),
+        ("length(nmae) > 0", "nmae"),
+        ('"nope" IS NULL OR a > 0', "nope"),
+        ("tags[1] IS NOT NULL AND deleted_at IS NULL", None),
+    ],
+)
+async def test_a_check_or_index_predicate_reads_only_its_tables_columns_as_postgresql_reads_names(
+    db: asyncpg.Connection, expression: str, unknown: str | None
+) -> None:
+    fields = (
+        "{id: 1, name: a, type: single-line-text}",
+        "{id: 2, name: price, type: decimal}",
+        "{id: 3, name: tags, type: multi-select, options: [x]}",
+    )
+    await build(db, app(schema(*fields)))
+    checked = f"    constraints: [{{name: rule, check: {json.dumps(expression)}}}]\n"
+    predicate = f"    indexes: [{{name: part, fields: [a], where: {json.dumps(expression)}}}]\n"
+    for table_keys, key in ((checked, "check"), (predicate, "where")):
+        if unknown is None:
+            app(schema(*fields) + table_keys)
+        else:
+            with pytest.raises(SchemaInvalid, match=f'{key} references non-existent column "{unknown}"'):
+                app(schema(*fields) + table_keys)
+    try:
+        async with db.transaction():
+            await db.execute(f"ALTER TABLE things ADD CONSTRAINT probe CHECK ({expression})")
+            raise asyncpg.PostgresError("taken back")
+    except asyncpg.UndefinedColumnError as refused:
+        assert unknown is not None and f'column "{unknown}" does not exist' in str(refused)
+    except asyncpg.PostgresError:
+        assert unknown is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# table-level foreign keys between unlike types
+
+
+@pytest.mark.parametrize(
+    ("local", "remote", "refused"),
+    [
+        ("single-line-text", "integer", True),
+        ("checkbox", "integer", True),
+        ("date", "single-line-text", True),
+        ("single-line-text", "long-text", False),  # varchar(255) and text compare
+        ("integer", "decimal", False),  # a whole number meets a numeric through a cast
+        ("date", "datetime", False),  # dates and date-times compare
+    ],
+)
+async def test_a_foreign_key_between_unlike_types_is_refused_as_postgresql_refuses_it(
+    db: asyncpg.Connection, local: str, remote: str, refused: bool
+) -> None:
+    text = (
+        "name: app\ntables:\n"
+        f"  - id: 1\n    name: targets\n    fields:\n      - {{id: 1, name: code, type: {remote}, unique: true}}\n"
+        f"  - id: 2\n    name: pointers\n    fields:\n      - {{id: 1, name: ref, type: {local}}}\n"
+        "    foreignKeys: [{name: points, fields: [ref], referencedTable: targets, referencedFields: [code]}]\n"
+    )
+    schema_app = app(text)
+    if refused:
+        with pytest.raises(SchemaInvalid, match=r'Foreign key "points": column "ref" \(.*\) cannot reference'):
+            compile_app(schema_app)
+        await build(db, app(text.replace("    foreignKeys: [", "#    foreignKeys: [")))
+        with pytest.raises(asyncpg.PostgresError, match="cannot be implemented"):
+            await db.execute("ALTER TABLE pointers ADD FOREIGN KEY (ref) REFERENCES targets (code)")
+    else:
+        await build(db, schema_app)
+        assert await differences(db, schema_app) == []

@@ -1025,6 +1025,46 @@ def _table_rules(ctx: _Context) -> tuple[list[Constraint], list[Index]]:
     return constraints, indexes
 
 
+# Column types by the btree family PostgreSQL compares them in: a foreign key's two sides must share one (a whole
+# number and a numeric also meet, through a cast; any other type is not judged).
+_TYPE_FAMILIES = {
+    **dict.fromkeys(("smallint", "integer", "bigint"), "integer"),
+    "numeric": "numeric",
+    **dict.fromkeys(("text", "character varying", "character"), "text"),
+    "uuid": "uuid",
+    "boolean": "boolean",
+    **dict.fromkeys(("date", TIMESTAMP, TIMESTAMPTZ), "datetime"),
+}
+_MEETING_FAMILIES = frozenset({"integer", "numeric"})
+
+
+def _foreign_key_type_problems(ctx: _Context, position: int, columns: Sequence[Column]) -> list[Problem]:
+    """Table-level foreign keys whose columns cannot be compared with the columns they reference
+    (`foreign key constraint … cannot be implemented`): each pair of unlike types, said with both types."""
+    own = {c.name: c.type for c in columns}
+    problems: list[Problem] = []
+    for number, fk in enumerate(ctx.table.foreign_keys):
+        referenced = ctx.app.table_named(fk.referenced_table)
+        if referenced is None:
+            continue
+        for local, remote in zip(fk.fields, fk.referenced_fields, strict=False):
+            try:
+                remote_type = ctx.resolver.column_type(referenced, remote)
+            except _FieldError:
+                continue  # not a column this check can type: left to the rest of validation and PostgreSQL
+            local_type = own.get(local)
+            families = {_TYPE_FAMILIES.get(t.split("(")[0]) for t in (local_type or "", remote_type)}
+            if None in families or len(families) == 1 or families == _MEETING_FAMILIES:
+                continue
+            message = (
+                f'Foreign key "{fk.name}": column "{local}" ({local_type}) cannot reference '
+                f'"{referenced.name}.{remote}" ({remote_type}): PostgreSQL compares only like types; reference a '
+                "column of the same type, or change this field's type"
+            )
+            problems.append(Problem(message, f"tables[{position}].foreignKeys[{number}]"))
+    return problems
+
+
 _TRIGGER_BODY_END = ("  RETURN NEW;", "END;")
 
 
@@ -1175,6 +1215,7 @@ def _compile_table(
     rules, rule_indexes = _table_rules(ctx)
     build.constraints.extend(rules)
     build.indexes.extend(rule_indexes)
+    build.problems.extend(_foreign_key_type_problems(ctx, position, build.columns))
     _add_primary_key(ctx, position, build)
     if len(build.columns) > MAX_COLUMNS:
         message = (

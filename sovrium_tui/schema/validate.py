@@ -398,9 +398,18 @@ class _RawSql:
     path: str
     key: str
     text: str
+    columns: frozenset[str] = frozenset()  # the table's columns, which every name the expression reads must be
 
 
-def _raw_sql(problems: Problems, value: object, path: str, key: str, pending: list[_RawSql]) -> str | None:
+def _raw_sql(
+    problems: Problems,
+    value: object,
+    path: str,
+    key: str,
+    pending: list[_RawSql],
+    *,
+    columns: Iterable[str] = (),
+) -> str | None:
     """Keep raw SQL text; refuse statement separators, NULs and comments now, queue it for parsing."""
     text = _expect_str(problems, value, path)
     if text is None:
@@ -410,7 +419,7 @@ def _raw_sql(problems: Problems, value: object, path: str, key: str, pending: li
     elif "--" in text or "/*" in text:
         problems.add(path, f"{key} must be one SQL expression: comments are not allowed")
     else:
-        pending.append(_RawSql(path, key, text))
+        pending.append(_RawSql(path, key, text, frozenset(columns)))
     return text
 
 
@@ -443,6 +452,22 @@ def _check_raw_sql(problems: Problems, pending: list[_RawSql]) -> None:
             problems.add(sql.path, f"{sql.key} must be a boolean SQL expression, got {_show(sql.text)}")
         elif parsed.find(exp.Query) is not None:
             problems.add(sql.path, f"{sql.key} cannot contain a subquery (PostgreSQL refuses them here)")
+        else:
+            _check_raw_columns(problems, sql)
+
+
+def _check_raw_columns(problems: Problems, sql: _RawSql) -> None:
+    """Each column the expression reads (unqualified: its own table's) must be one of the table's columns, as
+    PostgreSQL's own parser reads the names."""
+    from sovrium_tui.pgparse import column_references
+
+    reported: set[str] = set()
+    for reference in column_references(sql.text) or ():
+        if len(reference) != 1 or reference[0] in sql.columns or reference[0] in reported:
+            continue
+        reported.add(reference[0])
+        hint = did_you_mean(reference[0], sql.columns)
+        problems.add(sql.path, f'{sql.key} references non-existent column "{reference[0]}"{hint}')
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -903,7 +928,7 @@ class _Validator:
         draft.indexes = self.indexes(draft, columns)
         draft.unique_constraints = self.unique_constraints(draft, columns)
         draft.foreign_keys = self.foreign_keys(draft, columns)
-        draft.checks = self.checks(draft)
+        draft.checks = self.checks(draft, columns)
         self.check_constraint_names_unique(draft)
         draft.allow_destructive = _flag(self.problems, data, "allowDestructive", path)
         draft.views = computed_fields.read_views(self.problems, draft)
@@ -1185,7 +1210,9 @@ class _Validator:
             unique = _flag(self.problems, data, "unique", path)
             where = None
             if "where" in data:
-                where = _raw_sql(self.problems, data["where"], f"{path}.where", "where", self.pending_sql)
+                where = _raw_sql(
+                    self.problems, data["where"], f"{path}.where", "where", self.pending_sql, columns=columns
+                )
             if name is not None and fields:
                 names.add(name)
                 specs.append((path, IndexSpec(name, fields, unique, where)))
@@ -1229,14 +1256,14 @@ class _Validator:
                 specs.append((path, ForeignKeySpec(name, fields, table, referenced, on_delete, on_update)))
         return specs
 
-    def checks(self, draft: _TableDraft) -> list[CheckSpec]:
+    def checks(self, draft: _TableDraft, columns: set[str]) -> list[CheckSpec]:
         specs: list[CheckSpec] = []
         for path, data in self.entries(draft, "constraints", frozenset({"name", "check"})):
             name = _sql_name(self.problems, data, path, "constraint name", _FIELD_NAME)
             value = _require(self.problems, data, "check", path)
             check = None
             if value is not _MISSING:
-                check = _raw_sql(self.problems, value, f"{path}.check", "check", self.pending_sql)
+                check = _raw_sql(self.problems, value, f"{path}.check", "check", self.pending_sql, columns=columns)
             if name is not None and check is not None:
                 specs.append(CheckSpec(name, check))
         return specs
