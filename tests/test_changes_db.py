@@ -187,6 +187,13 @@ CASES = [
         ),
     ),
     Case(
+        "a new table referencing a key made again in the same plan gets its foreign key after the key",
+        schema(customers()),
+        schema(customers(table_extra="    primaryKey: {type: uuid}\n"), ORDERS),
+        ("drop_column", "create_table", "add_column", "add_constraint"),
+        (("SELECT count(*) FROM pg_constraint WHERE conname = 'orders_customer_fkey'", 1),),
+    ),
+    Case(
         "rename table keeps rows and derived names",
         schema(customers()),
         schema(customers(replace={"name: customers": "name: clients"})),

@@ -328,7 +328,10 @@ async def test_a_check_or_index_predicate_reads_only_its_tables_columns_as_postg
         ("checkbox", "integer", True),
         ("date", "single-line-text", True),
         ("single-line-text", "long-text", False),  # varchar(255) and text compare
-        ("integer", "decimal", False),  # a whole number meets a numeric through a cast
+        ("integer", "decimal", False),  # a whole number references a numeric through a cast
+        ("decimal", "integer", True),  # not the other way
+        ("duration", "integer", True),
+        ("array", "integer", True),
         ("date", "datetime", False),  # dates and date-times compare
     ],
 )
@@ -351,3 +354,36 @@ async def test_a_foreign_key_between_unlike_types_is_refused_as_postgresql_refus
     else:
         await build(db, schema_app)
         assert await differences(db, schema_app) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# unique rules repeated under other names
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "    uniqueConstraints: [{name: first_rule, fields: [code]}, {name: second_rule, fields: [code]}]\n",
+        "    uniqueConstraints: [{name: second_rule, fields: [id]}]\n",  # the primary key's columns
+    ],
+)
+async def test_unique_rules_on_the_same_columns_are_refused_since_postgresql_keeps_one(
+    db: asyncpg.Connection, rules: str
+) -> None:
+    text = schema("{id: 1, name: code, type: single-line-text}") + rules
+    with pytest.raises(SchemaInvalid, match=r'Unique rules "\w+" and "\w+" of table "things" cover the same'):
+        compile_app(app(text))
+    await db.execute(
+        "CREATE TABLE probe (id integer PRIMARY KEY, code text, CONSTRAINT a UNIQUE (code), CONSTRAINT b UNIQUE (code))"
+    )
+    kept = await db.fetchval("SELECT count(*) FROM pg_constraint WHERE conrelid = 'probe'::regclass AND contype = 'u'")
+    assert kept == 1  # the reason: a CREATE TABLE drops the repeat
+
+
+async def test_unique_rules_on_the_same_columns_in_another_order_are_both_kept(db: asyncpg.Connection) -> None:
+    text = schema("{id: 1, name: code, type: single-line-text}", "{id: 2, name: kind, type: single-line-text}")
+    target = app(
+        text + "    uniqueConstraints: [{name: one, fields: [code, kind]}, {name: two, fields: [kind, code]}]\n"
+    )
+    await build(db, target)
+    assert await differences(db, target) == []

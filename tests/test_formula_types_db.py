@@ -200,3 +200,65 @@ async def test_a_formula_computed_by_a_trigger_converts_its_value_through_text(d
     await build(db, parse_app(schema, source="typed.json"))
     await db.execute("INSERT INTO probe (d) VALUES ('2024-03-01')")
     assert await db.fetchval("SELECT f FROM probe") == 2024
+
+
+# --- rollups: an aggregation PostgreSQL has for the related field's values ---------------------------------------
+
+
+def _rollup_app(related_type: str) -> str:
+    return json.dumps(
+        {
+            "name": "rolled",
+            "tables": [
+                {"id": 1, "name": "projects", "fields": [{"id": 1, "name": "title", "type": "single-line-text"}]},
+                {
+                    "id": 2,
+                    "name": "tasks",
+                    "fields": [
+                        {"id": 1, "name": "value", "type": related_type},
+                        {"id": 2, "name": "project", "type": "relationship", "relatedTable": "projects"},
+                    ],
+                },
+            ],
+        }
+    )
+
+
+def _with_rollup(text: str, aggregation: str) -> str:
+    document = json.loads(text)
+    rollup = {"id": 2, "name": "total", "type": "rollup", "relationshipField": "tasks", "relatedField": "value"}
+    tasks = {"id": 3, "name": "tasks", "type": "relationship", "relatedTable": "tasks", "relationType": "one-to-many"}
+    document["tables"][0]["fields"] += [tasks, {**rollup, "id": 4, "aggregation": aggregation}]
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("related_type", "aggregation", "sql_type", "said"),
+    [
+        ("single-line-text", "SUM", "varchar", "SUM adds numbers"),
+        ("duration", "SUM", "interval", "SUM adds numbers"),  # an empty sum is 0, which no duration is
+        ("date", "AVG", "date", "AVG averages numbers or durations"),
+        ("checkbox", "MAX", "boolean", "MAX needs values in an order"),
+    ],
+)
+async def test_a_rollup_postgresql_has_no_aggregate_for_is_refused(
+    db: asyncpg.Connection, related_type: str, aggregation: str, sql_type: str, said: str
+) -> None:
+    with pytest.raises(SchemaInvalid, match=said):
+        parse_app(_with_rollup(_rollup_app(related_type), aggregation), source="rolled.json")
+    empty = "0" if aggregation == "SUM" else "NULL"
+    with pytest.raises(asyncpg.PostgresError):
+        await db.execute(f"SELECT COALESCE({aggregation}(v), {empty}) FROM (SELECT NULL::{sql_type} AS v) AS t")
+
+
+@pytest.mark.parametrize(
+    ("related_type", "aggregation"),
+    [("integer", "SUM"), ("duration", "AVG"), ("date", "MAX"), ("single-line-text", "MIN"), ("checkbox", "COUNTA")],
+)
+async def test_a_rollup_postgresql_can_aggregate_applies(
+    db: asyncpg.Connection, related_type: str, aggregation: str
+) -> None:
+    target = parse_app(_with_rollup(_rollup_app(related_type), aggregation), source="rolled.json")
+    await build(db, target)
+    await db.execute("INSERT INTO projects (title) VALUES ('p')")
+    assert await db.fetchval("SELECT count(*) FROM projects") == 1

@@ -1025,17 +1025,20 @@ def _table_rules(ctx: _Context) -> tuple[list[Constraint], list[Index]]:
     return constraints, indexes
 
 
-# Column types by the btree family PostgreSQL compares them in: a foreign key's two sides must share one (a whole
-# number and a numeric also meet, through a cast; any other type is not judged).
+# Column types by the btree family PostgreSQL compares them in: a foreign key's two sides must share one (any other
+# type is a family of its own). A whole number also references a numeric (it is cast up), not the other way.
 _TYPE_FAMILIES = {
     **dict.fromkeys(("smallint", "integer", "bigint"), "integer"),
-    "numeric": "numeric",
-    **dict.fromkeys(("text", "character varying", "character"), "text"),
-    "uuid": "uuid",
-    "boolean": "boolean",
+    **dict.fromkeys(("real", "double precision"), "float"),
+    **dict.fromkeys(("text", "character varying"), "text"),
     **dict.fromkeys(("date", TIMESTAMP, TIMESTAMPTZ), "datetime"),
 }
-_MEETING_FAMILIES = frozenset({"integer", "numeric"})
+_REFERENCES_ACROSS = frozenset({("integer", "numeric")})
+
+
+def _type_family(pg_type: str) -> str:
+    base = pg_type.split("(", maxsplit=1)[0]
+    return _TYPE_FAMILIES.get(base, base)
 
 
 def _foreign_key_type_problems(ctx: _Context, position: int, columns: Sequence[Column]) -> list[Problem]:
@@ -1053,8 +1056,12 @@ def _foreign_key_type_problems(ctx: _Context, position: int, columns: Sequence[C
             except _FieldError:
                 continue  # not a column this check can type: left to the rest of validation and PostgreSQL
             local_type = own.get(local)
-            families = {_TYPE_FAMILIES.get(t.split("(")[0]) for t in (local_type or "", remote_type)}
-            if None in families or len(families) == 1 or families == _MEETING_FAMILIES:
+            if local_type is None:
+                continue
+            pair = tuple(
+                _TYPE_FAMILIES.get(base, base) for t in (local_type, remote_type) for base in (t.split("(")[0],)
+            )
+            if pair[0] == pair[1] or pair in _REFERENCES_ACROSS:
                 continue
             message = (
                 f'Foreign key "{fk.name}": column "{local}" ({local_type}) cannot reference '
@@ -1225,7 +1232,28 @@ def _compile_table(
         build.problems.append(Problem(message, f"tables[{position}].fields"))
     functions, triggers = _triggers(ctx)
     constraints, indexes = tuple(_distinct(build.constraints)), tuple(_distinct(build.indexes))
+    build.problems.extend(_repeated_unique_rules(ctx, position, constraints))
     return Table(ctx.name, tuple(build.columns), constraints, indexes, tuple(triggers)), functions, build.problems
+
+
+def _repeated_unique_rules(ctx: _Context, position: int, constraints: Sequence[Constraint]) -> list[Problem]:
+    """Unique rules (and the primary key) on the same columns in the same order under different names: a
+    `CREATE TABLE` keeps only one of them (PostgreSQL drops the repeats), so the table would never match."""
+    first: dict[tuple[str, ...], Constraint] = {}
+    problems: list[Problem] = []
+    for constraint in constraints:
+        if constraint.kind not in ("unique", "primary_key") or not constraint.columns:
+            continue
+        earlier = first.setdefault(tuple(constraint.columns), constraint)
+        if earlier is not constraint:
+            columns = ", ".join(constraint.columns)
+            message = (
+                f'Unique rules "{earlier.name}" and "{constraint.name}" of table "{ctx.label}" cover the same columns '
+                f"({columns}): PostgreSQL keeps only one of them; remove the repeat (a field's `unique`, the primary "
+                "key and `uniqueConstraints` each make one)"
+            )
+            problems.append(Problem(message, f"tables[{position}]"))
+    return problems
 
 
 def _distinct(items: Iterable[_T]) -> list[_T]:

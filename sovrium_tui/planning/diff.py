@@ -265,10 +265,15 @@ def _drop_tables(tables: Sequence[Table], phases: _Phases) -> None:
 
 
 def _create_tables(tables: Sequence[Table], phases: _Phases) -> None:
+    """New tables, those referenced first. A foreign key that closes a cycle, or that references a column another
+    table rebuilds or retypes in this plan (not there yet, or not of its type, when the table is made), is added on
+    its own after everything else."""
     order, cyclic = _dependency_order(tables)
     for table in order:
-        phases.create_tables.append(CreateTable(_without(table, cyclic.get(table.name, ()))))
-        for constraint in cyclic.get(table.name, ()):
+        later = [*cyclic.get(table.name, ())]
+        later += [c for c in table.constraints if c not in later and _references_rebuilt(c, phases)]
+        phases.create_tables.append(CreateTable(_without(table, later)))
+        for constraint in later:
             phases.add_foreign_keys.append(AddConstraint(table.name, constraint))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
 from sovrium_tui.schema.field_types import FOREIGN_KEY_RELATIONS, SYSTEM_COLUMNS, VIEW_COMPUTED_TYPES, creates_column
-from sovrium_tui.schema.formula_types import field_kinds, formula_type_problems
+from sovrium_tui.schema.formula_types import KIND_OF_FIELD_TYPE, field_kinds, formula_type_problems
 from sovrium_tui.schema.model import (
     AiSettings,
     FilterCondition,
@@ -470,9 +470,26 @@ class CrossCheck:
         label = f'{kind} field "{draft.label}.{built.name}"'
         if built.type == "rollup":
             self.related_field(label, built, related, path)
+            self.aggregated_kind(label, built, related, path)
         if relationship.relation_type != "many-to-many":
             self.back_reference(draft, relationship, related, path=path, label=label)
         self.filter_fields(built, related, path)
+
+    def aggregated_kind(self, label: str, built: Field, related: _TableDraft, path: str) -> None:
+        """An aggregation PostgreSQL has no function for on the related field's values (`sum(character
+        varying) does not exist`): SUM adds numbers (an empty sum is 0), AVG numbers or durations, MIN and MAX
+        anything but true/false values. Fields whose kind is not known for sure are left to PostgreSQL."""
+        aggregation = (built.aggregation or "SUM").upper()
+        allowed = _AGGREGATED_KINDS.get(aggregation)
+        target = related.field_named(built.related_field or "")
+        kind = KIND_OF_FIELD_TYPE.get(target.type) if target is not None else None
+        if allowed is None or kind is None or kind in allowed[0]:
+            return
+        message = (
+            f'{label}: {aggregation} {allowed[1]}, and "{related.label}.{target.name if target else ""}" holds '
+            f"{_KIND_WORDS[kind]}; choose another aggregation (COUNT, COUNTA, MIN, MAX) or another field"
+        )
+        self.problems.add(f"{path}.aggregation", message)
 
     def related_field(self, label: str, built: Field, related: _TableDraft, path: str) -> None:
         from sovrium_tui.schema.validate import did_you_mean
@@ -590,6 +607,24 @@ class CrossCheck:
             problem = query_problem(view.query)
             if problem is not None:
                 self.problems.add(f"{path}.query", f'View "{view.id}": {problem}')
+
+
+# The kinds each aggregation takes (others: any), and how to say it.
+_AGGREGATED_KINDS = {
+    "SUM": (frozenset({"number"}), "adds numbers"),
+    "AVG": (frozenset({"number", "interval"}), "averages numbers or durations"),
+    "MIN": (frozenset({"number", "text", "date", "timestamp", "time", "interval"}), "needs values in an order"),
+    "MAX": (frozenset({"number", "text", "date", "timestamp", "time", "interval"}), "needs values in an order"),
+}
+_KIND_WORDS = {
+    "number": "numbers",
+    "text": "text",
+    "boolean": "true/false values",
+    "date": "dates",
+    "timestamp": "dates and times",
+    "time": "times",
+    "interval": "durations",
+}
 
 
 def _in_circles(uses: Mapping[str, set[str]]) -> list[str]:
