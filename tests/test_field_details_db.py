@@ -14,7 +14,7 @@ import yaml
 
 from sovrium_tui.catalog import compile_app
 from sovrium_tui.errors import SchemaInvalid
-from tests.acceptance_support import Cli, constraint_names
+from tests.acceptance_support import Cli, constraint_names, write_schema
 from tests.roundtrip import app, build, differences, plan_change, run_steps
 
 
@@ -387,3 +387,16 @@ async def test_unique_rules_on_the_same_columns_in_another_order_are_both_kept(d
     )
     await build(db, target)
     assert await differences(db, target) == []
+
+
+async def test_a_rule_reading_a_field_made_again_is_made_again_by_an_offline_plan(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    rule = "    constraints: [{name: named, check: '\"title\" IS NOT NULL'}]\n"
+    text = schema("{id: 1, name: title, type: single-line-text}", "{id: 2, name: slug, type: single-line-text}")
+    cli.ok("plan", write_schema(cli.cwd / "app.yaml", text + rule), "--offline")
+    formula = text.replace("type: single-line-text}", "type: formula, formula: 'UPPER(slug)'}", 1)
+    cli.ok("plan", write_schema(cli.cwd / "app.yaml", formula + rule), "--offline")  # title dropped and added again
+    cli.db_ok("apply", "plans", "--yes", "--allow-destructive")
+    assert await db.fetchval("SELECT count(*) FROM pg_constraint WHERE conname = 'named'") == 1
+    assert "no drift" in cli.db_ok("drift").stdout

@@ -34,6 +34,7 @@ from sovrium_tui.catalog.model import (
 )
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES, quote_ident, quote_literal, truncate_identifier
+from sovrium_tui.pgparse import column_references
 from sovrium_tui.schema.field_types import (
     FOREIGN_KEY_RELATIONS,
     NO_COLUMN_TYPES,
@@ -1018,9 +1019,12 @@ def _table_rules(ctx: _Context) -> tuple[list[Constraint], list[Index]]:
         )
         constraints.append(Constraint(truncate_identifier(fk.name), "foreign_key", definition, fk.fields, target_name))
     for check in table.checks:
-        # The user's expression as written (PostgreSQL would reprint it): the constraint's comment stores it.
+        # The user's expression as written (PostgreSQL would reprint it): the constraint's comment stores it. The
+        # columns it reads, as PostgreSQL's parser reads them: a plan that drops and adds one of them again (a
+        # field turned into a formula, say) makes the rule again after it (PostgreSQL drops it with the column).
+        read = dict.fromkeys(name for name, *rest in column_references(check.check) or () if not rest)
         constraints.append(
-            Constraint(truncate_identifier(check.name), "check", f"CHECK ({check.check})", verbatim=True)
+            Constraint(truncate_identifier(check.name), "check", f"CHECK ({check.check})", tuple(read), verbatim=True)
         )
     return constraints, indexes
 
