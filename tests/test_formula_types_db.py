@@ -262,3 +262,36 @@ async def test_a_rollup_postgresql_can_aggregate_applies(
     await build(db, target)
     await db.execute("INSERT INTO projects (title) VALUES ('p')")
     assert await db.fetchval("SELECT count(*) FROM projects") == 1
+
+
+async def test_a_count_whose_back_reference_points_at_a_third_table_is_refused(db: asyncpg.Connection) -> None:
+    document = {
+        "name": "org",
+        "tables": [
+            {
+                "id": 1,
+                "name": "employees",
+                "fields": [
+                    {"id": 1, "name": "title", "type": "single-line-text"},
+                    {"id": 2, "name": "manager", "type": "relationship", "relatedTable": "employees"},
+                ],
+            },
+            {
+                "id": 2,
+                "name": "teams",
+                "primaryKey": {"type": "uuid"},
+                "fields": [
+                    {"id": 1, "name": "manager", "type": "relationship", "relatedTable": "employees"},
+                    {"id": 2, "name": "reports", "type": "count", "relationshipField": "manager"},
+                ],
+            },
+        ],
+    }
+    with pytest.raises(SchemaInvalid, match=r'column "employees.manager" points at "employees", not back at this'):
+        parse_app(json.dumps(document), source="org.json")
+    # What the view would have compared: this table's uuid ids with another table's integer ids.
+    await db.execute("CREATE TABLE employees (id serial PRIMARY KEY, manager integer)")
+    with pytest.raises(asyncpg.UndefinedFunctionError, match="operator does not exist: integer = uuid"):
+        await db.execute(
+            "SELECT (SELECT count(*) FROM employees e WHERE e.manager = t.id) FROM (SELECT gen_random_uuid() AS id) t"
+        )

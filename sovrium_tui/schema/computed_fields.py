@@ -511,6 +511,15 @@ class CrossCheck:
                 "table; set foreignKey on the relationship field to the name of that column"
             )
             self.problems.add(f"{path}.relationshipField", message)
+            return
+        holder = related.field_named(column)
+        if holder is not None and holder.type == "relationship" and holder.related_table not in (draft.name, None):
+            message = (
+                f'{label}: the related table\'s column "{related.label}.{column}" points at "{holder.related_table}", '
+                "not back at this table, so it holds no id of this table's rows; set foreignKey on the relationship "
+                "field to the column that does"
+            )
+            self.problems.add(f"{path}.relationshipField", message)
 
     def filter_fields(self, built: Field, related: _TableDraft, path: str) -> None:
         from sovrium_tui.schema.validate import did_you_mean
