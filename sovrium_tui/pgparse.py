@@ -10,6 +10,7 @@ plan hold is one the plan checker can read again.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -64,7 +65,8 @@ def expression_problem(expression: str) -> str | None:
     return None
 
 
-def column_references(expression: str) -> list[tuple[str, ...]] | None:
+@functools.lru_cache(maxsize=1024)  # a rule is read by validation and again by compile
+def column_references(expression: str) -> tuple[tuple[str, ...], ...] | None:
     """The column references of an expression as PostgreSQL reads them (each a name, or table and name; quoted
     names as written, others folded to lower case), or None when its parser cannot read the expression."""
     from pglast import parser
@@ -86,4 +88,4 @@ def column_references(expression: str) -> list[tuple[str, ...]] | None:
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return found
+    return tuple(found)

@@ -795,7 +795,7 @@ def _formula(ctx: _Context, field: Field) -> _FieldParts:
     pg_type = formula.column_type(field)
     if ctx.formulas.get(field.name) == "generated":
         kinds = functools.partial(field_kinds, ctx.table.fields)
-        problem = result_type_problem(parse_formula(field.formula).tree, kinds, field.result_type)
+        problem = result_type_problem(parse_formula(field.formula).tree, kinds, pg_type, field.result_type)
         if problem is not None:
             raise _FieldError(f'Formula of field "{field.name}": {problem}')
         return _FieldParts(Column(field.name, pg_type, generated=formula.translate(field.formula, ctx.table)))

@@ -11,6 +11,7 @@ left to PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -28,13 +29,14 @@ KIND_OF_FIELD_TYPE = {
 }
 _SYSTEM_TIMESTAMPS = frozenset({"created_at", "updated_at", "deleted_at"})
 
-# A `resultType`'s column, as a kind (text[] is not judged).
-_KIND_OF_RESULT = {
-    **dict.fromkeys(("decimal", "number", "numeric", "integer", "int"), "number"),
-    **dict.fromkeys(("boolean", "bool"), "boolean"),
-    **dict.fromkeys(("text", "string"), "text"),
+# A formula's column type (from its `resultType`), as a kind (text[] is not judged).
+_KIND_OF_COLUMN = {
+    "numeric": "number",
+    "integer": "number",
+    "boolean": "boolean",
+    "text": "text",
     "date": "date",
-    **dict.fromkeys(("datetime", "timestamp"), "timestamp"),
+    "timestamp with time zone": "timestamp",
 }
 # The kinds a value may have to be stored in a column of each kind (PostgreSQL's assignment casts: anything
 # becomes text; a date and a date and time become each other; nothing else crosses).
@@ -117,12 +119,15 @@ def formula_type_problems(tree: Any, field_kind: Callable[[str], str | None]) ->
     return _Reader(field_kind).problems(tree)
 
 
-def result_type_problem(tree: Any, field_kind: Callable[[str], str | None], result_type: str | None) -> str | None:
-    """Why a column of the formula's `resultType` cannot hold its value, or None. Only for a formula stored as a
+def result_type_problem(
+    tree: Any, field_kind: Callable[[str], str | None], column_type: str, result_type: str | None
+) -> str | None:
+    """Why the formula's column (`column_type`, from its `resultType`) cannot hold its value, or None. Only for a
+    formula stored as a
     generated column: PostgreSQL converts its value as it assigns (assignment casts), and refuses the column when
     there is none. A trigger's assignment converts through text at every write instead (`TO_CHAR(d, 'YYYY')` into
     an integer works), and a view's column takes the formula's own type, so neither is judged."""
-    return _Reader(field_kind).result_problem(tree, result_type)
+    return _Reader(field_kind).result_problem(tree, column_type, result_type)
 
 
 def field_kinds(fields: Any, name: str) -> str | None:
@@ -157,13 +162,13 @@ class _Reader:
             self.check(node)
         return self.found
 
-    def result_problem(self, tree: Any, result_type: str | None) -> str | None:
-        target = _KIND_OF_RESULT.get((result_type or "text").lower())
+    def result_problem(self, tree: Any, column_type: str, result_type: str | None) -> str | None:
+        target = _KIND_OF_COLUMN.get(column_type)
         made = self.kind(tree)
         if target not in _STORABLE_IN or made not in _WORDS or made in _STORABLE_IN[target]:
             return None
         return (
-            f"gives {_WORDS[made]} ({_sql(tree)}), but its resultType {result_type} holds {_WORDS[target]}; "
+            f"gives {_WORDS[made]} ({_sql(tree)}), but its resultType {result_type or 'text'} holds {_WORDS[target]}; "
             f"set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
         )
 
@@ -300,6 +305,7 @@ class _Reader:
             self.say(f"{name} takes {_WORDS[kind]}, and {_sql(argument)} is {_WORDS[given]}; convert it: {convert}")
 
 
+@functools.cache
 def _classes(names: str) -> tuple[Any, ...]:
     """sqlglot's expression classes by name."""
     from sqlglot import exp
