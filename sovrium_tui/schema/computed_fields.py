@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
 from sovrium_tui.schema.field_types import FOREIGN_KEY_RELATIONS, SYSTEM_COLUMNS, VIEW_COMPUTED_TYPES, creates_column
-from sovrium_tui.schema.formula_types import KIND_OF_FIELD_TYPE, field_kinds, formula_type_problems
+from sovrium_tui.schema.formula_types import KIND_OF_FIELD_TYPE, KIND_WORDS, field_kinds, formula_type_problems
 from sovrium_tui.schema.model import (
     AiSettings,
     FilterCondition,
@@ -487,7 +487,7 @@ class CrossCheck:
             return
         message = (
             f'{label}: {aggregation} {allowed[1]}, and "{related.label}.{target.name if target else ""}" holds '
-            f"{_KIND_WORDS[kind]}; choose another aggregation (COUNT, COUNTA, MIN, MAX) or another field"
+            f"{KIND_WORDS[kind]}; choose another aggregation (COUNT, COUNTA, MIN, MAX) or another field"
         )
         self.problems.add(f"{path}.aggregation", message)
 
@@ -624,15 +624,6 @@ _AGGREGATED_KINDS = {
     "AVG": (frozenset({"number", "interval"}), "averages numbers or durations"),
     "MIN": (frozenset({"number", "text", "date", "timestamp", "time", "interval"}), "needs values in an order"),
     "MAX": (frozenset({"number", "text", "date", "timestamp", "time", "interval"}), "needs values in an order"),
-}
-_KIND_WORDS = {
-    "number": "numbers",
-    "text": "text",
-    "boolean": "true/false values",
-    "date": "dates",
-    "timestamp": "dates and times",
-    "time": "times",
-    "interval": "durations",
 }
 
 

@@ -94,7 +94,7 @@ _COMPARABLE = {
 _NO_ARITHMETIC_AT_ALL = frozenset({"text", "boolean"})
 # PostgreSQL's type categories: the branches of CASE, COALESCE and the like must share one.
 _CATEGORY = {"number": "N", "text": "S", "boolean": "B", "date": "D", "timestamp": "D", "time": "D", "interval": "T"}
-_WORDS = {
+KIND_WORDS = {
     "number": "a number",
     "text": "text",
     "boolean": "a true/false value",
@@ -165,11 +165,11 @@ class _Reader:
     def result_problem(self, tree: Any, column_type: str, result_type: str | None) -> str | None:
         target = _KIND_OF_COLUMN.get(column_type)
         made = self.kind(tree)
-        if target not in _STORABLE_IN or made not in _WORDS or made in _STORABLE_IN[target]:
+        if target not in _STORABLE_IN or made not in KIND_WORDS or made in _STORABLE_IN[target]:
             return None
         return (
-            f"gives {_WORDS[made]} ({_sql(tree)}), but its resultType {result_type or 'text'} holds {_WORDS[target]}; "
-            f"set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
+            f"gives {KIND_WORDS[made]} ({_sql(tree)}), but its resultType {result_type or 'text'} holds "
+            f"{KIND_WORDS[target]}; set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
         )
 
     def say(self, problem: str) -> None:
@@ -187,7 +187,7 @@ class _Reader:
     def known(self, node: Any) -> str | None:
         """A kind PostgreSQL fixes, not a literal that takes its type from where it stands."""
         kind = self.kind(node)
-        return kind if kind in _WORDS else None
+        return kind if kind in KIND_WORDS else None
 
     def _kind(self, node: Any) -> str | None:
         exp = self.exp
@@ -245,7 +245,7 @@ class _Reader:
             kinds = dict.fromkeys(k for k in (self.known(b) for b in self.branches(node) if b is not None) if k)
             if len({_CATEGORY[k] for k in kinds}) > 1:
                 name = "CASE" if isinstance(node, exp.Case | exp.If) else _sql(node).split("(", 1)[0]
-                mixed = " and ".join(_WORDS[k] for k in kinds)
+                mixed = " and ".join(KIND_WORDS[k] for k in kinds)
                 self.say(f"{name} mixes {mixed} ({_sql(node)}); convert them to one kind, e.g. CAST(… AS text)")
         symbol = self.arithmetic.get(type(node))
         if symbol is not None:
@@ -258,7 +258,7 @@ class _Reader:
                 )
             ):
                 self.say(
-                    f"PostgreSQL has no operator for {_WORDS[left]} {symbol} {_WORDS[right]} ({_sql(node)}); "
+                    f"PostgreSQL has no operator for {KIND_WORDS[left]} {symbol} {KIND_WORDS[right]} ({_sql(node)}); "
                     "convert a side first, e.g. EXTRACT(EPOCH FROM …) for seconds"
                 )
         elif isinstance(node, exp.Not | exp.And | exp.Or):
@@ -277,13 +277,13 @@ class _Reader:
             left, right = self.known(node.this), self.known(node.expression)
             if left and right and right not in _COMPARABLE.get(left, frozenset({left})):
                 self.say(
-                    f"PostgreSQL cannot compare {_WORDS[left]} with {_WORDS[right]} ({_sql(node)}); "
+                    f"PostgreSQL cannot compare {KIND_WORDS[left]} with {KIND_WORDS[right]} ({_sql(node)}); "
                     f"convert a side first, e.g. {_CONVERT.get(left, 'CAST(… AS text)')}"
                 )
         elif isinstance(node, exp.DPipe):
             left, right = self.known(node.this), self.known(node.expression)
             if left and right and "text" not in (left, right):
-                self.say(f"|| joins text, not {_WORDS[left]} and {_WORDS[right]} ({_sql(node)}); use CONCAT(…)")
+                self.say(f"|| joins text, not {KIND_WORDS[left]} and {KIND_WORDS[right]} ({_sql(node)}); use CONCAT(…)")
         elif isinstance(node, self.text_calls):
             self.needs(node, node.this, "text", "CAST(… AS text)")
         elif isinstance(node, self.number_calls):
@@ -291,18 +291,20 @@ class _Reader:
         elif isinstance(node, exp.Extract):
             given = self.known(node.expression)
             if given in ("number", "text", "boolean"):
-                self.say(f"EXTRACT reads a date, a time or a duration, not {_WORDS[given]} ({_sql(node)})")
+                self.say(f"EXTRACT reads a date, a time or a duration, not {KIND_WORDS[given]} ({_sql(node)})")
 
     def needs_boolean(self, node: Any, what: str) -> None:
         given = self.known(node)
         if given is not None and given != "boolean":
-            self.say(f"{what}, and {_sql(node)} is {_WORDS[given]}; compare it instead, e.g. {_sql(node)} > 0")
+            self.say(f"{what}, and {_sql(node)} is {KIND_WORDS[given]}; compare it instead, e.g. {_sql(node)} > 0")
 
     def needs(self, call: Any, argument: Any, kind: str, convert: str) -> None:
         given = self.known(argument)
         if given is not None and given != kind:
             name = _sql(call).split("(", 1)[0]
-            self.say(f"{name} takes {_WORDS[kind]}, and {_sql(argument)} is {_WORDS[given]}; convert it: {convert}")
+            self.say(
+                f"{name} takes {KIND_WORDS[kind]}, and {_sql(argument)} is {KIND_WORDS[given]}; convert it: {convert}"
+            )
 
 
 @functools.cache
