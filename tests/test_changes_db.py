@@ -41,6 +41,23 @@ ORDERS = """
       - {id: 2, name: customer, type: relationship, relatedTable: customers, onDelete: cascade}
 """
 
+
+def buyers(column: str, field_type: str) -> str:
+    """A table whose own foreign key (not a relationship) references customers(`column`)."""
+    return f"""
+  - id: 3
+    name: buyers
+    fields:
+      - {{id: 1, name: {column}, type: {field_type}}}
+    foreignKeys:
+      - {{name: fk_buyers_{column}, fields: [{column}], referencedTable: customers, referencedFields: [{column}]}}
+"""
+
+
+BUYERS = buyers("email", "email")
+BUYERS_OF_CODE = buyers("code", "single-line-text")
+BUYERS_OF_NICKNAME = buyers("nickname", "single-line-text")
+
 SEED = "INSERT INTO customers (email, nickname, age) VALUES ('a@x.io', 'ann', 31), ('b@x.io', NULL, NULL)"
 
 
@@ -192,6 +209,48 @@ CASES = [
         schema(customers(table_extra="    primaryKey: {type: uuid}\n"), ORDERS),
         ("drop_column", "create_table", "add_column", "add_constraint"),
         (("SELECT count(*) FROM pg_constraint WHERE conname = 'orders_customer_fkey'", 1),),
+    ),
+    Case(
+        "a referenced key dropped as the referencing table goes drops that table's key first",
+        schema(customers(), ORDERS),
+        schema(
+            customers(
+                replace={"required: true, unique: true": "required: true"},
+                table_extra="    primaryKey: {type: composite, fields: [email]}\n",
+            )
+        ),
+        ("drop_constraint", "drop_table", "drop_column", "add_constraint"),
+        (("SELECT count(*) FROM information_schema.columns WHERE (table_name, column_name) = ('customers','id')", 0),),
+    ),
+    Case(
+        "a unique rule replaced by a unique index remakes the foreign key relying on it around them",
+        schema(customers(), BUYERS),
+        schema(
+            customers(
+                replace={"required: true, unique: true": "required: true"},
+                table_extra="    indexes:\n      - {name: uq_email, fields: [email], unique: true}\n",
+            ),
+            BUYERS,
+        ),
+        ("drop_constraint", "create_index", "add_constraint"),
+        (("SELECT count(*) FROM pg_constraint WHERE conname = 'fk_buyers_email'", 1),),
+    ),
+    Case(
+        "a new table referencing a column added in the same plan gets its key after the column",
+        schema(customers()),
+        schema(customers("{id: 4, name: code, type: single-line-text, unique: true}"), BUYERS_OF_CODE),
+        ("create_table", "add_column", "add_constraint"),
+        (("SELECT count(*) FROM pg_constraint WHERE conname = 'fk_buyers_code'", 1),),
+    ),
+    Case(
+        "a new table referencing a column made unique in the same plan gets its key after the rule",
+        schema(customers()),
+        schema(
+            customers(replace={"type: single-line-text}": "type: single-line-text, unique: true}"}),
+            BUYERS_OF_NICKNAME,
+        ),
+        ("create_table", "add_constraint"),
+        (("SELECT count(*) FROM pg_constraint WHERE conname = 'fk_buyers_nickname'", 1),),
     ),
     Case(
         "rename table keeps rows and derived names",

@@ -589,11 +589,12 @@ ROW_FAILURES = [
     (field(2, "code", "integer", required=True), "rows a required field without a default cannot be added to"),
     (field(1, "name", required=True), "rows without a value: give the field a default (the plan fills them with it)"),
     (field(1, "name", "integer"), "values the new type cannot hold: change or clear them in an `op: sql` step"),
+    (field(1, "name", "date"), "values the new type cannot hold: change or clear them in an `op: sql` step"),
     (field(1, "name", "single-select", options=["x"]), "rows the new rule refuses: change their values"),
 ]
 
 
-@pytest.mark.parametrize(("changed", "advice"), ROW_FAILURES, ids=["add required", "make required", "type", "rule"])
+@pytest.mark.parametrize(("changed", "advice"), ROW_FAILURES, ids=["add required", "make required", "type", "date type", "rule"])
 async def test_a_step_failing_on_the_rows_there_says_what_to_do(
     cli: Cli, db: asyncpg.Connection, changed: dict[str, Any], advice: str
 ) -> None:

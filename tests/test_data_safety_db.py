@@ -759,6 +759,27 @@ async def test_a_rollback_making_a_column_required_again_asks_for_its_empty_valu
     assert await db.fetch("SELECT title, code FROM items ORDER BY title") == [("a", "A-1"), ("b", "B-1")]
 
 
+async def test_a_rollback_to_a_date_the_values_written_since_are_not_says_what_to_do(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    await _migrate(cli, table(1, "items", field(1, "title"), field(2, "due", "date")))
+    await _migrate(cli, table(1, "items", field(1, "title"), field(2, "due")))  # version 2: text
+    await db.execute("INSERT INTO items (title, due) VALUES ('a', '2024-05-06'), ('b', 'next week')")
+
+    failed = cli.db_fails("rollback", "--yes", "--force", "--reason", "dates again")
+    assert 'invalid input syntax for type date: "next week"' in failed.stderr
+    assert "values written since do not fit the earlier version's type: change or clear them, then roll back" in (
+        failed.stderr
+    )
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 2
+    await db.execute("UPDATE items SET due = '2024-05-13' WHERE title = 'b'")
+    cli.db_ok("rollback", "--yes", "--force", "--reason", "dates again")
+    assert await db.fetch("SELECT title, due::text FROM items ORDER BY title") == [
+        ("a", "2024-05-06"),
+        ("b", "2024-05-13"),
+    ]
+
+
 def test_a_plan_header_names_the_directory_it_was_written_to(cli: Cli) -> None:
     cli.ok("plan", _schema(cli, ITEMS_V1), "--offline", "--plans", "p400")
     [written] = (cli.cwd / "p400").iterdir()

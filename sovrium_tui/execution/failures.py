@@ -26,6 +26,7 @@ def postgres_text(failure: BaseException) -> str:
 
 # What a generated step's failure on the rows already there asks of the person applying it, by SQLSTATE and the
 # start of PostgreSQL's message (the same SQLSTATE from other statements gets no advice).
+_UNFIT = "values the new type cannot hold: change or clear them in an `op: sql` step before this one"
 _ROW_REMEDIES = (
     (
         "23502",
@@ -43,11 +44,10 @@ _ROW_REMEDIES = (
         "check constraint",
         "rows the new rule refuses: change their values in an `op: sql` step before this one",
     ),
-    (
-        "22P02",
-        "invalid input syntax",
-        "values the new type cannot hold: change or clear them in an `op: sql` step before this one",
-    ),
+    ("22P02", "invalid input syntax", _UNFIT),  # text that is no number, …
+    ("22007", "invalid input syntax", _UNFIT),  # … or no date or time
+    ("22008", "", _UNFIT),  # a date or time out of range
+    ("22003", "", "values out of the new type's range: change them in an `op: sql` step before this one"),
 )
 
 
@@ -75,7 +75,10 @@ _ROLLBACK_REMEDIES = {
     "23514": "rows written since break a rule the earlier version had: change or delete them, then roll back",
     "23503": "rows written since point at rows the earlier version's foreign key cannot find: change or delete them, "
     "then roll back",
-    "22P02": "values written since do not fit the earlier version's type: change or clear them, then roll back",
+    **dict.fromkeys(
+        ("22P02", "22007", "22008"),  # text that is no number, no date or time, a date or time out of range
+        "values written since do not fit the earlier version's type: change or clear them, then roll back",
+    ),
     "22001": "values written since are longer than the earlier version allows: shorten them, then roll back",
     "22003": "values written since are out of the earlier version's range: change them, then roll back",
 }

@@ -133,6 +133,11 @@ class _Phases:
     # Columns dropped and added again (a type change without a conversion, a computed column remade) or changing
     # type, by table: foreign keys referencing them are made again around them.
     rebuilt_columns: dict[str, set[str]] = field(default_factory=dict)
+    # Columns of kept tables that stop being a key a foreign key can reference (dropped, or their primary key or
+    # unique rule dropped), and ones that become one (added, or a key added on them), by table: a foreign key
+    # referencing the first must go before them, one referencing the second can come only after them.
+    keys_going: dict[str, set[str]] = field(default_factory=dict)
+    keys_coming: dict[str, set[str]] = field(default_factory=dict)
     # For each table (by its new name), its columns' names before this plan's renames → after them.
     renamed_columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -156,6 +161,25 @@ class _Phases:
             *self.refresh_views,
             *self.drop_functions,
         ]
+
+    def note_changing_keys(self) -> None:
+        """Fill `keys_going` and `keys_coming` from the kept tables' changes."""
+        for change in (*self.drop_columns, *self.drop_objects):
+            match change:
+                case DropColumn(table, column):
+                    self.keys_going.setdefault(table, set()).add(column.name)
+                case DropConstraint(table, Constraint(kind="primary_key" | "unique", columns=columns)):
+                    self.keys_going.setdefault(table, set()).update(columns)
+                case DropIndex(Index(table=table, unique=True, keys=keys)):
+                    self.keys_going.setdefault(table, set()).update(keys)
+        for change in (*self.add_columns, *self.add_generated_columns, *self.add_objects):
+            match change:
+                case AddColumn(table, column):
+                    self.keys_coming.setdefault(table, set()).add(column.name)
+                case AddConstraint(table, Constraint(kind="primary_key" | "unique", columns=columns)):
+                    self.keys_coming.setdefault(table, set()).update(columns)
+                case CreateIndex(Index(table=table, unique=True, keys=keys)):
+                    self.keys_coming.setdefault(table, set()).update(keys)
 
     def note_column_renames(self) -> None:
         """Fill `renamed_columns` from the renames (a column renamed twice, as a swap does through a free name,
@@ -199,7 +223,8 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
     for change in phases.alter_columns:
         if isinstance(change, AlterColumnType):  # a key's two sides must agree on the type at every step
             phases.rebuilt_columns.setdefault(change.table, set()).add(change.column)
-    if phases.rebuilt_columns:
+    phases.note_changing_keys()
+    if phases.rebuilt_columns or phases.keys_going:
         _remake_foreign_keys_to_rebuilt_columns(kept, phases)
 
     dropped = [t for t in current.tables if desired.table(t.name) is None]
@@ -253,12 +278,17 @@ def _diff_views(current: Sequence[View], desired: Sequence[View], phases: _Phase
 
 def _drop_tables(tables: Sequence[Table], phases: _Phases) -> None:
     """Dropped tables, those referencing others first. A foreign key that closes a cycle, or that references a
-    column another table rebuilds or retypes in this plan (which PostgreSQL refuses while the key is there), is
-    dropped on its own before, and the table dropped (and made again by its reverse) without it."""
+    column another table rebuilds, retypes, drops or drops the key of in this plan (which PostgreSQL refuses while
+    the foreign key is there), is dropped on its own before, and the table dropped (and made again by its reverse)
+    without it."""
     order, cyclic = _dependency_order(tables)
     for table in reversed(order):
         aside = [*cyclic.get(table.name, ())]
-        aside += [c for c in table.constraints if c not in aside and _references_rebuilt(c, phases)]
+        aside += [
+            c
+            for c in table.constraints
+            if c not in aside and (_references_rebuilt(c, phases) or _references(c, phases.keys_going))
+        ]
         for constraint in aside:
             phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
         phases.drop_tables.append(DropTable(_without(table, aside)))
@@ -266,12 +296,16 @@ def _drop_tables(tables: Sequence[Table], phases: _Phases) -> None:
 
 def _create_tables(tables: Sequence[Table], phases: _Phases) -> None:
     """New tables, those referenced first. A foreign key that closes a cycle, or that references a column another
-    table rebuilds or retypes in this plan (not there yet, or not of its type, when the table is made), is added on
-    its own after everything else."""
+    table rebuilds, retypes, adds or adds a key on in this plan (not there yet, not of its type, or not a key when
+    the table is made), is added on its own after everything else."""
     order, cyclic = _dependency_order(tables)
     for table in order:
         later = [*cyclic.get(table.name, ())]
-        later += [c for c in table.constraints if c not in later and _references_rebuilt(c, phases)]
+        later += [
+            c
+            for c in table.constraints
+            if c not in later and (_references_rebuilt(c, phases) or _references(c, phases.keys_coming))
+        ]
         phases.create_tables.append(CreateTable(_without(table, later)))
         for constraint in later:
             phases.add_foreign_keys.append(AddConstraint(table.name, constraint))
@@ -487,16 +521,19 @@ def _identifiers(sql: str) -> set[str]:
 
 
 def _remake_foreign_keys_to_rebuilt_columns(kept: Sequence[tuple[Table, Table | None]], phases: _Phases) -> None:
-    """A foreign key referencing a column dropped and added again, or changing type, would make that fail (it
-    depends on the column, and both sides must keep one type): it is dropped before and added again after, from
-    whichever table it is on."""
+    """A foreign key referencing a column dropped and added again, or changing type, or whose key is dropped (to
+    be made again, or replaced by another unique rule), would make that fail (it depends on the column and its
+    key's index, and both sides must keep one type): it is dropped before and added again after, from whichever
+    table it is on."""
     dropped = {(c.table, c.constraint.name) for c in phases.drop_foreign_keys if isinstance(c, DropConstraint)}
     added = {(c.table, c.constraint.name) for c in phases.add_foreign_keys if isinstance(c, AddConstraint)}
     for table, wanted in kept:
         if wanted is None:
             continue  # a table the plan drops: its keys are set aside by `_drop_tables`
         for constraint in table.constraints:
-            if not _references_rebuilt(constraint, phases) or (table.name, constraint.name) in dropped:
+            if (table.name, constraint.name) in dropped or not (
+                _references_rebuilt(constraint, phases) or _references(constraint, phases.keys_going)
+            ):
                 continue
             phases.drop_foreign_keys.append(DropConstraint(table.name, constraint))
             again = wanted.constraint(constraint.name)
@@ -506,11 +543,16 @@ def _remake_foreign_keys_to_rebuilt_columns(kept: Sequence[tuple[Table, Table | 
 
 def _references_rebuilt(constraint: Constraint, phases: _Phases) -> bool:
     """Whether a foreign key references a column the plan drops and adds again, or changes the type of."""
-    rebuilt = phases.rebuilt_columns.get(constraint.references or "")
-    if constraint.kind != "foreign_key" or not rebuilt:
+    return _references(constraint, phases.rebuilt_columns)
+
+
+def _references(constraint: Constraint, columns_by_table: Mapping[str, set[str]]) -> bool:
+    """Whether a foreign key references one of `columns_by_table[its referenced table]`."""
+    columns = columns_by_table.get(constraint.references or "")
+    if constraint.kind != "foreign_key" or not columns:
         return False
     match = _REFERENCES.match(constraint.definition)
-    return not rebuilt.isdisjoint(_identifiers(match.group(3)) if match else set())
+    return not columns.isdisjoint(_identifiers(match.group(3)) if match else set())
 
 
 def _narrows(
