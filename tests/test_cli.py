@@ -594,7 +594,9 @@ ROW_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize(("changed", "advice"), ROW_FAILURES, ids=["add required", "make required", "type", "date type", "rule"])
+@pytest.mark.parametrize(
+    ("changed", "advice"), ROW_FAILURES, ids=["add required", "make required", "type", "date type", "rule"]
+)
 async def test_a_step_failing_on_the_rows_there_says_what_to_do(
     cli: Cli, db: asyncpg.Connection, changed: dict[str, Any], advice: str
 ) -> None:
@@ -607,6 +609,23 @@ async def test_a_step_failing_on_the_rows_there_says_what_to_do(
     line = _one_error_line(cli.db_fails("migrate", schema, "--allow-destructive"))
 
     assert f"; the table has {advice}" in line
+
+
+async def test_a_foreign_key_the_rows_there_break_says_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "users", field(1, "name"), field(2, "code"))))
+    cli.db_ok("migrate", schema)
+    await db.execute("INSERT INTO users (name, code) VALUES ('a', 'b'), ('zed', 'a')")
+    key = {"name": "fk_name_code", "fields": ["name"], "referencedTable": "users", "referencedFields": ["code"]}
+    changed = table(1, "users", field(1, "name"), field(2, "code", unique=True), foreignKeys=[key])
+    write_schema(schema, app_schema(changed))
+
+    line = _one_error_line(cli.db_fails("migrate", schema))
+
+    assert 'violates foreign key constraint "fk_name_code"' in line and "Key (name)=(zed)" in line
+    assert line.endswith(
+        "the table has rows pointing at rows that do not exist: change or clear them in an `op: sql` step before "
+        "this one"
+    )
 
 
 # --- --json -----------------------------------------------------------------------------------------------------------

@@ -48,6 +48,11 @@ _ROW_REMEDIES = (
     ("22007", "invalid input syntax", _UNFIT),  # … or no date or time
     ("22008", "", _UNFIT),  # a date or time out of range
     ("22003", "", "values out of the new type's range: change them in an `op: sql` step before this one"),
+    (
+        "23503",
+        "insert or update on table",
+        "rows pointing at rows that do not exist: change or clear them in an `op: sql` step before this one",
+    ),
 )
 
 
