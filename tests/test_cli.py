@@ -611,6 +611,20 @@ async def test_a_step_failing_on_the_rows_there_says_what_to_do(
     assert f"; the table has {advice}" in line
 
 
+async def test_dates_no_duration_can_hold_say_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "events", field(1, "at"))))
+    cli.db_ok("migrate", schema)
+    await db.execute("INSERT INTO events (at) VALUES ('2026-12-01 13:39:17')")  # a date kept as text
+    write_schema(schema, app_schema(table(1, "events", field(1, "at", "duration"))))
+
+    line = _one_error_line(cli.db_fails("migrate", schema, "--allow-destructive"))
+
+    assert "interval field value out of range" in line
+    assert line.endswith(
+        "the table has values the new type cannot hold: change or clear them in an `op: sql` step before this one"
+    )
+
+
 async def test_a_foreign_key_the_rows_there_break_says_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
     schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "users", field(1, "name"), field(2, "code"))))
     cli.db_ok("migrate", schema)

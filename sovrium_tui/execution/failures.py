@@ -47,6 +47,7 @@ _ROW_REMEDIES = (
     ("22P02", "invalid input syntax", _UNFIT),  # text that is no number, …
     ("22007", "invalid input syntax", _UNFIT),  # … or no date or time
     ("22008", "", _UNFIT),  # a date or time out of range
+    ("22015", "", _UNFIT),  # a duration out of range (a date read as one)
     ("22003", "", "values out of the new type's range: change them in an `op: sql` step before this one"),
     (
         "23503",
@@ -81,7 +82,8 @@ _ROLLBACK_REMEDIES = {
     "23503": "rows written since point at rows the earlier version's foreign key cannot find: change or delete them, "
     "then roll back",
     **dict.fromkeys(
-        ("22P02", "22007", "22008"),  # text that is no number, no date or time, a date or time out of range
+        ("22P02", "22007", "22008", "22015"),  # text that is no number, no date or time, a date, time or duration
+        # out of range
         "values written since do not fit the earlier version's type: change or clear them, then roll back",
     ),
     "22001": "values written since are longer than the earlier version allows: shorten them, then roll back",
