@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import asyncpg
 import pytest
@@ -295,3 +296,60 @@ async def test_a_count_whose_back_reference_points_at_a_third_table_is_refused(d
         await db.execute(
             "SELECT (SELECT count(*) FROM employees e WHERE e.manager = t.id) FROM (SELECT gen_random_uuid() AS id) t"
         )
+
+
+def _counted_owners(owner_field: dict[str, object] | None) -> str:
+    """tasks.owner is a many-to-one relationship to people; tasks.watchers counts the people whose column named
+    like the relationship (`people.owner`, Sovrium's back-reference rule) holds the task's id."""
+    people: list[dict[str, object]] = [{"id": 1, "name": "name", "type": "single-line-text"}]
+    if owner_field is not None:
+        people.append({"id": 2, "name": "owner", **owner_field})
+    return json.dumps(
+        {
+            "name": "work",
+            "tables": [
+                {"id": 1, "name": "people", "fields": people},
+                {
+                    "id": 2,
+                    "name": "tasks",
+                    "fields": [
+                        {"id": 1, "name": "owner", "type": "relationship", "relatedTable": "people"},
+                        {"id": 2, "name": "watchers", "type": "count", "relationshipField": "owner"},
+                    ],
+                },
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("owner_field", "holds"),
+    [({"type": "single-line-text"}, "character varying(255)"), ({"type": "date"}, "date")],
+)
+def test_a_count_whose_back_reference_cannot_hold_this_tables_ids_is_refused(
+    owner_field: dict[str, object], holds: str
+) -> None:
+    expected = (
+        f'Count field "tasks.watchers": the related table\'s column "people.owner" ({holds}) cannot hold this '
+        'table\'s "id" (integer), so the two cannot be matched; set foreignKey on the relationship "owner"'
+    )
+    with pytest.raises(SchemaInvalid, match=re.escape(expected)):
+        compile_app(parse_app(_counted_owners(owner_field), source="work.json"))
+
+
+def test_a_count_whose_back_reference_is_a_system_timestamp_is_refused() -> None:
+    document = json.loads(_counted_owners(None))
+    tasks = document["tables"][1]
+    tasks["fields"][0]["name"] = tasks["fields"][1]["relationshipField"] = "updated_at"
+    with pytest.raises(SchemaInvalid, match=r'"people.updated_at" \(timestamp with time zone\) cannot hold'):
+        compile_app(parse_app(json.dumps(document), source="work.json"))
+
+
+@pytest.mark.parametrize("owner_type", ["integer", "decimal"])
+async def test_a_count_whose_back_reference_holds_numbers_applies_and_counts(
+    db: asyncpg.Connection, owner_type: str
+) -> None:
+    await build(db, parse_app(_counted_owners({"type": owner_type}), source="work.json"))
+    await db.execute("INSERT INTO tasks (owner) VALUES (NULL)")
+    await db.execute("INSERT INTO people (name, owner) VALUES ('a', 1), ('b', 1), ('c', 2)")
+    assert await db.fetchval("SELECT watchers FROM tasks") == 2

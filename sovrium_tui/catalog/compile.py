@@ -1076,6 +1076,55 @@ def _foreign_key_type_problems(ctx: _Context, position: int, columns: Sequence[C
     return problems
 
 
+# `=` compares any two numbers; otherwise like with like, as a foreign key's two sides.
+_COMPARED_AS = {"integer": "number", "float": "number", "numeric": "number"}
+
+
+def _compared_family(pg_type: str) -> str:
+    family = _type_family(pg_type)
+    return _COMPARED_AS.get(family, family)
+
+
+def _back_reference_type_problems(ctx: _Context, position: int) -> list[Problem]:
+    """Rollups, counts and one-to-many lookups whose related table's back-reference column cannot be compared
+    with the key of this table it should hold (`operator does not exist: timestamp with time zone = integer` when
+    the view is made): a column named like the relationship that holds something else, a system timestamp."""
+    from sovrium_tui.catalog.views import back_reference
+
+    problems: list[Problem] = []
+    for number, field in enumerate(ctx.table.fields):
+        if field.type not in ("rollup", "count", "lookup"):
+            continue
+        relationship = ctx.table.field_named(field.relationship_field or "")
+        if relationship is None or relationship.type != "relationship" or relationship.relation_type == "many-to-many":
+            continue
+        if field.type == "lookup" and relationship.relation_type != "one-to-many":
+            continue  # a many-to-one lookup follows this table's own foreign key
+        related, back, matched = back_reference(ctx.app, ctx.table, relationship)
+        try:
+            back_type, own_type = _any_column_type(ctx, related, back), _any_column_type(ctx, ctx.table, matched)
+        except _FieldError:
+            continue  # not a column this check can type: left to the rest of validation
+        if _compared_family(back_type) == _compared_family(own_type):
+            continue
+        message = (
+            f'{field.type.capitalize()} field "{ctx.table.name}.{field.name}": the related table\'s column '
+            f'"{related.name}.{back}" ({back_type}) cannot hold this table\'s "{matched}" ({own_type}), so the two '
+            f'cannot be matched; set foreignKey on the relationship "{relationship.name}" to the column of '
+            f'"{related.name}" that holds this table\'s ids'
+        )
+        problems.append(Problem(message, f"tables[{position}].fields[{number}]"))
+    return problems
+
+
+def _any_column_type(ctx: _Context, table: SchemaTable, column: str) -> str:
+    """A column's type: a field's, or a system column's."""
+    system = next((c for c in _SYSTEM_TIMESTAMPS if c.name == column), None)
+    if system is not None and table.field_named(column) is None:
+        return system.type
+    return ctx.resolver.column_type(table, column)
+
+
 _TRIGGER_BODY_END = ("  RETURN NEW;", "END;")
 
 
@@ -1227,6 +1276,7 @@ def _compile_table(
     build.constraints.extend(rules)
     build.indexes.extend(rule_indexes)
     build.problems.extend(_foreign_key_type_problems(ctx, position, build.columns))
+    build.problems.extend(_back_reference_type_problems(ctx, position))
     _add_primary_key(ctx, position, build)
     if len(build.columns) > MAX_COLUMNS:
         message = (

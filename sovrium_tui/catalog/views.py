@@ -142,9 +142,8 @@ def _lookup(app: App, table: SchemaTable, field: Field) -> tuple[str, str | None
     if relationship.relation_type == "many-to-many":
         return _junction_lookup(table, related, field), None, _junction_reads(table, related, field)
     if relationship.relation_type == "one-to-many":
-        back_name = back_reference_column(relationship, table.name, related.fields)
-        back = related.field_named(back_name)
-        return _reverse_lookup(related, field, back_name, (back.related_field if back else None) or "id")
+        _, back_name, matched = back_reference(app, table, relationship)
+        return _reverse_lookup(related, field, back_name, matched)
     target = quote_ident(relationship.related_field or "id")
     here = f"{BASE_ALIAS}.{quote_ident(relationship.name)}"
     if field.filters is None:
@@ -225,6 +224,21 @@ def aggregate_sql(aggregation: str, value: str) -> str:
     raise ValueError(f"unknown aggregation {aggregation}")
 
 
+def back_reference(app: App, table: SchemaTable, relationship: Field) -> tuple[SchemaTable, str, str]:
+    """For a relationship that is not many-to-many: the related table, its column holding this table's key
+    (Sovrium's rule, `back_reference_column`), and the column of this table it holds (a relationship's
+    `relatedField`, else `id`). A rollup, count or one-to-many lookup matches the two."""
+    related = _related(app, relationship.related_table)
+    back = back_reference_column(relationship, table.name, related.fields)
+    back_field = related.field_named(back)
+    matched = (
+        back_field.related_field
+        if back_field is not None and (back_field.relation_type or "many-to-one") in FOREIGN_KEY_RELATIONS
+        else None
+    ) or "id"
+    return related, back, matched
+
+
 def _aggregate(app: App, table: SchemaTable, field: Field) -> tuple[str, set[str]]:
     """A rollup or count: an aggregate over the related rows that are not soft-deleted."""
     relationship = table.field_named(field.relationship_field or "")
@@ -241,13 +255,7 @@ def _aggregate(app: App, table: SchemaTable, field: Field) -> tuple[str, set[str
         source, conditions = _junction_source(table, related, field, alias)
         reads = _junction_reads(table, related, field)
     else:
-        back = back_reference_column(relationship, table.name, related.fields)
-        back_field = related.field_named(back)
-        matched = (
-            back_field.related_field
-            if back_field is not None and (back_field.relation_type or "many-to-one") in FOREIGN_KEY_RELATIONS
-            else None
-        ) or "id"
+        _, back, matched = back_reference(app, table, relationship)
         source = f"FROM {qualified(_source(related, field))} AS {alias}"
         conditions = [f"{alias}.{quote_ident(back)} = {BASE_ALIAS}.{quote_ident(matched)}"]
         reads = {_source(related, field)}
