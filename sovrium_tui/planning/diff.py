@@ -164,22 +164,13 @@ class _Phases:
 
     def note_changing_keys(self) -> None:
         """Fill `keys_going` and `keys_coming` from the kept tables' changes."""
-        for change in (*self.drop_columns, *self.drop_objects):
-            match change:
-                case DropColumn(table, column):
-                    self.keys_going.setdefault(table, set()).add(column.name)
-                case DropConstraint(table, Constraint(kind="primary_key" | "unique", columns=columns)):
-                    self.keys_going.setdefault(table, set()).update(columns)
-                case DropIndex(Index(table=table, unique=True, keys=keys)):
-                    self.keys_going.setdefault(table, set()).update(keys)
-        for change in (*self.add_columns, *self.add_generated_columns, *self.add_objects):
-            match change:
-                case AddColumn(table, column):
-                    self.keys_coming.setdefault(table, set()).add(column.name)
-                case AddConstraint(table, Constraint(kind="primary_key" | "unique", columns=columns)):
-                    self.keys_coming.setdefault(table, set()).update(columns)
-                case CreateIndex(Index(table=table, unique=True, keys=keys)):
-                    self.keys_coming.setdefault(table, set()).update(keys)
+        going = (*self.drop_columns, *self.drop_objects)
+        coming = (*self.add_columns, *self.add_generated_columns, *self.add_objects)
+        for changes, keys in ((going, self.keys_going), (coming, self.keys_coming)):
+            for change in changes:
+                found = _key_columns(change)
+                if found is not None:
+                    keys.setdefault(found[0], set()).update(found[1])
 
     def note_column_renames(self) -> None:
         """Fill `renamed_columns` from the renames (a column renamed twice, as a swap does through a free name,
@@ -207,6 +198,22 @@ class _Phases:
         for change in (*self.add_columns, *self.alter_columns, *self.add_generated_columns):
             touched.add(change.target.split(".")[0])
         return touched
+
+
+def _key_columns(change: Change) -> tuple[str, tuple[str, ...]] | None:
+    """The table and columns of a column, primary key or unique rule (constraint or index) a change adds or drops."""
+    match change:
+        case DropColumn(table, column) | AddColumn(table, column):
+            return table, (column.name,)
+        case DropConstraint(table, Constraint(kind="primary_key" | "unique", columns=columns)) | AddConstraint(
+            table, Constraint(kind="primary_key" | "unique", columns=columns)
+        ):
+            return table, columns
+        case DropIndex(Index(table=table, unique=True, keys=keys)) | CreateIndex(
+            Index(table=table, unique=True, keys=keys)
+        ):
+            return table, keys
+    return None
 
 
 def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> list[Change]:
