@@ -353,3 +353,54 @@ async def test_a_count_whose_back_reference_holds_numbers_applies_and_counts(
     await db.execute("INSERT INTO tasks (owner) VALUES (NULL)")
     await db.execute("INSERT INTO people (name, owner) VALUES ('a', 1), ('b', 1), ('c', 2)")
     assert await db.fetchval("SELECT watchers FROM tasks") == 2
+
+
+def _formatted(formula: str) -> str:
+    return json.dumps(
+        {
+            "name": "dates",
+            "tables": [
+                {
+                    "id": 1,
+                    "name": "events",
+                    "fields": [
+                        {"id": 1, "name": "d", "type": "date"},
+                        {"id": 2, "name": "t", "type": "time"},
+                        {"id": 3, "name": "du", "type": "duration"},
+                        {"id": 4, "name": "tags", "type": "multi-select", "options": ["a", "b"]},
+                        {"id": 5, "name": "made", "type": "created-at"},
+                        {"id": 6, "name": "n", "type": "integer"},
+                        {"id": 7, "name": "shown", "type": "formula", "formula": formula, "resultType": "text"},
+                    ],
+                }
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("formula", "shown"),
+    [
+        ("d::TEXT", "2024-05-06"),
+        ("CAST(d AS TEXT)", "2024-05-06"),
+        ("'due ' || d", "due 2024-05-06"),
+        ("t::TEXT", "10:30:00"),
+        ("du::TEXT", "01:30:00"),
+        ("tags::TEXT", "{a,b}"),
+        ("LEFT(made::TEXT, 2)", "20"),
+        ("'n' || n", "n7"),
+    ],
+)
+async def test_a_date_time_duration_or_list_shown_as_text_applies_and_is_computed(
+    db: asyncpg.Connection, formula: str, shown: str
+) -> None:
+    """PostgreSQL's text for these follows the session's styles (or TO_CHAR, which Sovrium writes for dates), so no
+    generated column can hold it: the formula is computed by a trigger instead. Numbers keep a generated column."""
+    app = parse_app(_formatted(formula), source="dates.json")
+    await build(db, app)
+    await db.execute("INSERT INTO events (d, t, du, tags, n) VALUES ('2024-05-06', '10:30', '90 minutes', '{a,b}', 7)")
+    assert await db.fetchval("SELECT shown FROM events") == shown
+    generated = await db.fetchval(
+        "SELECT attgenerated <> '' FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'shown'"
+    )
+    assert generated == (formula == "'n' || n")

@@ -190,9 +190,14 @@ def is_immutable(formula: str, table: SchemaTable) -> bool:
         return False
     tree = parse_formula(formula).tree
     zoned = _zoned_columns(table)
+    styled = _styled_text_columns(table)
     for node in tree.walk():
         if isinstance(node, exp.Column) and column_name(node) in zoned:
             return False  # timestamptz arithmetic and formatting depend on the session's time zone
+        if _as_text(node) and any(
+            isinstance(o, exp.Column) and column_name(o) in styled for o in node.iter_expressions()
+        ):
+            return False  # a date, time, duration or array as text: DateStyle, IntervalStyle, TO_CHAR are not immutable
         if isinstance(node, exp.Cast) and node.to.is_type(*_TEMPORAL_TYPES):
             return False
         if isinstance(node, exp.Anonymous) and str(node.name).lower() not in _IMMUTABLE_CALLS:
@@ -200,6 +205,24 @@ def is_immutable(formula: str, table: SchemaTable) -> bool:
         if isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous) and type(node) not in _immutable():
             return False
     return True
+
+
+def _as_text(node: Any) -> bool:
+    """Whether the node turns its operands into text (a cast to text, `||`)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Cast):
+        return bool(node.to.is_type("text", "varchar", "char", "nvarchar", "nchar"))
+    return isinstance(node, exp.DPipe)
+
+
+def _styled_text_columns(table: SchemaTable) -> set[str]:
+    """Fields whose text form PostgreSQL does not keep fixed: anything but numbers, text and true/false (dates,
+    times and durations follow the session's styles, arrays print through them)."""
+    from sovrium_tui.schema.formula_types import KIND_OF_FIELD_TYPE
+
+    fixed = ("number", "text", "boolean")
+    return {f.name for f in table.fields if KIND_OF_FIELD_TYPE.get(canonical_type(f.type)) not in fixed}
 
 
 _TEMPORAL_TYPES = ("date", "timestamp", "timestamptz", "time", "timetz", "datetime", "interval")
