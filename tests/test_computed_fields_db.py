@@ -582,3 +582,57 @@ async def test_arithmetic_of_dates_times_and_durations_postgresql_has_operators_
     await build(db, app(_timed_app(*formulas, "d * 1.5", "(ts - ts) * 2", "IF(n > 1, d * 2, d)")))
     await db.execute("INSERT INTO times (d, ts, dt, t, n) VALUES ('1 hour', now(), current_date, '10:00', 3)")
     assert await db.fetchval("SELECT f0 FROM times") == "02:00:00"
+
+
+FILTERED = """
+name: todo
+tables:
+  - id: 1
+    name: tasks
+    fields:
+      - {id: 1, name: title, type: single-line-text}
+      - {id: 2, name: hours, type: integer}
+      - {id: 3, name: done, type: checkbox}
+      - {id: 4, name: due, type: date}
+    views:
+      - {id: picked, name: Picked, filters: {and: [%s]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("condition", "why"),
+    [
+        ("{field: done, operator: contains, value: x}", '"done" (a true/false value): `contains` matches text only'),
+        ("{field: hours, operator: startsWith, value: 1}", '"hours" (a number): `startsWith` matches text only'),
+        ("{field: due, operator: isEmpty}", '"due" (a date): `isEmpty` matches text only'),
+        ("{field: title, operator: isTrue}", '"title" (text): `isTrue` tests a checkbox only'),
+        ("{field: done, operator: greaterThan, value: 1}", "`greaterThan` compares it with 1, which is not a true/"),
+        ("{field: hours, operator: equals, value: ten}", '`equals` compares it with "ten", which is not a number'),
+        ("{field: title, operator: equals, value: 5}", "`equals` compares it with 5, which is not text"),
+        ("{field: due, operator: in, value: [1, 2]}", "`in` compares it with 1, which is not a date"),
+    ],
+)
+def test_a_filter_postgresql_cannot_evaluate_on_its_field_is_refused(condition: str, why: str) -> None:
+    with pytest.raises(SchemaInvalid, match=re.escape(why)):
+        app(FILTERED % condition)
+
+
+async def test_filters_that_fit_their_fields_make_a_view_that_filters(db: asyncpg.Connection) -> None:
+    """The same view with conditions of each kind PostgreSQL can evaluate (Sovrium's sql views: an id that is
+    text makes one)."""
+    conditions = ", ".join(
+        (
+            "{field: title, operator: contains, value: a}",
+            "{field: hours, operator: greaterThan, value: '2'}",
+            "{field: done, operator: isFalse}",
+            "{field: done, operator: equals, value: 'false'}",
+            "{field: due, operator: lessThan, value: '2030-01-01'}",
+            "{field: hours, operator: in, value: [3, 4.5]}",
+        )
+    )
+    await build(db, app(FILTERED % conditions))
+    await db.execute(
+        "INSERT INTO tasks (title, hours, done, due) VALUES ('a', 3, false, '2024-01-01'), ('a', 1, false, NULL),"
+        " ('b', 3, false, '2024-01-01'), ('a', 3, true, '2024-01-01')"
+    )
+    assert await db.fetchval('SELECT count(*) FROM "picked"') == 1

@@ -275,6 +275,59 @@ def filter_fields(node: FilterNode | None) -> Iterable[tuple[str, str]]:
             stack.extend((child, f"{where}.{item.kind}[{i}]") for i, child in enumerate(item.items))
 
 
+def filter_value_problems(node: FilterNode | None, fields: Iterable[Field]) -> Iterable[tuple[str, str]]:
+    """(path suffix, why) for each condition PostgreSQL could not evaluate on its field's values: a text match on a
+    number or date, `isTrue` on text, a number compared with text or a date (`operator does not exist: boolean ~~
+    unknown` when the view is made). Fields of a kind not known here are left alone."""
+    fields = tuple(fields)
+    stack: list[tuple[FilterNode, str]] = [] if node is None else [(node, "")]
+    while stack:
+        item, where = stack.pop()
+        if not isinstance(item, FilterCondition):
+            stack.extend((child, f"{where}.{item.kind}[{i}]") for i, child in enumerate(item.items))
+            continue
+        kind = field_kinds(fields, item.field)
+        if kind is None:
+            continue
+        why = _condition_problem(item, kind)
+        if why is not None:
+            yield where, f'Filter on "{item.field}" ({KIND_WORDS[kind]}): {why}'
+
+
+_TEXT_MATCHES = frozenset({"contains", "startsWith", "endsWith", "isEmpty"})
+_BOOLEAN_TESTS = frozenset({"isTrue", "isFalse"})
+_BOOLEAN_WORDS = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n", "on", "off", "1", "0"})
+
+
+def _condition_problem(condition: FilterCondition, kind: str) -> str | None:
+    operator = condition.operator
+    if operator in _TEXT_MATCHES:
+        return None if kind == "text" else f"`{operator}` matches text only; use equals or a comparison"
+    if operator in _BOOLEAN_TESTS:
+        return None if kind == "boolean" else f"`{operator}` tests a checkbox only; use equals"
+    if operator in ("isNull", "isNotNull"):
+        return None
+    values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+    for value in values:
+        if value is not None and not _fits(value, kind):
+            return f"`{operator}` compares it with {json.dumps(value)}, which is not {KIND_WORDS[kind]}"
+    return None
+
+
+def _fits(value: object, kind: str) -> bool:
+    """Whether a filter value can be compared with values of `kind` (numbers are written bare, the rest quoted)."""
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if isinstance(value, int | float):
+        return kind == "number"
+    text = str(value).strip()
+    if kind == "number":
+        return re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text) is not None
+    if kind == "boolean":
+        return text.lower() in _BOOLEAN_WORDS
+    return True  # quoted: text, dates and times take their own literals (a malformed one is PostgreSQL's to refuse)
+
+
 # --- views[] -----------------------------------------------------------------------------------------------
 
 
@@ -529,6 +582,8 @@ class CrossCheck:
                 hint = did_you_mean(name, self.readable(related))
                 message = f'Filter field "{name}" not found in related table "{related.label}"{hint}'
                 self.problems.add(f"{path}.filters{where}.field", message)
+        for where, message in filter_value_problems(built.filters, related.fields):
+            self.problems.add(f"{path}.filters{where}", f'Field "{built.name}": {message}')
 
     # formulas
 
@@ -612,6 +667,8 @@ class CrossCheck:
             if name not in known:
                 message = f'View "{view.id}" references unknown field "{name}"{did_you_mean(name, known)}'
                 self.problems.add(where, message)
+        for where, message in filter_value_problems(view.filters, draft.fields):
+            self.problems.add(f"{path}.filters{where}", f'View "{view.id}": {message}')
         if view.query is not None and view.sql_view:
             problem = query_problem(view.query)
             if problem is not None:
