@@ -146,6 +146,20 @@ def test_a_view_query_must_be_one_select() -> None:
     assert found == [("tables[0].views[0].query", 10, 'View "v": query must be one SELECT statement')]
 
 
+def test_a_table_has_one_default_view_at_most() -> None:
+    views = (
+        "    views:\n"
+        "      - {id: a, name: A, isDefault: true}\n"
+        "      - {id: b, name: B, isDefault: false}\n"
+        "      - {id: c, name: C, isDefault: true}\n"
+    )
+    found = problems("", views)
+    assert found == [
+        ("tables[0].views[2].isDefault", 12, "Only one default view is allowed per table (tables[0].views[0] is one)")
+    ]
+    parse_app(HEAD + views.replace("{id: c, name: C, isDefault: true}", "{id: c, name: C}"), source="app.yaml")
+
+
 def test_a_view_query_reading_a_table_the_app_does_not_have_is_refused() -> None:
     views = (
         "    views:\n"

@@ -337,6 +337,7 @@ def read_views(problems: Problems, draft: _TableDraft) -> list[tuple[str, ViewSp
 
     specs: list[tuple[str, ViewSpec]] = []
     seen: set[str] = set()
+    default: str | None = None  # the path of the view marked isDefault
     for path, data in _entries(problems, draft, "views", VIEW_KEYS):
         value = _require(problems, data, "id", path)
         view_id: int | str | None = None
@@ -355,6 +356,10 @@ def read_views(problems: Problems, draft: _TableDraft) -> list[tuple[str, ViewSp
         if "query" in data:
             query = _expect_str(problems, data["query"], f"{path}.query")
         flags = {key: bool(_expect_bool(problems, data[key], f"{path}.{key}")) for key in _FLAGS if key in data}
+        if flags.get("isDefault"):
+            if default is not None:
+                problems.add(f"{path}.isDefault", f"Only one default view is allowed per table ({default} is one)")
+            default = default or path
         fields = _names(problems, data, "fields", path)
         sorts = tuple(
             _sort(problems, item, f"{path}.sorts[{i}]") for i, item in enumerate(_list(problems, data, "sorts", path))
