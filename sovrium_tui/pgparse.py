@@ -65,6 +65,20 @@ def expression_problem(expression: str) -> str | None:
     return None
 
 
+def syntax_problem(expression: str) -> str | None:
+    """PostgreSQL's syntax error for `expression` in a statement, with its position in `expression`, or None."""
+    from pglast import parser
+
+    opening = "SELECT ("
+    try:
+        parser.parse_sql_json(f"{opening}{expression})")
+    except parser.ParseError as failure:
+        message = str(failure.args[0]) if failure.args else str(failure)
+        index = failure.args[1] - len(opening) if len(failure.args) > 1 and isinstance(failure.args[1], int) else -1
+        return f"{message} (character {index + 1})" if 0 <= index < len(expression) else message
+    return None
+
+
 @functools.lru_cache(maxsize=1024)  # a rule is read by validation and again by compile
 def column_references(expression: str) -> tuple[tuple[str, ...], ...] | None:
     """The column references of an expression as PostgreSQL reads them (each a name, or table and name; quoted

@@ -41,6 +41,8 @@ BAD_FORMULAS = [
     ("total + 1", "refers to itself"),
     ("price *", "not a valid SQL expression"),
     ("price AS p", "cannot name its result"),
+    ("price * * qty", r'not a valid SQL expression: syntax error at or near "\*" \(character 9\)'),
+    ("price qty", r'not a valid SQL expression: syntax error at or near "qty" \(character 7\)'),
 ]
 
 

@@ -24,6 +24,9 @@ class ParsedFormula:
     names: tuple[str, ...]  # as PostgreSQL folds them (unquoted names lower-cased), first use first
 
 
+_NAMED = re.compile(r"\bAS\b", re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=1024)
 def parse_formula(text: str) -> ParsedFormula:
     """Parse one formula, refusing statements, several expressions, subqueries and other tables' columns."""
@@ -49,6 +52,10 @@ def parse_formula(text: str) -> ParsedFormula:
     if isinstance(tree, exp.Subquery):
         raise FormulaError("a formula cannot contain a subquery")
     if isinstance(tree, exp.Alias):
+        if _NAMED.search(text) is None:  # two terms side by side, which sqlglot reads as a name given to the first
+            from sovrium_tui.pgparse import syntax_problem
+
+            raise FormulaError(f"not a valid SQL expression: {syntax_problem(text) or 'two terms side by side'}")
         raise FormulaError("a formula cannot name its result (AS …): the field's name is its name")
     if isinstance(tree, exp.Query) or not isinstance(tree, exp.Condition):
         raise FormulaError("a formula is an expression, not a statement")
