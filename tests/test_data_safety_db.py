@@ -429,6 +429,7 @@ async def test_a_drop_disguised_as_a_harmless_step_is_still_refused(cli: Cli, db
     refused = cli.db_fails("apply", plan_path, "--yes")
 
     assert "drops column items.note (1 non-null value)" in refused.stderr
+    assert "Rows that break a new rule" not in refused.stderr  # only where a rule is added
     assert await db.fetchval("SELECT note FROM items WHERE title = 'a'") == "keep me"
 
 

@@ -32,8 +32,9 @@ async def test_tightening_a_range_is_refused_with_the_rows_it_would_reject(
     schema = tmp_path / "app.yaml"
     await migrate(schema, database_url)
     await db.execute("INSERT INTO people (age, plan) VALUES (12, 'free'), (40, 'pro'), (NULL, 'free')")
-    with pytest.raises(DestructiveRefused, match=r"check_age_range \(1 row that breaks it\)"):
+    with pytest.raises(DestructiveRefused, match=r"check_age_range \(1 row that breaks it\)") as refused:
         await migrate(schema, database_url, age=", min: 18")
+    assert "Rows that break a new rule must be changed or deleted first" in str(refused.value)
     rejected = r'check constraint "check_age_range" of relation "people" is violated by some row'
     with pytest.raises(StepFailed, match=rejected):
         await migrate(schema, database_url, age=", min: 18", allow=True)

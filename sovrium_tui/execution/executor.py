@@ -38,7 +38,13 @@ from sovrium_tui.execution.failures import (
     rollback_remedy,
     row_remedy,
 )
-from sovrium_tui.execution.losses import DataLoss, allowed_destructive_tables, losses_of, refused_on_apply
+from sovrium_tui.execution.losses import (
+    BREAKING_ROWS,
+    DataLoss,
+    allowed_destructive_tables,
+    losses_of,
+    refused_on_apply,
+)
 from sovrium_tui.execution.session import MIGRATION_LOCK_KEY, acquire_migration_lock, lock_holder
 from sovrium_tui.execution.store import (
     HistoryEntry,
@@ -519,10 +525,17 @@ def _refuse_apply_losses(plan: Plan, losses: Sequence[DataLoss], *, then: str | 
         return
     listed = "; ".join(loss.describe() for loss in losses)
     after = f" ({then})" if then else ""
+    broken = any(loss.unit == BREAKING_ROWS and loss.amount for loss in losses)
+    rows_first = (
+        " Rows that break a new rule must be changed or deleted first (by hand, or in an `op: sql` step before "
+        "it): PostgreSQL refuses a rule the rows there break, allowed or not."
+        if broken
+        else ""
+    )
     raise DestructiveRefused(
         f"Destructive operation detected: plan {plan.version} would destroy data: {listed}{after}. Nothing was "
         "changed. To proceed with data loss, re-run with --allow-destructive or set allowDestructive: true "
-        "on the table in the schema.",
+        f"on the table in the schema.{rows_first}",
         losses=tuple(loss.describe() for loss in losses),
     )
 

@@ -43,11 +43,13 @@ class DataLoss:
         return f"{self.step} {self.action} ({self.amount} {unit})"
 
 
+BREAKING_ROWS = "rows that break it"  # the unit of a rule existing rows may break
+
 _SINGULAR = {
     "rows": "row",
     "non-null values": "non-null value",
     "values that would change": "value that would change",
-    "rows that break it": "row that breaks it",
+    BREAKING_ROWS: "row that breaks it",
     "rows whose values would change": "row whose values would change",
 }
 
@@ -128,7 +130,7 @@ async def _count(conn: asyncpg.Connection, step: str, effect: Effect) -> DataLos
             query = f"SELECT count(*) FROM {target} WHERE NOT ({effect.expression})"
             amount = await _count_or_none(conn, query) if effect.expression else None
             action = f"adds a rule that existing rows may break: {label}.{effect.column}"
-            return DataLoss(step, action, amount, "rows that break it", False, table)
+            return DataLoss(step, action, amount, BREAKING_ROWS, False, table)
         case "opaque":
             action = f"runs {effect.detail}, whose effect on data the tool cannot analyse"
             return DataLoss(step, action, None, "", False, table)
