@@ -264,13 +264,16 @@ def _is_scalar(value: object) -> bool:
 
 def filter_fields(node: FilterNode | None) -> Iterable[tuple[str, str]]:
     """(field, path suffix) of every condition of a filter tree, for checking the fields exist."""
-    if node is None:
-        return
-    stack: list[tuple[FilterNode, str]] = [(node, "")]
+    return ((condition.field, where) for condition, where in _conditions(node))
+
+
+def _conditions(node: FilterNode | None) -> Iterable[tuple[FilterCondition, str]]:
+    """Every condition of a filter tree, with its path suffix."""
+    stack: list[tuple[FilterNode, str]] = [] if node is None else [(node, "")]
     while stack:
         item, where = stack.pop()
         if isinstance(item, FilterCondition):
-            yield item.field, where
+            yield item, where
         else:
             stack.extend((child, f"{where}.{item.kind}[{i}]") for i, child in enumerate(item.items))
 
@@ -280,12 +283,7 @@ def filter_value_problems(node: FilterNode | None, fields: Iterable[Field]) -> I
     number or date, `isTrue` on text, a number compared with text or a date (`operator does not exist: boolean ~~
     unknown` when the view is made). Fields of a kind not known here are left alone."""
     fields = tuple(fields)
-    stack: list[tuple[FilterNode, str]] = [] if node is None else [(node, "")]
-    while stack:
-        item, where = stack.pop()
-        if not isinstance(item, FilterCondition):
-            stack.extend((child, f"{where}.{item.kind}[{i}]") for i, child in enumerate(item.items))
-            continue
+    for item, where in _conditions(node):
         kind = field_kinds(fields, item.field)
         if kind is None:
             continue
