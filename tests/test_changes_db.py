@@ -58,6 +58,13 @@ BUYERS = buyers("email", "email")
 BUYERS_OF_CODE = buyers("code", "single-line-text")
 BUYERS_OF_NICKNAME = buyers("nickname", "single-line-text")
 
+NOTES = """
+  - id: 2
+    name: %s
+    fields:
+      - {id: 1, name: %s, type: email}
+"""
+
 SEED = "INSERT INTO customers (email, nickname, age) VALUES ('a@x.io', 'ann', 31), ('b@x.io', NULL, NULL)"
 
 
@@ -251,6 +258,13 @@ CASES = [
         ),
         ("create_table", "add_constraint"),
         (("SELECT count(*) FROM pg_constraint WHERE conname = 'fk_buyers_nickname'", 1),),
+    ),
+    Case(
+        "a table renamed to a name another table still holds is planned by name, and its column renames with it",
+        schema(customers(), NOTES % ("notes", "email")),
+        schema(customers().replace("name: customers", "name: clients"), NOTES % ("customers", "contact")),
+        ("rename_table",),
+        (("SELECT count(*) FROM clients", 2),),
     ),
     Case(
         "rename table keeps rows and derived names",

@@ -671,8 +671,14 @@ def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: li
     }
     for old, new in sorted(table_map.items()):
         out.append(RenameTable(old, new))
+    # A table whose rename does not apply (its new name is still taken: a chain or a swap of names) is planned by
+    # name, so its column renames do not apply either: the table of that name now is another one (or, renamed
+    # away, no longer has that name when the column renames run).
+    not_applied = {new for old, new in renames.tables if old != new and table_map.get(old) != new}
     column_map: dict[str, dict[str, str]] = {}
     for table_name, old, new in renames.columns:
+        if table_name in not_applied or table_name in table_map:
+            continue
         source = current.table(_old_name(table_name, table_map))
         wanted = desired.table(table_name)
         if old == new or source is None or wanted is None:
