@@ -625,6 +625,39 @@ async def test_dates_no_duration_can_hold_say_what_to_do(cli: Cli, db: asyncpg.C
     )
 
 
+async def test_text_no_time_zone_names_as_times_says_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "events", field(1, "at"))))
+    cli.db_ok("migrate", schema)
+    await db.execute("INSERT INTO events (at) VALUES ('10:00'), ('v1568')")  # read as a time in zone "v1568"
+    write_schema(schema, app_schema(table(1, "events", field(1, "at", "time"))))
+
+    line = _one_error_line(cli.db_fails("migrate", schema, "--allow-destructive"))
+
+    assert 'time zone "v1568" not recognized' in line
+    assert line.endswith(
+        "the table has values the new type cannot hold: change or clear them in an `op: sql` step before this one"
+    )
+    assert await db.fetchval("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attname = 'at'") == (
+        "character varying(255)"
+    )
+
+
+async def test_a_default_filling_empty_rows_of_a_unique_field_says_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
+    schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "users", field(1, "code", unique=True))))
+    cli.db_ok("migrate", schema)
+    await db.execute("INSERT INTO users (code) VALUES ('a'), (NULL), (NULL)")
+    write_schema(schema, app_schema(table(1, "users", field(1, "code", unique=True, required=True, default="x"))))
+
+    line = _one_error_line(cli.db_fails("migrate", schema))
+
+    assert 'duplicate key value violates unique constraint "users_code_key"' in line
+    assert line.endswith(
+        "the table has rows the step gives the same value in a unique field (a default fills every empty row "
+        "alike): give them distinct values in an `op: sql` step before this one, or drop `unique`"
+    )
+    assert await db.fetchval("SELECT count(*) FROM users WHERE code IS NULL") == 2
+
+
 async def test_a_foreign_key_the_rows_there_break_says_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
     schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "users", field(1, "name"), field(2, "code"))))
     cli.db_ok("migrate", schema)

@@ -40,6 +40,12 @@ _ROW_REMEDIES = (
         "duplicate values: make them unique in an `op: sql` step before this one, or drop `unique`",
     ),
     (
+        "23505",
+        "duplicate key value",  # filling empty rows with the default, in a unique column
+        "rows the step gives the same value in a unique field (a default fills every empty row alike): give them "
+        "distinct values in an `op: sql` step before this one, or drop `unique`",
+    ),
+    (
         "23514",
         "check constraint",
         "rows the new rule refuses: change their values in an `op: sql` step before this one",
@@ -48,6 +54,8 @@ _ROW_REMEDIES = (
     ("22007", "invalid input syntax", _UNFIT),  # … or no date or time
     ("22008", "", _UNFIT),  # a date or time out of range
     ("22015", "", _UNFIT),  # a duration out of range (a date read as one)
+    ("22023", "", _UNFIT),  # text read as a time with a zone that is none; a list's length asked of JSON that is none
+    ("22001", "", "values longer than the new type holds: shorten them in an `op: sql` step before this one"),
     ("22003", "", "values out of the new type's range: change them in an `op: sql` step before this one"),
     (
         "23503",
@@ -82,8 +90,8 @@ _ROLLBACK_REMEDIES = {
     "23503": "rows written since point at rows the earlier version's foreign key cannot find: change or delete them, "
     "then roll back",
     **dict.fromkeys(
-        ("22P02", "22007", "22008", "22015"),  # text that is no number, no date or time, a date, time or duration
-        # out of range
+        ("22P02", "22007", "22008", "22015", "22023"),  # text that is no number, no date or time, a date, time or
+        # duration out of range, a time zone that is none
         "values written since do not fit the earlier version's type: change or clear them, then roll back",
     ),
     "22001": "values written since are longer than the earlier version allows: shorten them, then roll back",
