@@ -274,6 +274,42 @@ async def test_defaults_that_are_one_fixed_value_or_each_inserts_moment_apply_an
     assert (str(row["midnight"]), str(row["lunch"])) == ("00:00:00", "12:30:00")
 
 
+async def test_defaults_at_the_edge_of_their_fields_rules_are_added_to_rows_and_inserted(
+    db: asyncpg.Connection,
+) -> None:
+    """A default is checked against the field's own rule (range, length, format, item count) at validation; one
+    just inside it fills the rows already there and every insert, as PostgreSQL checks it then."""
+    before = app(schema("{id: 1, name: title, type: single-line-text}"))
+    await build(db, before)
+    await db.execute("INSERT INTO things (title) VALUES ('a'), ('b')")
+    edge = [
+        "{id: 2, name: stars, type: rating, max: 3, default: 1}",
+        "{id: 3, name: phone, type: phone-number, default: '%s'}" % ("9" * 255),
+        "{id: 4, name: note, type: rich-text, maxLength: 4, default: four}",
+        "{id: 5, name: code, type: barcode, format: UPC-A, default: '036000291452'}",
+        "{id: 6, name: tags, type: array, maxItems: 2, default: [x, y]}",
+        "{id: 7, name: big, type: decimal, precision: 2, default: 999999999999999999}",
+    ]
+    after = app(schema("{id: 1, name: title, type: single-line-text}", *edge))
+    plan = await plan_change(db, before, after)
+    assert plan is not None
+    await run_steps(db, plan.steps)
+    await db.execute("INSERT INTO things DEFAULT VALUES")
+    rows = await db.fetch("SELECT stars, length(phone) AS phone, note, code, tags, big::text AS big FROM things")
+    expected = (1, 255, "four", "036000291452", ["x", "y"], "999999999999999999.00")
+    assert [tuple(row) for row in rows] == [expected] * 3
+    for field, refused in [
+        ("{id: 2, name: stars, type: rating, max: 3, default: 0}", "outside the allowed range (min 1, max 3)"),
+        ("{id: 3, name: phone, type: phone-number, default: '%s'}" % ("9" * 256), "holds at most 255"),
+        ("{id: 4, name: note, type: rich-text, maxLength: 3, default: four}", "more than maxLength (3)"),
+        ("{id: 5, name: code, type: barcode, format: UPC-A, default: '0360'}", "is not a valid UPC-A barcode"),
+        ("{id: 6, name: tags, type: array, maxItems: 1, default: [x, y]}", "more than maxItems (1)"),
+        ("{id: 7, name: big, type: decimal, precision: 2, default: 1000000000000000000}", "does not fit"),
+    ]:
+        with pytest.raises(SchemaInvalid, match=re.escape(refused)):
+            app(schema(field))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the columns raw SQL reads
 

@@ -36,6 +36,8 @@ from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES, quote_ident, quote_literal, truncate_identifier
 from sovrium_tui.pgparse import column_references
 from sovrium_tui.schema.field_types import (
+    BARCODE_PATTERNS,
+    COLOR_PATTERN,
     FOREIGN_KEY_RELATIONS,
     NO_COLUMN_TYPES,
     VIEW_COMPUTED_TYPES,
@@ -55,16 +57,6 @@ TIMESTAMPTZ = "timestamp with time zone"
 # The only table outside `public` the compiler points at: Better Auth's users (when `app.auth` is set).
 AUTH_USER_REFERENCE = 'auth."user"(id)'
 AUTH_USER_TABLE = "user"  # pg_constraint's referenced relname, as introspection reports it
-
-BARCODE_PATTERNS = {
-    "EAN-13": r"^[0-9]{13}$",
-    "EAN-8": r"^[0-9]{8}$",
-    "UPC-A": r"^[0-9]{12}$",
-    "UPC-E": r"^[0-9]{6,8}$",
-    "CODE-128": r"^[\x00-\x7F]+$",
-    "CODE-39": r"^[A-Z0-9\-\.\$\/\+\%\ ]+$",
-}
-COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 
 # `array.itemType` spellings and the element type format_type() prints for them.
 ARRAY_ITEM_TYPES = {

@@ -53,6 +53,22 @@ COLUMN_TYPES = frozenset(
     }
 )
 
+# The barcode formats whose column gets a CHECK on its text (others take any text, as in Sovrium), and the pattern.
+BARCODE_PATTERNS = {
+    "EAN-13": r"^[0-9]{13}$",
+    "EAN-8": r"^[0-9]{8}$",
+    "UPC-A": r"^[0-9]{12}$",
+    "UPC-E": r"^[0-9]{6,8}$",
+    "CODE-128": r"^[\x00-\x7F]+$",
+    "CODE-39": r"^[A-Z0-9\-\.\$\/\+\%\ ]+$",
+}
+COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+
+# Text kinds stored as `character varying(255)`.
+VARCHAR_255_TYPES = frozenset(
+    {"single-line-text", "email", "url", "phone-number", "single-select", "status", "barcode"}
+)
+
 # Legacy aliases Sovrium still accepts, and the type each behaves as.
 LEGACY_ALIASES = {"boolean": "checkbox", "number": "decimal", "attachment": "multiple-attachments"}
 

@@ -21,12 +21,14 @@ from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
 from sovrium_tui.schema import computed_fields
 from sovrium_tui.schema.checksum import compact_tables_json
 from sovrium_tui.schema.field_types import (
+    BARCODE_PATTERNS,
     FOREIGN_KEY_RELATIONS,
     KNOWN_TYPES,
     PRIMARY_KEY_TYPES,
     REFERENTIAL_ACTIONS,
     RELATION_TYPES,
     SYSTEM_COLUMNS,
+    VARCHAR_255_TYPES,
     VIEW_COMPUTED_TYPES,
     canonical_type,
     creates_column,
@@ -642,10 +644,37 @@ class _FieldReader:
             self.problems.add(path, f"Field type '{self.kind}' does not take a default")
             return None
         if expected in ("integer", "number", "percent"):
+            if self.kind == "rating" and low is None and high is not None:
+                low = 1  # the column's range check starts at 1 when only max is written
             return self._numeric_default(value, path, expected, low, high)
         if expected in ("option", "options"):
             return self._option_default(value, path, options, many=expected == "options")
-        return self._plain_default(value, path, expected)
+        default = self._plain_default(value, path, expected)
+        problem = self._default_rule_problem(default)
+        if problem is not None:
+            self.problems.add(path, problem)
+            return None
+        return default
+
+    def _default_rule_problem(self, default: DefaultValue | None) -> str | None:
+        """Why a default breaks the column's own rule (its length, format or item count): PostgreSQL would refuse it
+        in every row that takes it, and in the rows already there when the field is added to a table."""
+        if isinstance(default, (list, tuple)):
+            most = self.count("maxItems") if self.kind == "array" else None
+            if most is not None and len(default) > most:
+                return f"Default value has {len(default)} items, more than maxItems ({most})"
+            return None
+        if not isinstance(default, str):
+            return None
+        if self.kind in VARCHAR_255_TYPES and len(default) > 255:
+            return f"Default value is {len(default)} characters long: a {self.kind} field holds at most 255"
+        most = self.count("maxLength") if self.kind == "rich-text" else None
+        if most is not None and len(default) > most:
+            return f"Default value is {len(default)} characters long, more than maxLength ({most})"
+        pattern = BARCODE_PATTERNS.get(self.barcode_format() or "") if self.kind == "barcode" else None
+        if pattern is not None and re.search(pattern.removesuffix("$") + r"\Z", default) is None:
+            return f"Default value {_show(default)} is not a valid {self.barcode_format()} barcode"
+        return None
 
     def _numeric_default(
         self, value: object, path: str, expected: str, low: int | float | None, high: int | float | None
@@ -658,6 +687,10 @@ class _FieldReader:
             number = _expect_number(self.problems, value, path)
         if number is not None and ((low is not None and number < low) or (high is not None and number > high)):
             self.problems.add(path, f"Default value {number} is outside the allowed range (min {low}, max {high})")
+        precision = self.precision() if expected == "number" else None
+        if number is not None and precision is not None and not _fits_numeric(number, precision):
+            message = f"Default value {number} does not fit: with precision {precision} a value stays below 10^18"
+            self.problems.add(path, message)
         return number
 
     def _option_default(self, value: object, path: str, options: tuple[str, ...], *, many: bool) -> DefaultValue | None:
@@ -687,6 +720,18 @@ class _FieldReader:
             self.problems.add(path, f"Default value {_show(text)} is not a date: no such day in the calendar")
             return None
         return text
+
+
+def _fits_numeric(number: int | float, precision: int) -> bool:
+    """Whether `numeric(18 + precision, precision)` holds the number, rounded as PostgreSQL rounds it."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if isinstance(number, float) and not math.isfinite(number):
+        return True  # refused as a number already
+    if abs(number) >= 10**18:
+        return False
+    rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP)
+    return abs(rounded) < 10**18
 
 
 # A default written as year-month-day must be a day of the calendar (PostgreSQL refuses `2024-02-30` when the
