@@ -542,6 +542,52 @@ async def test_a_field_a_formula_reads_can_change_type(
     assert (await services.drift(database_url=database_url)).differences == ()
 
 
+async def test_formulas_a_trigger_computes_are_computed_for_the_rows_already_there(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """The trigger fills only rows written later: the rows already there get the new formulas computed by the plan
+    (a formula reading another after it), without a write: `updated_at` and an existing volatile formula keep
+    their values. Undone by dropping the columns."""
+    from sovrium_tui import services
+
+    schema = tmp_path / "app.yaml"
+    base = [
+        {"id": 1, "name": "title", "type": "single-line-text"},
+        {"id": 2, "name": "due", "type": "date"},
+        {"id": 3, "name": "seen", "type": "formula", "formula": "NOW()", "resultType": "datetime"},
+    ]
+    added = [  # declared before what it reads: computed after it
+        {"id": 5, "name": "shout", "type": "formula", "formula": "UPPER(label)", "resultType": "text"},
+        {"id": 4, "name": "label", "type": "formula", "formula": "'due ' || due", "resultType": "text"},
+    ]
+
+    def write(fields: list[dict[str, object]]) -> Path:
+        schema.write_text(yaml_text({"name": "todo", "tables": [{"id": 1, "name": "tasks", "fields": fields}]}))
+        return schema
+
+    await services.migrate(write(base), database_url=database_url)
+    await db.execute("INSERT INTO tasks (title, due) VALUES ('a', '2024-01-02'), ('b', NULL)")
+    before = await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id")
+
+    result = await services.migrate(write(base + added), database_url=database_url)
+
+    assert result.status == "migrated"
+    rows = await db.fetch("SELECT label, shout FROM tasks ORDER BY id")
+    assert [tuple(row) for row in rows] == [("due 2024-01-02", "DUE 2024-01-02"), (None, None)]
+    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == before
+    assert await db.fetchval("SELECT bool_and(tgenabled = 'O') FROM pg_trigger WHERE tgrelid = 'tasks'::regclass")
+    assert (await services.drift(database_url=database_url)).differences == ()
+    await db.execute("UPDATE tasks SET due = '2025-03-04' WHERE title = 'b'")  # the trigger computes later writes
+    assert await db.fetchval("SELECT shout FROM tasks WHERE title = 'b'") == "DUE 2025-03-04"
+
+    await services.rollback(reason="back", database_url=database_url)
+    assert (
+        await db.fetchval("SELECT count(*) FROM pg_attribute WHERE attrelid = 'tasks'::regclass AND attname = 'label'")
+        == 0
+    )
+    assert (await services.drift(database_url=database_url)).differences == ()
+
+
 # --- arithmetic PostgreSQL has operators for -----------------------------------------------------------------------
 
 _TIMED = {

@@ -186,6 +186,7 @@ class _RunnableStep:
     summary: str
     statements: tuple[str, ...]
     hand_written: bool = False  # an `op: sql` step (or its reverse): triggers it creates are code to distrust
+    computes: bool = False  # a `compute_columns` step: a failure on the rows is a formula they cannot compute
 
 
 # --- apply -----------------------------------------------------------------------------------------------
@@ -320,7 +321,10 @@ async def _apply_locked(
         notes.update({step.id: "already done by drift accepted on this database" for step in done})
     attempt.plan = plan
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
-    steps = [_RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP) for s in plan.steps]
+    steps = [
+        _RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP, s.op == "compute_columns")
+        for s in plan.steps
+    ]
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
     # 6. Data the statements would destroy, counted now and again just before each step, refused unless allowed.
     allowed = allowed_destructive_tables(plan.schema)
@@ -940,7 +944,7 @@ async def _run_step(
         message = f"{step.label} ({_summary(step)}) failed: {postgres_text(failure)}"
         adds_column = any("ADD COLUMN" in statement for statement in step.statements)
         if advise == "apply" and not step.hand_written:
-            remedy = row_remedy(failure, adds_column=adds_column)
+            remedy = row_remedy(failure, adds_column=adds_column, computes=step.computes)
             message += f"; the table has {remedy}" if remedy else ""
         elif advise == "rollback" and not step.hand_written:
             remedy = rollback_remedy(failure, adds_column=adds_column)

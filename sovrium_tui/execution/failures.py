@@ -65,11 +65,17 @@ _ROW_REMEDIES = (
 )
 
 
-def row_remedy(failure: BaseException, *, adds_column: bool = False) -> str | None:
+def row_remedy(failure: BaseException, *, adds_column: bool = False, computes: bool = False) -> str | None:
     """What to do when a generated step failed on the rows already in the table, or None. A required column
-    being added (`adds_column`) cannot be filled before its step."""
+    being added (`adds_column`) cannot be filled before its step; a formula computed for the rows there
+    (`computes`) fails on values it cannot compute with."""
     state = str(getattr(failure, "sqlstate", "") or "")
     message = str(getattr(failure, "message", "") or "")
+    if computes and state.startswith("22"):
+        return (
+            "rows a new formula cannot compute (PostgreSQL would refuse them at their next write too): change them "
+            "in an `op: sql` step before this one, or change the formula"
+        )
     if adds_column and state == "23502":
         return (
             "rows a required field without a default cannot be added to: give it a default (every row gets it), "

@@ -694,6 +694,35 @@ class RefreshView:
 
 
 @dataclass(frozen=True, slots=True)
+class ComputeColumns:
+    """Compute columns a trigger fills (formulas) for the rows already there when they are added: the trigger fills
+    only rows written later. Each column is set from its expression, in order (a formula reading another comes
+    after it); the table's `quiet` triggers (those firing on UPDATE: the compute trigger itself, `updated_at`'s
+    stamp …) are disabled meanwhile, so that computing a column is not a write: no row's `updated_at` moves, and no
+    other formula is computed again. Nothing to undo: undoing the add drops the column."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (column, expression over the row's columns)
+    quiet: tuple[str, ...] = ()
+
+    op = "compute_columns"
+
+    def reverse(self) -> Change:
+        return ComputeColumns(self.table, (), ())
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.columns[0][0]}" if self.columns else self.table
+
+    def summary(self) -> str:
+        names = ", ".join(f"{self.table}.{name}" for name, _ in self.columns)
+        return f"compute {names} for the rows already there"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ("table-rewrite", "exclusive-lock") if self.columns else ()
+
+
+@dataclass(frozen=True, slots=True)
 class CreateAuthUsers:
     """Better Auth's `auth."user"` table (and schema `auth` when it is missing too), as Sovrium creates it."""
 
@@ -771,6 +800,7 @@ Change = (
     | CreateView
     | DropView
     | RefreshView
+    | ComputeColumns
 )
 
 

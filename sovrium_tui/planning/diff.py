@@ -18,12 +18,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Policy, Table, Trigger, View
+from sovrium_tui.pgparse import column_references
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
     Change,
+    ComputeColumns,
     CreateAuthUsers,
     CreateFunction,
     CreateIndex,
@@ -127,6 +129,7 @@ class _Phases:
     add_generated_columns: list[Change] = field(default_factory=list)
     add_objects: list[Change] = field(default_factory=list)
     add_foreign_keys: list[Change] = field(default_factory=list)
+    compute_columns: list[Change] = field(default_factory=list)  # once every column and trigger is there
     create_views: list[Change] = field(default_factory=list)
     refresh_views: list[Change] = field(default_factory=list)
     drop_functions: list[Change] = field(default_factory=list)
@@ -157,6 +160,7 @@ class _Phases:
             *self.add_generated_columns,
             *self.add_objects,
             *self.add_foreign_keys,
+            *self.compute_columns,
             *self.create_views,
             *self.refresh_views,
             *self.drop_functions,
@@ -358,7 +362,7 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     rebuilt = _rebuilt_computed_columns(current, desired)
     # Computed columns go first and come last: they may read the other columns being dropped or added.
     renamed_columns = phases.renamed_columns.get(name, {})
-    dropped_before = len(phases.drop_columns)
+    dropped_before, added_before = len(phases.drop_columns), len(phases.add_columns)
     for column in sorted(current.columns, key=lambda c: not c.computed):
         if desired.column(column.name) is None or column.name in rebuilt:
             phases.drop_columns.append(DropColumn(name, column, _written_now(column.generated, renamed_columns)))
@@ -369,6 +373,9 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
             adds.append(AddColumn(name, column))
         elif existing != column:
             _diff_column(name, existing, column, phases)
+    filled = [c.column for c in phases.add_columns[added_before:] if isinstance(c, AddColumn) and c.column.fill]
+    if filled:
+        phases.compute_columns.append(_compute_columns(desired, filled))
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
     rebuilt_columns = {  # dropped above or by _diff_column, and added again
         change.column.name
@@ -392,6 +399,22 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
             rebuilt_columns=rebuilt_columns,
         )
     _diff_row_security(current, desired, phases)
+
+
+def _compute_columns(table: Table, columns: Sequence[Column]) -> ComputeColumns:
+    """Columns a trigger computes, added to a table that has rows, computed for those rows: a column reading
+    another new one after it, with the table's UPDATE triggers (as they will be then) quiet meanwhile."""
+    expressions = {c.name: c.fill or "" for c in columns}
+    reads = {
+        name: {ref[-1] for ref in column_references(text) or ()} & expressions.keys() - {name}
+        for name, text in expressions.items()
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(expressions):  # a handful of columns: the first whose reads are placed, each time
+        ready = [n for n in expressions if n not in ordered and reads[n] <= set(ordered)]
+        ordered.append(ready[0] if ready else next(n for n in expressions if n not in ordered))
+    quiet = tuple(t.name for t in table.triggers if t.enabled and t.timing != "INSTEAD OF" and "UPDATE" in t.events)
+    return ComputeColumns(table.name, tuple((name, expressions[name]) for name in ordered), quiet)
 
 
 def _diff_row_security(current: Table, desired: Table, phases: _Phases) -> None:

@@ -11,6 +11,7 @@ from sovrium_tui.planning.changes import (
     AddConstraint,
     AlterColumnType,
     Change,
+    ComputeColumns,
     CreateAuthUsers,
     CreateFunction,
     CreateIndex,
@@ -184,5 +185,7 @@ def _describe(change: Change) -> Difference:
             return Difference(view.name, "extra", f"{view.kind} {view.name} exists but was not recorded")
         case DropView(view):
             return Difference(view.name, "missing", f"{view.kind} {view.name} is missing")
-        case CreateAuthUsers() | DropAuthUsers() | RefreshView():  # left out by find_drift; named for completeness
+        case (
+            CreateAuthUsers() | DropAuthUsers() | RefreshView() | ComputeColumns()
+        ):  # never drift; named for completeness
             return Difference("", "changed", change.summary())

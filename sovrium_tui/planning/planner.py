@@ -13,6 +13,7 @@ from sovrium_tui.planning.accepted import Orphans, merged_with_accepted_drift
 from sovrium_tui.planning.changes import (
     AddColumn,
     Change,
+    ComputeColumns,
     CreateAuthUsers,
     CreateFunction,
     CreateTable,
@@ -164,8 +165,8 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
                 views.append(f"+{view.name}")
             case DropView(view, rebuild=False):
                 views.append(f"-{view.name}")
-            case CreateView() | DropView() | RefreshView():
-                continue  # made again because what it reads changed: the tables tell the story
+            case CreateView() | DropView() | RefreshView() | ComputeColumns():
+                continue  # made again because what it reads changed, or an added column computed: the tables tell it
             case CreateTable(table):
                 created.append(table.name)
             case DropTable(table):

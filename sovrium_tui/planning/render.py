@@ -13,6 +13,7 @@ from sovrium_tui.planning.changes import (
     AddConstraint,
     AlterColumnType,
     Change,
+    ComputeColumns,
     CreateAuthUsers,
     CreateFunction,
     CreateIndex,
@@ -143,8 +144,25 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (ddl.drop_view_sql(view),)
         case RefreshView(view):
             return (ddl.refresh_view_sql(view),)
+        case ComputeColumns(table, columns, quiet):
+            return _compute_columns_sql(table, columns, quiet) if columns else ()
         case _:
             assert_never(change)
+
+
+def _compute_columns_sql(table: str, columns: tuple[tuple[str, str], ...], quiet: tuple[str, ...]) -> tuple[str, ...]:
+    """Each column set where it is empty, with the table's UPDATE triggers disabled meanwhile (and enabled again)."""
+    fills = tuple(
+        f"UPDATE {_table(table)} SET {quote_ident(name)} = ({expression}) WHERE {quote_ident(name)} IS NULL"
+        for name, expression in columns
+    )
+    if not quiet:
+        return fills
+
+    def switch(action: str) -> str:
+        return f"ALTER TABLE {_table(table)} " + ", ".join(f"{action} TRIGGER {quote_ident(t)}" for t in quiet)
+
+    return (switch("DISABLE"), *fills, switch("ENABLE"))
 
 
 def reverse_sql(change: Change) -> tuple[str, ...]:

@@ -46,6 +46,10 @@ def losses_by_step(losses: tuple[str, ...]) -> dict[int, list[str]]:
     return found
 
 
+_CANNOT_UNDO = "(no reverse SQL: this step cannot be undone)"
+_NO_REVERSE = {"compute_columns": "(no reverse SQL: nothing to undo; undoing the column's add drops it)"}
+
+
 class ReviewScreen(InnerScreen):
     """One plan file, read from disk (an edited file is shown with its digest state, not refused)."""
 
@@ -223,7 +227,7 @@ class ReviewScreen(InnerScreen):
         forward.border_subtitle = plain(step.summary if step else "")
         self.query_one("#forward-sql", SqlView).show_sql(step.forward if step else ())
         self.query_one("#reverse-sql", SqlView).show_sql(
-            step.reverse if step else (), empty="(no reverse SQL: this step cannot be undone)"
+            step.reverse if step else (), empty=_NO_REVERSE.get(step.op if step else "", _CANNOT_UNDO)
         )
 
     def _sql_title(self, step: Step | None) -> str:
