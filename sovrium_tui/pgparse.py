@@ -103,3 +103,27 @@ def column_references(expression: str) -> tuple[tuple[str, ...], ...] | None:
         elif isinstance(node, list):
             stack.extend(node)
     return tuple(found)
+
+
+def unqualified(expression: str, qualifier: str) -> str | None:
+    """The expression as PostgreSQL's printer writes it, its column references `qualifier.x` written `x` (a trigger
+    body's `NEW.price` read as a column of the row); None when its parser cannot read the expression."""
+    from pglast import ast, parse_sql
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+    from pglast.visitors import Visitor
+
+    class _Unqualify(Visitor):
+        def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> ast.ColumnRef | None:
+            names = node.fields or ()
+            if len(names) == 2 and isinstance(names[0], ast.String) and names[0].sval == qualifier:
+                return ast.ColumnRef(fields=(names[1],))
+            return None
+
+    try:
+        tree = with_deep_trees(lambda: parse_sql(f"SELECT ({expression})"))
+        _Unqualify()(tree)
+        printed = str(with_deep_trees(lambda: RawStream()(tree)))
+    except (ParseError, RecursionError):
+        return None
+    return printed.removeprefix("SELECT ")

@@ -588,6 +588,48 @@ async def test_formulas_a_trigger_computes_are_computed_for_the_rows_already_the
     assert (await services.drift(database_url=database_url)).differences == ()
 
 
+async def test_a_changed_formula_a_trigger_computes_is_computed_again_and_back(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """The trigger computes only rows written later: a changed formula is computed again for every row, with the
+    formulas reading it, and computed back by the rollback. A renamed field it reads is no change. Not a write:
+    `updated_at` and a volatile formula keep their values."""
+    from sovrium_tui import services
+
+    schema = tmp_path / "app.yaml"
+
+    def write(due: str, label: str) -> Path:
+        fields = [
+            {"id": 1, "name": "title", "type": "single-line-text"},
+            {"id": 2, "name": due, "type": "date"},
+            {"id": 3, "name": "label", "type": "formula", "formula": label, "resultType": "text"},
+            {"id": 4, "name": "shout", "type": "formula", "formula": "UPPER(label)", "resultType": "text"},
+            {"id": 5, "name": "seen", "type": "formula", "formula": "NOW()", "resultType": "datetime"},
+        ]
+        schema.write_text(yaml_text({"name": "todo", "tables": [{"id": 1, "name": "tasks", "fields": fields}]}))
+        return schema
+
+    async def computed() -> list[tuple[object, ...]]:
+        return [tuple(r) for r in await db.fetch("SELECT label, shout FROM tasks ORDER BY id")]
+
+    await services.migrate(write("due", "'due ' || due"), database_url=database_url)
+    await db.execute("INSERT INTO tasks (title, due) VALUES ('a', '2024-01-02'), ('b', NULL)")
+    unwritten = await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id")
+
+    renamed = await services.migrate(write("deadline", "'due ' || deadline"), database_url=database_url)
+    assert renamed.steps == 2  # the rename and the trigger's body: nothing computed again
+    await services.migrate(write("deadline", "'by ' || deadline"), database_url=database_url, allow_destructive=False)
+
+    assert await computed() == [("by 2024-01-02", "BY 2024-01-02"), (None, None)]
+    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == unwritten
+    assert (await services.drift(database_url=database_url)).differences == ()
+
+    await services.rollback(to_version=1, reason="back", database_url=database_url)
+    assert await computed() == [("due 2024-01-02", "DUE 2024-01-02"), (None, None)]
+    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == unwritten
+    assert (await services.drift(database_url=database_url)).differences == ()
+
+
 # --- arithmetic PostgreSQL has operators for -----------------------------------------------------------------------
 
 _TIMED = {

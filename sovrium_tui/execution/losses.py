@@ -169,9 +169,16 @@ async def _column_kind(conn: asyncpg.Connection, target: str, column: str) -> Li
 async def _count_update(
     conn: asyncpg.Connection, step: str, effect: Effect, *, target: str, label: str, table: str | None
 ) -> DataLoss:
-    """Rows whose values an UPDATE overwrites: where a set column is not NULL and would become different."""
+    """Rows whose values an UPDATE overwrites: where a set column is not NULL and would become different. Computed
+    columns (a formula's, which its trigger would compute again at the row's next write) hold no data to lose."""
     columns = ", ".join(name for name, _ in effect.assignments) or "its columns"
     action = f"overwrites {columns} in {label}"
+    if effect.assignments and all(
+        [await _column_kind(conn, target, name) == "computed" for name, _ in effect.assignments]
+    ):
+        return DataLoss(
+            step, f"computes {columns} in {label} again (derived from other columns)", 0, "rows", False, table
+        )
     if not effect.countable or not effect.assignments:
         detail = f" ({effect.detail})" if effect.detail else ""
         return DataLoss(step, action + detail, None, "rows", False, table)

@@ -695,20 +695,27 @@ class RefreshView:
 
 @dataclass(frozen=True, slots=True)
 class ComputeColumns:
-    """Compute columns a trigger fills (formulas) for the rows already there when they are added: the trigger fills
-    only rows written later. Each column is set from its expression, in order (a formula reading another comes
-    after it); the table's `quiet` triggers (those firing on UPDATE: the compute trigger itself, `updated_at`'s
-    stamp …) are disabled meanwhile, so that computing a column is not a write: no row's `updated_at` moves, and no
-    other formula is computed again. Nothing to undo: undoing the add drops the column."""
+    """Compute columns a trigger fills (formulas) for the rows already there: the trigger fills only rows written
+    later. Each column is set from its expression, in order (a formula reading another comes after it); the
+    table's `quiet` triggers (those firing on UPDATE: the compute trigger itself, `updated_at`'s stamp …) are
+    disabled meanwhile, so that computing a column is not a write: no row's `updated_at` moves, and no other
+    formula is computed again.
+
+    Without `before`, new columns are filled where empty, and there is nothing to undo (undoing the add drops the
+    column). With `before` (a formula changed), every row is computed again, and the reverse computes it back with
+    the earlier expressions."""
 
     table: str
     columns: tuple[tuple[str, str], ...]  # (column, expression over the row's columns)
     quiet: tuple[str, ...] = ()
+    before: tuple[tuple[str, str], ...] | None = None
 
     op = "compute_columns"
 
     def reverse(self) -> Change:
-        return ComputeColumns(self.table, (), ())
+        if self.before is None:
+            return ComputeColumns(self.table, (), ())
+        return ComputeColumns(self.table, self.before, self.quiet, self.columns)
 
     @property
     def target(self) -> str:
@@ -716,7 +723,9 @@ class ComputeColumns:
 
     def summary(self) -> str:
         names = ", ".join(f"{self.table}.{name}" for name, _ in self.columns)
-        return f"compute {names} for the rows already there"
+        if self.before is None:
+            return f"compute {names} for the rows already there"
+        return f"compute {names} again for every row (a formula changed)"
 
     def hazards(self) -> tuple[Hazard, ...]:
         return ("table-rewrite", "exclusive-lock") if self.columns else ()

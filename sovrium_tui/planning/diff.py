@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
+from sovrium_tui.catalog.formula import trigger_function_name as formula_trigger_function
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Policy, Table, Trigger, View
-from sovrium_tui.pgparse import column_references
+from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.pgparse import column_references, unqualified
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -243,6 +245,7 @@ def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> li
     _drop_tables(dropped, phases)
     _create_tables(created, phases)
     _diff_functions(current.functions, desired.functions, phases)
+    _recompute_changed_formulas(kept, current.functions, desired.functions, phases)
     if desired.auth_users == "present" and current.auth_users != "present":
         phases.prerequisites.append(CreateAuthUsers(create_schema=current.auth_users == "absent"))
     _diff_views(current.views, desired.views, phases, renamed_tables=_renamed(phases))
@@ -405,6 +408,12 @@ def _compute_columns(table: Table, columns: Sequence[Column]) -> ComputeColumns:
     """Columns a trigger computes, added to a table that has rows, computed for those rows: a column reading
     another new one after it, with the table's UPDATE triggers (as they will be then) quiet meanwhile."""
     expressions = {c.name: c.fill or "" for c in columns}
+    ordered = tuple((name, expressions[name]) for name in _reading_order(expressions))
+    return ComputeColumns(table.name, ordered, _quiet_triggers(table))
+
+
+def _reading_order(expressions: Mapping[str, str]) -> list[str]:
+    """Column names with each after the ones (of these) its expression reads; as given otherwise."""
     reads = {
         name: {ref[-1] for ref in column_references(text) or ()} & expressions.keys() - {name}
         for name, text in expressions.items()
@@ -413,8 +422,70 @@ def _compute_columns(table: Table, columns: Sequence[Column]) -> ComputeColumns:
     while len(ordered) < len(expressions):  # a handful of columns: the first whose reads are placed, each time
         ready = [n for n in expressions if n not in ordered and reads[n] <= set(ordered)]
         ordered.append(ready[0] if ready else next(n for n in expressions if n not in ordered))
-    quiet = tuple(t.name for t in table.triggers if t.enabled and t.timing != "INSTEAD OF" and "UPDATE" in t.events)
-    return ComputeColumns(table.name, tuple((name, expressions[name]) for name in ordered), quiet)
+    return ordered
+
+
+def _quiet_triggers(table: Table) -> tuple[str, ...]:
+    """The table's triggers that fire on UPDATE: disabled while the plan computes columns, which is no write."""
+    return tuple(t.name for t in table.triggers if t.enabled and t.timing != "INSTEAD OF" and "UPDATE" in t.events)
+
+
+def _recompute_changed_formulas(
+    kept: Sequence[tuple[Table, Table | None]],
+    current: Sequence[Function],
+    desired: Sequence[Function],
+    phases: _Phases,
+) -> None:
+    """A formula a trigger computes whose expression changes on a kept column: the trigger computes only rows
+    written later, so every row is computed again, with the formulas reading it (and computed back by the
+    reverse). Expressions are compared as PostgreSQL prints them, in the column names after this plan's renames."""
+    bodies = {f.name: f.body for f in current}
+    wanted_bodies = {f.name: f.body for f in desired}
+    added = {(c.table, c.column.name) for c in phases.add_columns if isinstance(c, AddColumn)}
+    for _, wanted in kept:
+        if wanted is None:
+            continue
+        function = formula_trigger_function(wanted.name)
+        before, after = bodies.get(function), wanted_bodies.get(function)
+        if before is None or after is None or before == after:
+            continue
+        renamed = phases.renamed_columns.get(wanted.name, {})
+        first_names = {new: old for old, new in renamed.items()}
+        derived = [c for c in wanted.columns if c.derived and (wanted.name, c.name) not in added]
+        now: dict[str, str] = {}
+        earlier: dict[str, str] = {}
+        for column in derived:
+            new_expression = _formula_line(after, column.name)
+            old_expression = _formula_line(before, first_names.get(column.name, column.name))
+            if new_expression is None or old_expression is None:
+                continue
+            now[column.name] = new_expression
+            earlier[column.name] = substitute_identifiers(old_expression, dict(renamed))
+        changed = {name for name in now if now[name] != earlier[name]}
+        grew = bool(changed)
+        while grew:  # and the formulas reading one computed again
+            readers = {
+                name
+                for name in now.keys() - changed
+                if {ref[-1] for ref in column_references(now[name]) or ()} & changed
+            }
+            changed |= readers
+            grew = bool(readers)
+        if changed:
+            order = [name for name in _reading_order(now) if name in changed]
+            columns = tuple((name, now[name]) for name in order)
+            back = tuple((name, earlier[name]) for name in order)
+            phases.compute_columns.append(ComputeColumns(wanted.name, columns, _quiet_triggers(wanted), back))
+
+
+def _formula_line(body: str, column: str) -> str | None:
+    """The expression a formula trigger's body sets `column` to (`  NEW."x" := (…);`), as PostgreSQL prints it
+    over the row's columns; None when the body does not set it (or it cannot be read)."""
+    opening = f"  NEW.{quote_ident(column)} := ("
+    for line in body.splitlines():
+        if line.startswith(opening) and line.endswith(");"):
+            return unqualified(line[len(opening) : -2], "new")
+    return None
 
 
 def _diff_row_security(current: Table, desired: Table, phases: _Phases) -> None:

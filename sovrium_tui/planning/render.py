@@ -144,16 +144,20 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (ddl.drop_view_sql(view),)
         case RefreshView(view):
             return (ddl.refresh_view_sql(view),)
-        case ComputeColumns(table, columns, quiet):
-            return _compute_columns_sql(table, columns, quiet) if columns else ()
+        case ComputeColumns(table, columns, quiet, before):
+            return _compute_columns_sql(table, columns, quiet, empty_only=before is None) if columns else ()
         case _:
             assert_never(change)
 
 
-def _compute_columns_sql(table: str, columns: tuple[tuple[str, str], ...], quiet: tuple[str, ...]) -> tuple[str, ...]:
-    """Each column set where it is empty, with the table's UPDATE triggers disabled meanwhile (and enabled again)."""
+def _compute_columns_sql(
+    table: str, columns: tuple[tuple[str, str], ...], quiet: tuple[str, ...], *, empty_only: bool
+) -> tuple[str, ...]:
+    """Each column set (where it is empty, or in every row), with the table's UPDATE triggers disabled meanwhile
+    (and enabled again)."""
     fills = tuple(
-        f"UPDATE {_table(table)} SET {quote_ident(name)} = ({expression}) WHERE {quote_ident(name)} IS NULL"
+        f"UPDATE {_table(table)} SET {quote_ident(name)} = ({expression})"
+        + (f" WHERE {quote_ident(name)} IS NULL" if empty_only else "")
         for name, expression in columns
     )
     if not quiet:
