@@ -630,6 +630,40 @@ async def test_a_changed_formula_a_trigger_computes_is_computed_again_and_back(
     assert (await services.drift(database_url=database_url)).differences == ()
 
 
+async def test_formula_columns_a_rollback_brings_back_are_computed_for_every_row(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """Dropping a formula loses nothing (its values are derived); undoing the drop brings the column back and
+    computes it for every row (one formula reading the other after it), without a write."""
+    from sovrium_tui import services
+
+    schema = tmp_path / "app.yaml"
+    kept = [
+        {"id": 1, "name": "title", "type": "single-line-text"},
+        {"id": 5, "name": "seen", "type": "formula", "formula": "NOW()", "resultType": "datetime"},
+    ]
+    dropped = [
+        {"id": 3, "name": "shout", "type": "formula", "formula": "UPPER(label)", "resultType": "text"},
+        {"id": 2, "name": "label", "type": "formula", "formula": "'re: ' || title", "resultType": "text"},
+    ]
+
+    def write(fields: list[dict[str, object]]) -> Path:
+        schema.write_text(yaml_text({"name": "todo", "tables": [{"id": 1, "name": "tasks", "fields": fields}]}))
+        return schema
+
+    await services.migrate(write(kept + dropped), database_url=database_url)
+    await db.execute("INSERT INTO tasks (title) VALUES ('a'), (NULL)")
+    unwritten = await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id")
+    await services.migrate(write(kept), database_url=database_url)  # not destructive: derived values
+
+    await services.rollback(reason="want them back", database_url=database_url)
+
+    rows = await db.fetch("SELECT label, shout FROM tasks ORDER BY id")
+    assert [tuple(row) for row in rows] == [("re: a", "RE: A"), (None, None)]
+    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == unwritten
+    assert (await services.drift(database_url=database_url)).differences == ()
+
+
 # --- arithmetic PostgreSQL has operators for -----------------------------------------------------------------------
 
 _TIMED = {

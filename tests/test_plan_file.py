@@ -146,6 +146,12 @@ def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -
         (lambda t: t.replace("  - ALTER TABLE public.customers ADD COLUMN note text", "  - 3"), r"forward: expected"),
         (lambda t: t.replace("  - ALTER TABLE public.customers DROP COLUMN note", "  - null"), r"reverse: expected"),
         (lambda t: t.replace("  hazards: []", "  hazards: {}", 1), r"hazards: expected"),
+        (
+            lambda t: t.replace("  - ALTER TABLE public.customers ADD COLUMN note text\n", "").replace(
+                "  forward:\n  reverse", "  forward: []\n  reverse"
+            ),
+            r"steps\[1\]\.forward: expected at least one statement",
+        ),
         (lambda t: "just a string\n", r"must be a YAML mapping"),
     ],
 )

@@ -935,6 +935,9 @@ async def _run_step(
     sql = separator.join(step.statements)
     reporter(events.StepStarted(step.number, step.summary))
     started = time.monotonic()
+    if not step.statements:  # a step whose work is all in its reverse (or a reverse with nothing to undo)
+        reporter(events.StepFinished(step.number, _elapsed_ms(started)))
+        return StepRun(step.number, step.summary, _elapsed_ms(started), step.statements)
     try:
         async with session.watching(conn, opener=opener, what=step.label, limit=lock_timeout, reporter=reporter):
             await conn.execute(sql)

@@ -703,7 +703,8 @@ class ComputeColumns:
 
     Without `before`, new columns are filled where empty, and there is nothing to undo (undoing the add drops the
     column). With `before` (a formula changed), every row is computed again, and the reverse computes it back with
-    the earlier expressions."""
+    the earlier expressions; with `before` and no columns (a formula column the plan drops), nothing is done now,
+    and the reverse, which runs once the column is back, computes it for every row."""
 
     table: str
     columns: tuple[tuple[str, str], ...]  # (column, expression over the row's columns)
@@ -719,12 +720,16 @@ class ComputeColumns:
 
     @property
     def target(self) -> str:
-        return f"{self.table}.{self.columns[0][0]}" if self.columns else self.table
+        named = self.columns or self.before
+        return f"{self.table}.{named[0][0]}" if named else self.table
 
     def summary(self) -> str:
         names = ", ".join(f"{self.table}.{name}" for name, _ in self.columns)
         if self.before is None:
             return f"compute {names} for the rows already there"
+        if not self.columns:  # a formula column the plan drops: undoing the drop brings it back empty
+            names = ", ".join(f"{self.table}.{name}" for name, _ in self.before)
+            return f"nothing now; a rollback computes {names} again when the column comes back"
         return f"compute {names} again for every row (a formula changed)"
 
     def hazards(self) -> tuple[Hazard, ...]:

@@ -121,6 +121,7 @@ class _Phases:
     drop_objects: list[Change] = field(default_factory=list)
     renames: list[Change] = field(default_factory=list)
     drop_tables: list[Change] = field(default_factory=list)
+    compute_back: list[Change] = field(default_factory=list)  # undone after the columns dropped next come back
     drop_columns: list[Change] = field(default_factory=list)
     create_functions: list[Change] = field(default_factory=list)
     create_tables: list[Change] = field(default_factory=list)
@@ -154,6 +155,7 @@ class _Phases:
             *self.drop_foreign_keys,
             *self.drop_objects,
             *self.drop_tables,
+            *self.compute_back,
             *self.drop_columns,
             *self.create_functions,
             *self.create_tables,
@@ -442,15 +444,18 @@ def _recompute_changed_formulas(
     bodies = {f.name: f.body for f in current}
     wanted_bodies = {f.name: f.body for f in desired}
     added = {(c.table, c.column.name) for c in phases.add_columns if isinstance(c, AddColumn)}
-    for _, wanted in kept:
+    for table, wanted in kept:
         if wanted is None:
             continue
         function = formula_trigger_function(wanted.name)
         before, after = bodies.get(function), wanted_bodies.get(function)
-        if before is None or after is None or before == after:
+        if before is None or before == after:
             continue
         renamed = phases.renamed_columns.get(wanted.name, {})
         first_names = {new: old for old, new in renamed.items()}
+        _compute_back_dropped(table, wanted, before, renamed, phases)
+        if after is None:
+            continue
         derived = [c for c in wanted.columns if c.derived and (wanted.name, c.name) not in added]
         now: dict[str, str] = {}
         earlier: dict[str, str] = {}
@@ -476,6 +481,25 @@ def _recompute_changed_formulas(
             columns = tuple((name, now[name]) for name in order)
             back = tuple((name, earlier[name]) for name in order)
             phases.compute_columns.append(ComputeColumns(wanted.name, columns, _quiet_triggers(wanted), back))
+
+
+def _compute_back_dropped(table: Table, wanted: Table, body: str, renamed: Mapping[str, str], phases: _Phases) -> None:
+    """Formula columns a trigger computes that the plan drops: undoing the drop brings each back empty, so a step
+    before the drops (its reverse runs after they are undone) computes them then, with the triggers the plan
+    leaves alone quiet (they are there at that point of a rollback)."""
+    first_names = {new: old for old, new in renamed.items()}
+    back: list[tuple[str, str]] = []
+    for change in phases.drop_columns:
+        if isinstance(change, DropColumn) and change.table == wanted.name and change.column.derived:
+            expression = _formula_line(body, first_names.get(change.column.name, change.column.name))
+            if expression is not None:
+                back.append((change.column.name, substitute_identifiers(expression, dict(renamed))))
+    if back:
+        kept = set(wanted.triggers)
+        quiet = _quiet_triggers(replace(table, triggers=tuple(t for t in table.triggers if t in kept)))
+        order = _reading_order(dict(back))
+        expressions = dict(back)
+        phases.compute_back.append(ComputeColumns(wanted.name, (), quiet, tuple((n, expressions[n]) for n in order)))
 
 
 def _formula_line(body: str, column: str) -> str | None:

@@ -37,6 +37,9 @@ _TOP_KEYS = (
 _STEP_KEYS = ("id", "op", "target", "summary", "hazards", "forward", "reverse")
 _STEP_KEY_SET = frozenset(_STEP_KEYS)
 HAND_WRITTEN_OP = "sql"
+# Generated steps whose forward may be empty: all their work is in the reverse (a formula column the plan drops is
+# computed again when a rollback brings it back).
+REVERSE_ONLY_OPS = frozenset({"compute_columns"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +411,7 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
         for hazard in hazards:
             if hazard not in HAZARDS:
                 problems.append(Problem(f"unknown hazard {hazard!r} (one of {', '.join(HAZARDS)})", path))
-        forward = _text_list(item, "forward", problems, path, allow_empty=False)
+        forward = _text_list(item, "forward", problems, path, allow_empty=op in REVERSE_ONLY_OPS)
         summary = ""
         if "summary" in item or not hand_written:
             summary = _text(item, "summary", problems, path=f"{path}.summary")
@@ -443,7 +446,9 @@ def _well_formed_step(item: object, step_id: int, hazards: Collection[str]) -> S
         return None
     if type(target) is not str or type(summary) is not str or not summary:
         return None
-    if type(named) is not list or type(forward) is not list or type(reverse) is not list or not forward:
+    if type(named) is not list or type(forward) is not list or type(reverse) is not list:
+        return None
+    if not forward and op not in REVERSE_ONLY_OPS:
         return None
     for hazard in named:
         if type(hazard) is not str or hazard not in hazards:

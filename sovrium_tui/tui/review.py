@@ -225,7 +225,9 @@ class ReviewScreen(InnerScreen):
         forward = self.query_one("#forward")
         forward.border_title = plain(self._sql_title(step))
         forward.border_subtitle = plain(step.summary if step else "")
-        self.query_one("#forward-sql", SqlView).show_sql(step.forward if step else ())
+        self.query_one("#forward-sql", SqlView).show_sql(
+            step.forward if step else (), empty="(no SQL now: this step's work is in its reverse, for a rollback)"
+        )
         self.query_one("#reverse-sql", SqlView).show_sql(
             step.reverse if step else (), empty=_NO_REVERSE.get(step.op if step else "", _CANNOT_UNDO)
         )
