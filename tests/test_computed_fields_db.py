@@ -545,9 +545,10 @@ async def test_a_field_a_formula_reads_can_change_type(
 async def test_formulas_a_trigger_computes_are_computed_for_the_rows_already_there(
     db: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
-    """The trigger fills only rows written later: the rows already there get the new formulas computed by the plan
-    (a formula reading another after it), without a write: `updated_at` and an existing volatile formula keep
-    their values. Undone by dropping the columns."""
+    """The trigger fills only rows written later: the rows already there get the new formulas computed by the plan,
+    by the trigger, as a write would (a formula reading another after it; a text result converted to an integer
+    as PL/pgSQL converts it), without being a write: `updated_at` keeps its value. Undone by dropping the
+    columns."""
     from sovrium_tui import services
 
     schema = tmp_path / "app.yaml"
@@ -559,6 +560,7 @@ async def test_formulas_a_trigger_computes_are_computed_for_the_rows_already_the
     added = [  # declared before what it reads: computed after it
         {"id": 5, "name": "shout", "type": "formula", "formula": "UPPER(label)", "resultType": "text"},
         {"id": 4, "name": "label", "type": "formula", "formula": "'due ' || due", "resultType": "text"},
+        {"id": 6, "name": "year", "type": "formula", "formula": "TO_CHAR(due, 'YYYY')", "resultType": "integer"},
     ]
 
     def write(fields: list[dict[str, object]]) -> Path:
@@ -567,14 +569,14 @@ async def test_formulas_a_trigger_computes_are_computed_for_the_rows_already_the
 
     await services.migrate(write(base), database_url=database_url)
     await db.execute("INSERT INTO tasks (title, due) VALUES ('a', '2024-01-02'), ('b', NULL)")
-    before = await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id")
+    before = await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id")
 
     result = await services.migrate(write(base + added), database_url=database_url)
 
     assert result.status == "migrated"
-    rows = await db.fetch("SELECT label, shout FROM tasks ORDER BY id")
-    assert [tuple(row) for row in rows] == [("due 2024-01-02", "DUE 2024-01-02"), (None, None)]
-    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == before
+    rows = await db.fetch("SELECT label, shout, year FROM tasks ORDER BY id")
+    assert [tuple(row) for row in rows] == [("due 2024-01-02", "DUE 2024-01-02", 2024), (None, None, None)]
+    assert await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id") == before
     assert await db.fetchval("SELECT bool_and(tgenabled = 'O') FROM pg_trigger WHERE tgrelid = 'tasks'::regclass")
     assert (await services.drift(database_url=database_url)).differences == ()
     await db.execute("UPDATE tasks SET due = '2025-03-04' WHERE title = 'b'")  # the trigger computes later writes
@@ -593,7 +595,7 @@ async def test_a_changed_formula_a_trigger_computes_is_computed_again_and_back(
 ) -> None:
     """The trigger computes only rows written later: a changed formula is computed again for every row, with the
     formulas reading it, and computed back by the rollback. A renamed field it reads is no change. Not a write:
-    `updated_at` and a volatile formula keep their values."""
+    `updated_at` keeps its values."""
     from sovrium_tui import services
 
     schema = tmp_path / "app.yaml"
@@ -614,19 +616,19 @@ async def test_a_changed_formula_a_trigger_computes_is_computed_again_and_back(
 
     await services.migrate(write("due", "'due ' || due"), database_url=database_url)
     await db.execute("INSERT INTO tasks (title, due) VALUES ('a', '2024-01-02'), ('b', NULL)")
-    unwritten = await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id")
+    unwritten = await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id")
 
     renamed = await services.migrate(write("deadline", "'due ' || deadline"), database_url=database_url)
     assert renamed.steps == 2  # the rename and the trigger's body: nothing computed again
     await services.migrate(write("deadline", "'by ' || deadline"), database_url=database_url, allow_destructive=False)
 
     assert await computed() == [("by 2024-01-02", "BY 2024-01-02"), (None, None)]
-    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == unwritten
+    assert await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id") == unwritten
     assert (await services.drift(database_url=database_url)).differences == ()
 
     await services.rollback(to_version=1, reason="back", database_url=database_url)
     assert await computed() == [("due 2024-01-02", "DUE 2024-01-02"), (None, None)]
-    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == unwritten
+    assert await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id") == unwritten
     assert (await services.drift(database_url=database_url)).differences == ()
 
 
@@ -634,7 +636,7 @@ async def test_formula_columns_a_rollback_brings_back_are_computed_for_every_row
     db: asyncpg.Connection, database_url: str, tmp_path: Path
 ) -> None:
     """Dropping a formula loses nothing (its values are derived); undoing the drop brings the column back and
-    computes it for every row (one formula reading the other after it), without a write."""
+    computes it for every row (one formula reading the other after it), without a write (`updated_at` stays)."""
     from sovrium_tui import services
 
     schema = tmp_path / "app.yaml"
@@ -653,14 +655,14 @@ async def test_formula_columns_a_rollback_brings_back_are_computed_for_every_row
 
     await services.migrate(write(kept + dropped), database_url=database_url)
     await db.execute("INSERT INTO tasks (title) VALUES ('a'), (NULL)")
-    unwritten = await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id")
+    unwritten = await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id")
     await services.migrate(write(kept), database_url=database_url)  # not destructive: derived values
 
     await services.rollback(reason="want them back", database_url=database_url)
 
     rows = await db.fetch("SELECT label, shout FROM tasks ORDER BY id")
     assert [tuple(row) for row in rows] == [("re: a", "RE: A"), (None, None)]
-    assert await db.fetch("SELECT id, updated_at, seen FROM tasks ORDER BY id") == unwritten
+    assert await db.fetch("SELECT id, updated_at FROM tasks ORDER BY id") == unwritten
     assert (await services.drift(database_url=database_url)).differences == ()
 
 

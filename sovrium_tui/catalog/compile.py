@@ -791,7 +791,7 @@ def _formula(ctx: _Context, field: Field) -> _FieldParts:
         if problem is not None:
             raise _FieldError(f'Formula of field "{field.name}": {problem}')
         return _FieldParts(Column(field.name, pg_type, generated=formula.translate(field.formula, ctx.table)))
-    return _FieldParts(Column(field.name, pg_type, derived=True, fill=formula.translate(field.formula, ctx.table)))
+    return _FieldParts(Column(field.name, pg_type, derived=True))
 
 
 def _ai_field(ctx: _Context, field: Field) -> _FieldParts:

@@ -53,9 +53,6 @@ class Column:
     # differently), kept in the column's comment with SOURCE_COMMENT_PREFIX.
     generated: str | None = None
     derived: bool = False  # a trigger fills it from other columns (DERIVED_COMMENT): dropping it loses nothing
-    # A derived column's expression over the row's columns, as the compiler wrote it: what computes it for the rows
-    # already there when it is added (the trigger fills only rows written later). Not in a live database.
-    fill: str | None = field(default=None, compare=False)
 
     @property
     def computed(self) -> bool:

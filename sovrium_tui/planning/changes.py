@@ -6,7 +6,7 @@ A drop keeps the whole dropped object so that its reverse can rebuild it. SQL te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Policy, Table, Trigger, View
 from sovrium_tui.planning.hazards import Hazard
@@ -695,45 +695,42 @@ class RefreshView:
 
 @dataclass(frozen=True, slots=True)
 class ComputeColumns:
-    """Compute columns a trigger fills (formulas) for the rows already there: the trigger fills only rows written
-    later. Each column is set from its expression, in order (a formula reading another comes after it); the
-    table's `quiet` triggers (those firing on UPDATE: the compute trigger itself, `updated_at`'s stamp …) are
-    disabled meanwhile, so that computing a column is not a write: no row's `updated_at` moves, and no other
-    formula is computed again.
+    """Formulas a trigger computes, computed for the rows already there (the trigger fills only rows written later):
+    by the trigger itself, as at a write, so the values are what a write would give. Each row is updated once,
+    setting `columns[0]` (the trigger computes it again, with every other formula of the table), with the table's
+    other UPDATE triggers (`quiet`: `updated_at`'s stamp, `created_at`'s guard …) disabled meanwhile, so that it
+    is not a write to the row: no `updated_at` moves.
 
-    Without `before`, new columns are filled where empty, and there is nothing to undo (undoing the add drops the
-    column). With `before` (a formula changed), every row is computed again, and the reverse computes it back with
-    the earlier expressions; with `before` and no columns (a formula column the plan drops), nothing is done now,
-    and the reverse, which runs once the column is back, computes it for every row."""
+    `empty_only`: only the rows where `columns[0]` is empty (the columns were just added; undoing the add drops
+    them, so there is nothing to undo). `on_rollback`: nothing is done now, and the reverse computes the rows, at
+    the point of a rollback where the earlier formulas are back (a formula changed or dropped: undoing it brings
+    back the earlier expression, or the column empty)."""
 
     table: str
-    columns: tuple[tuple[str, str], ...]  # (column, expression over the row's columns)
+    columns: tuple[str, ...]  # the formula columns this is for (every formula of the table is computed)
     quiet: tuple[str, ...] = ()
-    before: tuple[tuple[str, str], ...] | None = None
+    empty_only: bool = False
+    on_rollback: bool = False
 
     op = "compute_columns"
 
     def reverse(self) -> Change:
-        if self.before is None:
-            return ComputeColumns(self.table, (), ())
-        return ComputeColumns(self.table, self.before, self.quiet, self.columns)
+        return replace(self, on_rollback=not self.on_rollback)
 
     @property
     def target(self) -> str:
-        named = self.columns or self.before
-        return f"{self.table}.{named[0][0]}" if named else self.table
+        return f"{self.table}.{self.columns[0]}"
 
     def summary(self) -> str:
-        names = ", ".join(f"{self.table}.{name}" for name, _ in self.columns)
-        if self.before is None:
+        names = ", ".join(f"{self.table}.{name}" for name in self.columns)
+        if self.on_rollback:
+            return f"nothing now; a rollback computes {names} again for every row"
+        if self.empty_only:
             return f"compute {names} for the rows already there"
-        if not self.columns:  # a formula column the plan drops: undoing the drop brings it back empty
-            names = ", ".join(f"{self.table}.{name}" for name, _ in self.before)
-            return f"nothing now; a rollback computes {names} again when the column comes back"
         return f"compute {names} again for every row (a formula changed)"
 
     def hazards(self) -> tuple[Hazard, ...]:
-        return ("table-rewrite", "exclusive-lock") if self.columns else ()
+        return () if self.on_rollback else ("table-rewrite", "exclusive-lock")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from sovrium_tui.catalog.formula import trigger_function_name as formula_trigger_function
+from sovrium_tui.catalog.formula import trigger_name as formula_trigger
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Policy, Table, Trigger, View
 from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.pgparse import column_references, unqualified
+from sovrium_tui.pgparse import unqualified
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
@@ -117,11 +118,12 @@ def _reading_kept_columns(found: Table, desired: Table) -> tuple[Policy, ...]:
 class _Phases:
     prerequisites: list[Change] = field(default_factory=list)
     drop_views: list[Change] = field(default_factory=list)
+    # Undone once this plan's drops (of columns, triggers, functions) and changes of trigger functions are undone.
+    compute_back: list[Change] = field(default_factory=list)
     drop_foreign_keys: list[Change] = field(default_factory=list)
     drop_objects: list[Change] = field(default_factory=list)
     renames: list[Change] = field(default_factory=list)
     drop_tables: list[Change] = field(default_factory=list)
-    compute_back: list[Change] = field(default_factory=list)  # undone after the columns dropped next come back
     drop_columns: list[Change] = field(default_factory=list)
     create_functions: list[Change] = field(default_factory=list)
     create_tables: list[Change] = field(default_factory=list)
@@ -152,10 +154,10 @@ class _Phases:
             *self.prerequisites,
             *self.drop_views,
             *self.renames,
+            *self.compute_back,
             *self.drop_foreign_keys,
             *self.drop_objects,
             *self.drop_tables,
-            *self.compute_back,
             *self.drop_columns,
             *self.create_functions,
             *self.create_tables,
@@ -378,9 +380,10 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
             adds.append(AddColumn(name, column))
         elif existing != column:
             _diff_column(name, existing, column, phases)
-    filled = [c.column for c in phases.add_columns[added_before:] if isinstance(c, AddColumn) and c.column.fill]
+    filled = [c.column.name for c in phases.add_columns[added_before:] if isinstance(c, AddColumn) and c.column.derived]
     if filled:
-        phases.compute_columns.append(_compute_columns(desired, filled))
+        quiet = _quiet_triggers(desired)
+        phases.compute_columns.append(ComputeColumns(name, tuple(filled), quiet, empty_only=True))
     new_columns = {c.name for c in desired.columns if current.column(c.name) is None}
     rebuilt_columns = {  # dropped above or by _diff_column, and added again
         change.column.name
@@ -406,30 +409,15 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     _diff_row_security(current, desired, phases)
 
 
-def _compute_columns(table: Table, columns: Sequence[Column]) -> ComputeColumns:
-    """Columns a trigger computes, added to a table that has rows, computed for those rows: a column reading
-    another new one after it, with the table's UPDATE triggers (as they will be then) quiet meanwhile."""
-    expressions = {c.name: c.fill or "" for c in columns}
-    ordered = tuple((name, expressions[name]) for name in _reading_order(expressions))
-    return ComputeColumns(table.name, ordered, _quiet_triggers(table))
-
-
-def _reading_order(expressions: Mapping[str, str]) -> list[str]:
-    """Column names with each after the ones (of these) its expression reads; as given otherwise."""
-    reads = {
-        name: {ref[-1] for ref in column_references(text) or ()} & expressions.keys() - {name}
-        for name, text in expressions.items()
-    }
-    ordered: list[str] = []
-    while len(ordered) < len(expressions):  # a handful of columns: the first whose reads are placed, each time
-        ready = [n for n in expressions if n not in ordered and reads[n] <= set(ordered)]
-        ordered.append(ready[0] if ready else next(n for n in expressions if n not in ordered))
-    return ordered
-
-
 def _quiet_triggers(table: Table) -> tuple[str, ...]:
-    """The table's triggers that fire on UPDATE: disabled while the plan computes columns, which is no write."""
-    return tuple(t.name for t in table.triggers if t.enabled and t.timing != "INSTEAD OF" and "UPDATE" in t.events)
+    """The table's triggers that fire on UPDATE but its formula trigger: disabled while the plan has the formula
+    trigger compute the rows there, which is no write to them."""
+    computing = formula_trigger(table.name)
+    return tuple(
+        t.name
+        for t in table.triggers
+        if t.enabled and t.timing != "INSTEAD OF" and "UPDATE" in t.events and t.name != computing
+    )
 
 
 def _recompute_changed_formulas(
@@ -438,9 +426,11 @@ def _recompute_changed_formulas(
     desired: Sequence[Function],
     phases: _Phases,
 ) -> None:
-    """A formula a trigger computes whose expression changes on a kept column: the trigger computes only rows
-    written later, so every row is computed again, with the formulas reading it (and computed back by the
-    reverse). Expressions are compared as PostgreSQL prints them, in the column names after this plan's renames."""
+    """Formulas a trigger computes that change on kept columns, or that the plan drops. The trigger computes only
+    rows written later: a changed formula is computed again for every row, and a step before the drops and the
+    function's change computes the rows in its reverse, at the point of a rollback where the earlier formulas
+    (and a dropped column, empty) are back. Expressions are compared as PostgreSQL prints them, in the column
+    names after this plan's renames (a renamed field a formula reads changes nothing)."""
     bodies = {f.name: f.body for f in current}
     wanted_bodies = {f.name: f.body for f in desired}
     added = {(c.table, c.column.name) for c in phases.add_columns if isinstance(c, AddColumn)}
@@ -451,55 +441,39 @@ def _recompute_changed_formulas(
         before, after = bodies.get(function), wanted_bodies.get(function)
         if before is None or before == after:
             continue
-        renamed = phases.renamed_columns.get(wanted.name, {})
-        first_names = {new: old for old, new in renamed.items()}
-        _compute_back_dropped(table, wanted, before, renamed, phases)
-        if after is None:
-            continue
-        derived = [c for c in wanted.columns if c.derived and (wanted.name, c.name) not in added]
-        now: dict[str, str] = {}
-        earlier: dict[str, str] = {}
-        for column in derived:
-            new_expression = _formula_line(after, column.name)
-            old_expression = _formula_line(before, first_names.get(column.name, column.name))
-            if new_expression is None or old_expression is None:
-                continue
-            now[column.name] = new_expression
-            earlier[column.name] = substitute_identifiers(old_expression, dict(renamed))
-        changed = {name for name in now if now[name] != earlier[name]}
-        grew = bool(changed)
-        while grew:  # and the formulas reading one computed again
-            readers = {
-                name
-                for name in now.keys() - changed
-                if {ref[-1] for ref in column_references(now[name]) or ()} & changed
-            }
-            changed |= readers
-            grew = bool(readers)
+        dropped = [
+            c.column.name
+            for c in phases.drop_columns
+            if isinstance(c, DropColumn) and c.table == wanted.name and c.column.derived
+        ]
+        changed = [] if after is None else _changed_formulas(before, after, wanted, added, phases)
         if changed:
-            order = [name for name in _reading_order(now) if name in changed]
-            columns = tuple((name, now[name]) for name in order)
-            back = tuple((name, earlier[name]) for name in order)
-            phases.compute_columns.append(ComputeColumns(wanted.name, columns, _quiet_triggers(wanted), back))
+            now = [c for c in phases.compute_columns if isinstance(c, ComputeColumns) and c.table == wanted.name]
+            filled = [name for step in now for name in step.columns]
+            phases.compute_columns = [c for c in phases.compute_columns if c not in now]
+            every = tuple(dict.fromkeys([*changed, *filled]))
+            phases.compute_columns.append(ComputeColumns(wanted.name, every, _quiet_triggers(wanted)))
+        if changed or dropped:
+            quiet = _quiet_triggers(table)  # as they are then: this plan's renames done, its drops undone
+            back = tuple(dict.fromkeys([*changed, *dropped]))
+            phases.compute_back.append(ComputeColumns(wanted.name, back, quiet, on_rollback=True))
 
 
-def _compute_back_dropped(table: Table, wanted: Table, body: str, renamed: Mapping[str, str], phases: _Phases) -> None:
-    """Formula columns a trigger computes that the plan drops: undoing the drop brings each back empty, so a step
-    before the drops (its reverse runs after they are undone) computes them then, with the triggers the plan
-    leaves alone quiet (they are there at that point of a rollback)."""
+def _changed_formulas(
+    before: str, after: str, wanted: Table, added: set[tuple[str, str]], phases: _Phases
+) -> list[str]:
+    """The kept formula columns whose expression in the function body `after` differs from the one in `before`."""
+    renamed = phases.renamed_columns.get(wanted.name, {})
     first_names = {new: old for old, new in renamed.items()}
-    back: list[tuple[str, str]] = []
-    for change in phases.drop_columns:
-        if isinstance(change, DropColumn) and change.table == wanted.name and change.column.derived:
-            expression = _formula_line(body, first_names.get(change.column.name, change.column.name))
-            if expression is not None:
-                back.append((change.column.name, substitute_identifiers(expression, dict(renamed))))
-    if back:
-        kept = set(wanted.triggers)
-        quiet = _quiet_triggers(replace(table, triggers=tuple(t for t in table.triggers if t in kept)))
-        order = _reading_order(dict(back))
-        expressions = dict(back)
-        phases.compute_back.append(ComputeColumns(wanted.name, (), quiet, tuple((n, expressions[n]) for n in order)))
+    changed = []
+    for column in wanted.columns:
+        if not column.derived or (wanted.name, column.name) in added:
+            continue
+        now = _formula_line(after, column.name)
+        earlier = _formula_line(before, first_names.get(column.name, column.name))
+        if now is None or earlier is None or now != substitute_identifiers(earlier, dict(renamed)):
+            changed.append(column.name)
+    return changed
 
 
 def _formula_line(body: str, column: str) -> str | None:

@@ -144,29 +144,24 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (ddl.drop_view_sql(view),)
         case RefreshView(view):
             return (ddl.refresh_view_sql(view),)
-        case ComputeColumns(table, columns, quiet, before):
-            return _compute_columns_sql(table, columns, quiet, empty_only=before is None) if columns else ()
+        case ComputeColumns(table, columns, quiet, empty_only, on_rollback):
+            return () if on_rollback else _compute_columns_sql(table, columns[0], quiet, empty_only=empty_only)
         case _:
             assert_never(change)
 
 
-def _compute_columns_sql(
-    table: str, columns: tuple[tuple[str, str], ...], quiet: tuple[str, ...], *, empty_only: bool
-) -> tuple[str, ...]:
-    """Each column set (where it is empty, or in every row), with the table's UPDATE triggers disabled meanwhile
-    (and enabled again)."""
-    fills = tuple(
-        f"UPDATE {_table(table)} SET {quote_ident(name)} = ({expression})"
-        + (f" WHERE {quote_ident(name)} IS NULL" if empty_only else "")
-        for name, expression in columns
-    )
+def _compute_columns_sql(table: str, column: str, quiet: tuple[str, ...], *, empty_only: bool) -> tuple[str, ...]:
+    """Every row (or those where `column` is empty) updated once, for the formula trigger to compute it, with the
+    table's other UPDATE triggers disabled meanwhile (and enabled again)."""
+    where = f" WHERE {quote_ident(column)} IS NULL" if empty_only else ""
+    update = f"UPDATE {_table(table)} SET {quote_ident(column)} = NULL{where}"
     if not quiet:
-        return fills
+        return (update,)
 
     def switch(action: str) -> str:
         return f"ALTER TABLE {_table(table)} " + ", ".join(f"{action} TRIGGER {quote_ident(t)}" for t in quiet)
 
-    return (switch("DISABLE"), *fills, switch("ENABLE"))
+    return (switch("DISABLE"), update, switch("ENABLE"))
 
 
 def reverse_sql(change: Change) -> tuple[str, ...]:
