@@ -241,6 +241,9 @@ async def test_a_plain_index_unique_rule_or_key_on_a_geolocation_is_refused_as_p
         ("{id: 1, name: due, type: date, default: soon}", "write a date or time default as ISO 8601 (e.g. 2024-01-31)"),
         ("{id: 1, name: due, type: date, default: 'Jan 2 2024'}", "the database would never match the schema"),
         ("{id: 1, name: span, type: duration, default: 1 hour}", "a number of seconds (5400) or HH:MM:SS"),
+        ("{id: 1, name: at, type: time, default: CURRENT_DATE}", "CURRENT_DATE is a date, which PostgreSQL cannot"),
+        ("{id: 1, name: day, type: date, default: LOCALTIME}", "LOCALTIME is a time of day, which PostgreSQL cannot"),
+        ("{id: 1, name: at, type: datetime, default: CURRENT_TIME}", "write NOW() for the moment of each insert"),
     ],
 )
 async def test_a_default_postgresql_reads_once_or_cannot_read_is_refused(
@@ -262,6 +265,8 @@ async def test_defaults_that_are_one_fixed_value_or_each_inserts_moment_apply_an
             "{id: 5, name: span, type: duration, default: '1:30'}",
             "{id: 6, name: midnight, type: time, default: allballs}",
             "{id: 7, name: lunch, type: time, default: '12:30'}",
+            "{id: 8, name: clocked, type: time, default: NOW()}",
+            "{id: 9, name: since, type: datetime, default: CURRENT_DATE}",
         )
     )
     await build(db, target)
@@ -272,6 +277,7 @@ async def test_defaults_that_are_one_fixed_value_or_each_inserts_moment_apply_an
     assert await db.fetchval("SELECT ends = 'infinity' FROM things")
     assert (row["starts"].year, str(row["due"]), str(row["span"])) == (1970, "2024-01-02", "1:30:00")
     assert (str(row["midnight"]), str(row["lunch"])) == ("00:00:00", "12:30:00")
+    assert await db.fetchval("SELECT clocked IS NOT NULL AND since = CURRENT_DATE FROM things")
 
 
 async def test_defaults_at_the_edge_of_their_fields_rules_are_added_to_rows_and_inserted(

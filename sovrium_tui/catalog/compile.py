@@ -252,6 +252,12 @@ _TEMPORAL_KEYWORDS = {
 }
 
 
+# The keywords whose value PostgreSQL cannot assign to every date or time column (a day has no time of day, a time
+# no day), and the columns it can assign each kind to; NOW(), CURRENT_TIMESTAMP and LOCALTIMESTAMP go to any.
+_KEYWORD_KINDS = {"CURRENT_DATE": "date", "CURRENT_TIME": "time of day", "LOCALTIME": "time of day"}
+_KEYWORD_TARGETS = {"date": {"date", TIMESTAMP, TIMESTAMPTZ}, "time of day": {"time without time zone"}}
+
+
 def _fraction(microseconds: int) -> str:
     return f".{microseconds:06d}".rstrip("0") if microseconds else ""
 
@@ -310,9 +316,15 @@ def _temporal_literal(value: DefaultValue, pg_type: str, nested: bool) -> str:
     a keyword, a fixed word, or ISO 8601 text; other text PostgreSQL would keep in its own form is refused."""
     text = _text_of(value).strip()
     keyword = _TEMPORAL_KEYWORDS.get(text.upper().replace(" ", ""))
-    if keyword is not None:
-        return keyword
     each_insert = "CURRENT_DATE" if pg_type == "date" else "CURRENT_TIME" if pg_type.startswith("time ") else "NOW()"
+    if keyword is not None:
+        kind = _KEYWORD_KINDS.get(keyword)
+        if kind is not None and pg_type not in _KEYWORD_TARGETS[kind]:
+            raise _FieldError(
+                f"{keyword} is a {kind}, which PostgreSQL cannot store in a {pg_type} column; write {each_insert} "
+                "for the moment of each insert"
+            )
+        return keyword
     if text.lower() in _READ_ONCE:
         raise _FieldError(
             f"{text!r} is read once, when the column is made: every row would get that moment as its default; "
