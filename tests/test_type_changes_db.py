@@ -37,7 +37,7 @@ class TypeChange:
 
     @property
     def name(self) -> str:
-        return f"{self.before.split(',')[0]} to {self.after.split(',')[0]}"
+        return f"{self.before} to {self.after}"
 
 
 CHANGES = [
@@ -49,6 +49,11 @@ CHANGES = [
     TypeChange("time", "datetime", "'10:20'", "1970-01-01 10:20:00+00", "10:20:00", destructive=False),
     TypeChange("single-line-text", "integer", "'12'", "12", "12", destructive=False),
     TypeChange("long-text", "single-line-text", "'short'", "short", "short", destructive=False),
+    # arrays whose elements PostgreSQL has no cast between go through text (empty ones convert)
+    TypeChange("array, itemType: integer", "array, itemType: date", "'{}'", "{}", "{}", destructive=False),
+    TypeChange("array, itemType: date", "array, itemType: integer", "'{}'", "{}", "{}", destructive=False),
+    TypeChange("array, itemType: text", "array, itemType: date", "'{2024-1-2}'", "{2024-01-02}", "{2024-01-02}", False),
+    TypeChange("array, itemType: integer", "array, itemType: decimal", "'{1,2}'", "{1,2}", "{1,2}", destructive=False),
 ]
 
 

@@ -86,9 +86,26 @@ def _direction(column: str, before: str, after: str) -> tuple[str | None, tuple[
     if before == "interval" and (after in _INTEGER_RANK or _NUMERIC.fullmatch(after)):
         # a number becomes a duration in seconds (`42::text::interval` is 42 seconds): the same way back
         return f"extract(epoch FROM {name})::{after}", (_REWRITE if after == "numeric" else _LOSSY)
+    if _is_array(before) and _is_array(after):  # element by element, as the elements' cast (or through text)
+        direct = _has_cast(before.removesuffix("[]"), after.removesuffix("[]"))
+        return f"{name}::{after}" if direct else f"{name}::text::{after}", _MAY_FAIL
     if _is_string(before) or _is_array(before) or (before, after) in _DIRECT_CASTS:
         return f"{name}::{after}", _MAY_FAIL
     return f"{name}::text::{after}", _MAY_FAIL
+
+
+_NUMBER = re.compile(r"smallint|integer|bigint|real|double precision|numeric(?:\(\d+,\d+\))?")
+_MOMENTS = frozenset({"date", "timestamp without time zone", "timestamp with time zone"})
+
+
+def _has_cast(before: str, after: str) -> bool:
+    """Whether PostgreSQL has a cast from `before` to `after` (element types of arrays: an array casts element by
+    element, and refuses the cast when its elements have none, `date[]` to `integer[]`)."""
+    if before == after or _is_string(before) or _is_string(after) or (before, after) in _DIRECT_CASTS:
+        return True
+    if _NUMBER.fullmatch(before) and _NUMBER.fullmatch(after):
+        return True
+    return before in _MOMENTS and (after in _MOMENTS or (after == _TIME and before != "date"))
 
 
 def _string_to_string(name: str, before: str, after: str) -> tuple[str | None, tuple[Hazard, ...]]:
