@@ -658,18 +658,26 @@ async def test_a_default_filling_empty_rows_of_a_unique_field_says_what_to_do(cl
     assert await db.fetchval("SELECT count(*) FROM users WHERE code IS NULL") == 2
 
 
-async def test_a_formula_the_rows_there_cannot_compute_says_what_to_do(cli: Cli, db: asyncpg.Connection) -> None:
+@pytest.mark.parametrize(
+    ("formula", "step"),
+    [
+        ("100 / qty + EXTRACT(DAY FROM NOW()) * 0", "compute items.per for the rows already there"),  # a trigger's
+        ("100 / qty", "add column items.per (numeric, generated from 100 / CAST(qty AS DECIMAL))"),
+    ],
+    ids=["trigger", "generated"],
+)
+async def test_a_formula_the_rows_there_cannot_compute_says_what_to_do(
+    cli: Cli, db: asyncpg.Connection, formula: str, step: str
+) -> None:
     schema = write_schema(cli.cwd / "app.yaml", app_schema(table(1, "items", field(1, "qty", "integer"))))
     cli.db_ok("migrate", schema)
     await db.execute("INSERT INTO items (qty) VALUES (2), (0)")
-    formula = {"formula": "100 / qty + EXTRACT(DAY FROM NOW()) * 0", "resultType": "decimal"}  # trigger-computed
-    write_schema(
-        schema, app_schema(table(1, "items", field(1, "qty", "integer"), field(2, "per", "formula", **formula)))
-    )
+    computed = field(2, "per", "formula", formula=formula, resultType="decimal")
+    write_schema(schema, app_schema(table(1, "items", field(1, "qty", "integer"), computed)))
 
     line = _one_error_line(cli.db_fails("migrate", schema))
 
-    assert "(compute items.per for the rows already there) failed: division by zero" in line
+    assert f"({step}) failed: division by zero" in line
     assert line.endswith(
         "the table has rows a new formula cannot compute (PostgreSQL would refuse them at their next write too): "
         "change them in an `op: sql` step before this one, or change the formula"

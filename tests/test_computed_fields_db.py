@@ -666,6 +666,23 @@ async def test_formula_columns_a_rollback_brings_back_are_computed_for_every_row
     assert (await services.drift(database_url=database_url)).differences == ()
 
 
+async def test_a_formula_reading_no_field_is_computed_by_the_trigger(db: asyncpg.Connection) -> None:
+    """A generated column reading no column has no collation for its text: PostgreSQL refuses `UPPER('x')` there
+    (could not determine which collation to use); the trigger computes it."""
+    fields = [
+        {"id": 1, "name": "body", "type": "single-line-text"},
+        {"id": 2, "name": "shout", "type": "formula", "formula": "UPPER('x')"},
+        {"id": 3, "name": "low", "type": "formula", "formula": "LOWER('A' || 'B')"},
+    ]
+    target = app(yaml_text({"name": "consts", "tables": [{"id": 1, "name": "notes", "fields": fields}]}))
+    await build(db, target)
+    await db.execute("INSERT INTO notes (body) VALUES ('a')")
+    assert tuple(await db.fetchrow("SELECT shout, low FROM notes")) == ("X", "ab")
+    kinds = await _kinds(db, "notes")
+    assert (kinds["body"], kinds["shout"], kinds["low"]) == ("stored", "trigger", "trigger")
+    assert await differences(db, target) == []
+
+
 # --- arithmetic PostgreSQL has operators for -----------------------------------------------------------------------
 
 _TIMED = {

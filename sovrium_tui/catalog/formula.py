@@ -111,7 +111,9 @@ def formula_kinds(table: SchemaTable) -> dict[str, FormulaKind]:
     for name, field in formulas.items():
         if name in in_view:
             kinds[name] = "view"
-        elif name in chained or not is_immutable(field.formula or "", table):
+        elif name in chained or not uses[name] or not is_immutable(field.formula or "", table):
+            # one that reads no field too: in a generated column PostgreSQL finds no collation for its text
+            # (`UPPER('x')`: could not determine which collation to use)
             kinds[name] = "trigger"
         else:
             kinds[name] = "generated"

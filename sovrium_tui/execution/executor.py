@@ -322,7 +322,7 @@ async def _apply_locked(
     attempt.plan = plan
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [
-        _RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP, s.op == "compute_columns")
+        _RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP, _computes(s))
         for s in plan.steps
     ]
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
@@ -958,6 +958,13 @@ async def _run_step(
     elapsed = _elapsed_ms(started)
     reporter(events.StepFinished(step.number, elapsed))
     return StepRun(step.number, step.summary, elapsed, step.statements)
+
+
+def _computes(step: Step) -> bool:
+    """Whether the step computes a formula for the rows there: a failure on them is a value it cannot compute."""
+    if step.op == "compute_columns":
+        return True
+    return step.op == "add_column" and any(" GENERATED ALWAYS AS " in statement for statement in step.forward)
 
 
 def _summary(step: _RunnableStep) -> str:
