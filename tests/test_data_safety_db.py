@@ -1088,3 +1088,26 @@ async def test_after_a_rollback_to_zero_status_counts_the_plans_apply_would_run_
     assert [p["state"] for p in status["plans"]] == ["rolled back", "rolled back"]
     cli.db_ok("apply", "plans", "--yes")
     assert cli.db_ok("status", "--json").json()["pending"] == []
+
+
+async def test_a_default_filling_empty_rows_is_no_write_to_them(
+    tmp_path: Path, database_url: str, db: asyncpg.Connection
+) -> None:
+    """Making a field required fills its empty rows with the default; the rows keep `updated_at` (the stamp
+    trigger is quiet meanwhile, and enabled again), and a formula reading the field is computed again."""
+    schema = tmp_path / "app.yaml"
+    label = field(2, "label", "formula", formula="COALESCE(title, '?') || ' ' || NOW()::DATE", resultType="text")
+    write_schema(schema, app_schema(table(1, "items", field(1, "title"), label)))
+    await services.migrate(schema, database_url=database_url)
+    await db.execute("INSERT INTO items (title) VALUES ('a'), (NULL)")
+    stamped = await db.fetch("SELECT id, updated_at FROM items ORDER BY id")
+
+    required = field(1, "title", required=True, default="untitled")
+    write_schema(schema, app_schema(table(1, "items", required, label)))
+    await services.migrate(schema, database_url=database_url)
+
+    assert [r["title"] for r in await db.fetch("SELECT title FROM items ORDER BY id")] == ["a", "untitled"]
+    assert await db.fetch("SELECT id, updated_at FROM items ORDER BY id") == stamped
+    assert (await db.fetchval("SELECT label FROM items WHERE id = 2")).startswith("untitled ")
+    assert await db.fetchval("SELECT bool_and(tgenabled = 'O') FROM pg_trigger WHERE tgrelid = 'items'::regclass")
+    assert (await services.drift(database_url=database_url)).differences == ()

@@ -217,6 +217,9 @@ class SetNotNull:
     table: str
     column: str
     backfill: str | None = None  # fill NULLs with this expression first (the column's default)
+    # The table's UPDATE triggers but its formula trigger, disabled while the NULLs are filled: a fill is no write
+    # to the row (no `updated_at` moves); the formulas reading the column are computed again.
+    quiet: tuple[str, ...] = ()
 
     op = "set_not_null"
 

@@ -370,6 +370,7 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
     # Computed columns go first and come last: they may read the other columns being dropped or added.
     renamed_columns = phases.renamed_columns.get(name, {})
     dropped_before, added_before = len(phases.drop_columns), len(phases.add_columns)
+    altered_before = len(phases.alter_columns)
     for column in sorted(current.columns, key=lambda c: not c.computed):
         if desired.column(column.name) is None or column.name in rebuilt:
             phases.drop_columns.append(DropColumn(name, column, _written_now(column.generated, renamed_columns)))
@@ -380,6 +381,7 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
             adds.append(AddColumn(name, column))
         elif existing != column:
             _diff_column(name, existing, column, phases)
+    _quiet_fills(current, desired, phases, altered_before)
     filled = [c.column.name for c in phases.add_columns[added_before:] if isinstance(c, AddColumn) and c.column.derived]
     if filled:
         quiet = _quiet_triggers(desired)
@@ -407,6 +409,23 @@ def _diff_table(current: Table, desired: Table, phases: _Phases) -> None:
             rebuilt_columns=rebuilt_columns,
         )
     _diff_row_security(current, desired, phases)
+
+
+def _quiet_fills(current: Table, desired: Table, phases: _Phases, altered_before: int) -> None:
+    """NULLs a step fills with a field's new default are filled with the table's UPDATE triggers quiet (but its
+    formula trigger): those this plan leaves alone, which are there while columns change."""
+    alter = phases.alter_columns
+    fills = {
+        i: change
+        for i, change in enumerate(alter[altered_before:], start=altered_before)
+        if isinstance(change, SetNotNull) and change.backfill
+    }
+    if not fills:
+        return
+    unchanged = set(desired.triggers)
+    quiet = _quiet_triggers(replace(current, triggers=tuple(t for t in current.triggers if t in unchanged)))
+    for i, change in fills.items():
+        alter[i] = replace(change, quiet=quiet)
 
 
 def _quiet_triggers(table: Table) -> tuple[str, ...]:

@@ -97,12 +97,14 @@ def _statements(change: Change) -> tuple[str, ...]:
         case SetDefault(table, column, _before, after):
             action = "DROP DEFAULT" if after is None else f"SET DEFAULT {after}"
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} {action}",)
-        case SetNotNull(table, column, backfill):
-            fill = (
+        case SetNotNull(table, column, backfill, quiet):
+            fill: tuple[str, ...] = (
                 (f"UPDATE {_table(table)} SET {quote_ident(column)} = {backfill} WHERE {quote_ident(column)} IS NULL",)
                 if backfill
                 else ()
             )
+            if fill and quiet:
+                fill = (_switch_triggers(table, "DISABLE", quiet), *fill, _switch_triggers(table, "ENABLE", quiet))
             return (*fill, f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} SET NOT NULL")
         case DropNotNull(table, column):
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP NOT NULL",)
@@ -157,11 +159,11 @@ def _compute_columns_sql(table: str, column: str, quiet: tuple[str, ...], *, emp
     update = f"UPDATE {_table(table)} SET {quote_ident(column)} = NULL{where}"
     if not quiet:
         return (update,)
+    return (_switch_triggers(table, "DISABLE", quiet), update, _switch_triggers(table, "ENABLE", quiet))
 
-    def switch(action: str) -> str:
-        return f"ALTER TABLE {_table(table)} " + ", ".join(f"{action} TRIGGER {quote_ident(t)}" for t in quiet)
 
-    return (switch("DISABLE"), update, switch("ENABLE"))
+def _switch_triggers(table: str, action: str, triggers: tuple[str, ...]) -> str:
+    return f"ALTER TABLE {_table(table)} " + ", ".join(f"{action} TRIGGER {quote_ident(t)}" for t in triggers)
 
 
 def reverse_sql(change: Change) -> tuple[str, ...]:
