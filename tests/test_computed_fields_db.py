@@ -777,3 +777,36 @@ async def test_filters_that_fit_their_fields_make_a_view_that_filters(db: asyncp
         " ('b', 3, false, '2024-01-01'), ('a', 3, true, '2024-01-01')"
     )
     assert await db.fetchval('SELECT count(*) FROM "picked"') == 1
+
+
+async def test_a_rollback_to_a_formula_the_rows_cannot_compute_says_what_to_do(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """The earlier formula divided by a field now 0 in a row: computing it back fails the rollback, which changes
+    nothing and says what the rows need; fixed, the rollback computes it."""
+    from sovrium_tui import services
+    from sovrium_tui.errors import SovriumError
+
+    schema = tmp_path / "app.yaml"
+
+    def write(formula: str) -> Path:
+        fields = [
+            {"id": 1, "name": "qty", "type": "integer"},
+            {"id": 2, "name": "per", "type": "formula", "formula": formula, "resultType": "decimal"},
+        ]
+        schema.write_text(yaml_text({"name": "shop", "tables": [{"id": 1, "name": "items", "fields": fields}]}))
+        return schema
+
+    await services.migrate(write("100 / qty + EXTRACT(DAY FROM NOW()) * 0"), database_url=database_url)
+    await services.migrate(write("100 / NULLIF(qty, 0) + EXTRACT(DAY FROM NOW()) * 0"), database_url=database_url)
+    await db.execute("INSERT INTO items (qty) VALUES (4), (0)")
+
+    with pytest.raises(SovriumError) as refused:
+        await services.rollback(reason="back", database_url=database_url)
+    assert "division by zero" in refused.value.message
+    assert "rows there now that the earlier version's formula cannot compute" in refused.value.message
+    assert await db.fetchval("SELECT version FROM system.schema_checksum") == 2
+
+    await db.execute("UPDATE items SET qty = 5 WHERE qty = 0")
+    await services.rollback(reason="back", database_url=database_url)
+    assert [r["per"] for r in await db.fetch("SELECT per FROM items ORDER BY id")] == [25, 20]

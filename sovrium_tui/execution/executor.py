@@ -802,7 +802,11 @@ def _reverse_steps(plans: Sequence[tuple[int, Mapping[str, Any]]]) -> list[_Runn
                 continue
             label = f"undoing version {version} step {step['id']}"
             hand_written = step.get("op") == HAND_WRITTEN_OP
-            steps.append(_RunnableStep(len(steps) + 1, label, f"{label}: {step['summary']}", statements, hand_written))
+            computes = step.get("op") == "compute_columns" or (
+                step.get("op") == "drop_column" and any(" GENERATED ALWAYS AS " in s for s in statements)
+            )
+            summary = f"{label}: {step['summary']}"
+            steps.append(_RunnableStep(len(steps) + 1, label, summary, statements, hand_written, computes))
     return steps
 
 
@@ -950,7 +954,7 @@ async def _run_step(
             remedy = row_remedy(failure, adds_column=adds_column, computes=step.computes)
             message += f"; the table has {remedy}" if remedy else ""
         elif advise == "rollback" and not step.hand_written:
-            remedy = rollback_remedy(failure, adds_column=adds_column)
+            remedy = rollback_remedy(failure, adds_column=adds_column, computes=step.computes)
             message += f"; {remedy}" if remedy else ""
         reporter(events.StepFailed(step.number, message))
         waited = isinstance(failure, asyncpg.LockNotAvailableError)

@@ -105,10 +105,16 @@ _ROLLBACK_REMEDIES = {
 }
 
 
-def rollback_remedy(failure: BaseException, *, adds_column: bool = False) -> str | None:
+def rollback_remedy(failure: BaseException, *, adds_column: bool = False, computes: bool = False) -> str | None:
     """What to do when a reverse step failed on the rows there now, or None. A required column coming back
-    (`adds_column`) has no values to come back with: a rollback restores structure, not values."""
+    (`adds_column`) has no values to come back with: a rollback restores structure, not values. An earlier
+    formula computed again (`computes`) fails on values it cannot compute with."""
     state = str(getattr(failure, "sqlstate", "") or "")
+    if computes and state.startswith("22"):
+        return (
+            "rows there now that the earlier version's formula cannot compute (it would refuse them at their next "
+            "write too): change them, then roll back"
+        )
     if adds_column and state == "23502":
         return (
             "the column comes back required, and the rows there now have no value for it (the values it held went "
