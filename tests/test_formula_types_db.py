@@ -203,6 +203,31 @@ async def test_a_formula_computed_by_a_trigger_converts_its_value_through_text(d
     assert await db.fetchval("SELECT f FROM probe") == 2024
 
 
+# A trigger-computed formula (NOW() or a volatile call makes it one) whose value's text never reads as its column's
+# kind: PL/pgSQL's assignment fails at every write. (formula, resultType, a value of the formula's kind)
+NEVER_STORED = [
+    ("DATE_TRUNC('month', ts) + (NOW() - NOW())", "integer", "now()"),
+    ("NOW() - ts", "decimal", "interval '1 hour'"),
+    ("NOW() > ts", "integer", "true"),
+    ("NOW()", "boolean", "now()"),
+    ("NOW() > ts", "date", "true"),
+    ("CURRENT_TIME::TIME", "datetime", "time '10:00'"),
+]
+
+
+@pytest.mark.parametrize(("formula", "result_type", "value"), NEVER_STORED)
+async def test_a_trigger_formula_whose_value_can_never_be_stored_is_refused_as_plpgsql_refuses_it(
+    db: asyncpg.Connection, formula: str, result_type: str, value: str
+) -> None:
+    refusal = _type_refusal(formula, result_type)
+    assert refusal is not None and "which its trigger can never store as" in refusal
+    sql_type = {"integer": "integer", "decimal": "numeric", "boolean": "boolean", "date": "date"}.get(
+        result_type, "timestamptz"
+    )
+    with pytest.raises(asyncpg.PostgresError):  # PL/pgSQL's assignment: an assignment cast, else through text
+        await db.execute(f"DO $$ DECLARE v {sql_type}; BEGIN v := ({value}); END $$")
+
+
 # --- rollups: an aggregation PostgreSQL has for the related field's values ---------------------------------------
 
 

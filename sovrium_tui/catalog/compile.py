@@ -45,7 +45,7 @@ from sovrium_tui.schema.field_types import (
     creates_column,
 )
 from sovrium_tui.schema.formula import parse_formula
-from sovrium_tui.schema.formula_types import field_kinds, result_type_problem
+from sovrium_tui.schema.formula_types import field_kinds, result_type_problem, trigger_result_problem
 from sovrium_tui.schema.model import App, DefaultValue, Field
 from sovrium_tui.schema.model import Table as SchemaTable
 
@@ -803,6 +803,11 @@ def _formula(ctx: _Context, field: Field) -> _FieldParts:
         if problem is not None:
             raise _FieldError(f'Formula of field "{field.name}": {problem}')
         return _FieldParts(Column(field.name, pg_type, generated=formula.translate(field.formula, ctx.table)))
+    if ctx.formulas.get(field.name) == "trigger":
+        kinds = functools.partial(field_kinds, ctx.table.fields)
+        problem = trigger_result_problem(parse_formula(field.formula).tree, kinds, pg_type, field.result_type)
+        if problem is not None:
+            raise _FieldError(f'Formula of field "{field.name}": {problem}')
     return _FieldParts(Column(field.name, pg_type, derived=True))
 
 

@@ -111,13 +111,22 @@ def formula_kinds(table: SchemaTable) -> dict[str, FormulaKind]:
     for name, field in formulas.items():
         if name in in_view:
             kinds[name] = "view"
-        elif name in chained or not uses[name] or not is_immutable(field.formula or "", table):
-            # one that reads no field too: in a generated column PostgreSQL finds no collation for its text
-            # (`UPPER('x')`: could not determine which collation to use)
+        elif name in chained or not is_immutable(field.formula or "", table) or _text_of_no_field(field, uses[name]):
             kinds[name] = "trigger"
         else:
             kinds[name] = "generated"
     return kinds
+
+
+def _text_of_no_field(field: Field, uses: set[str]) -> bool:
+    """Whether a formula reads no field and has text in it: in a generated column PostgreSQL finds no collation
+    for that text (`UPPER('x')`: could not determine which collation to use), a trigger's assignment does."""
+    from sqlglot import exp
+
+    if uses:
+        return False
+    tree = parse_formula(field.formula or "").tree
+    return any(isinstance(node, exp.Literal) and node.is_string for node in tree.walk())
 
 
 def _users_of(start: set[str], uses: dict[str, set[str]]) -> set[str]:

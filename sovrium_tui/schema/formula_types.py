@@ -130,6 +130,31 @@ def result_type_problem(
     return _Reader(field_kind).result_problem(tree, column_type, result_type)
 
 
+def trigger_result_problem(
+    tree: Any, field_kind: Callable[[str], str | None], column_type: str, result_type: str | None
+) -> str | None:
+    """Why the formula's column cannot hold its value when a trigger computes it, or None: PL/pgSQL assigns through
+    an assignment cast, else through text, and the text of some kinds never reads as another (a date and time is
+    never a number: every write of a row would fail). Kinds text may read as (a number as a date, `20240102`) pass."""
+    target = _KIND_OF_COLUMN.get(column_type, "")
+    made = _Reader(field_kind).kind(tree)
+    if made is None or made not in _NEVER_THROUGH_TEXT.get(target, ()):
+        return None
+    return (
+        f"gives {KIND_WORDS[made]} ({_sql(tree)}), which its trigger can never store as {KIND_WORDS[target]} "
+        f"(resultType {result_type or 'text'}); set resultType to match, or convert the value, e.g. {_CONVERT[target]}"
+    )
+
+
+# Kinds whose text never reads as the column's kind (PL/pgSQL's assignment goes through text without a cast).
+_NEVER_THROUGH_TEXT: dict[str, frozenset[str]] = {
+    "number": frozenset({"boolean", "date", "timestamp", "time", "interval"}),
+    "boolean": frozenset({"date", "timestamp", "time", "interval"}),
+    "date": frozenset({"boolean", "time", "interval"}),
+    "timestamp": frozenset({"boolean", "time", "interval"}),
+}
+
+
 def field_kinds(fields: Any, name: str) -> str | None:
     """The kind of the field `name` among `fields` (objects with `name` and `type`): its column's, a system
     timestamp's, or None when not known."""
