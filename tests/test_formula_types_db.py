@@ -146,6 +146,8 @@ async def test_every_type_refusal_is_one_postgresql_makes_too(source: asyncpg.Co
         ("b > 0", "boolean", "cannot compare a true/false value with a number"),
         ("n || n", None, "|| joins text, not a number and a number"),
         ("EXTRACT(YEAR FROM s)", "integer", "EXTRACT reads a date, a time or a duration, not text"),
+        ("DATE_TRUNC('month', n)", "datetime", "DATE_TRUNC truncates a date, a time, a date and time or a duration"),
+        ("DATE_TRUNC('day', b)", "datetime", "DATE_TRUNC truncates a date, a time, a date and time or a duration"),
         ("du + 1", None, "PostgreSQL has no operator for a duration + a number"),
         ("(n > 1) * 2", "integer", "PostgreSQL has no operator for a true/false value * a number"),
         ("UPPER(s) + 1", None, "PostgreSQL has no operator for text + a number"),
@@ -184,6 +186,7 @@ async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refus
         ("2.5 * t", "text"),
         ("t = du", "boolean"),
         ("COALESCE(d, ts)", "datetime"),
+        ("DATE_TRUNC('hour', t)", "text"),  # a time truncates as a duration
     ],
 )
 async def test_formulas_postgresql_takes_are_accepted(

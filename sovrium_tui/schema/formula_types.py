@@ -317,6 +317,13 @@ class _Reader:
             given = self.known(node.expression)
             if given in ("number", "text", "boolean"):
                 self.say(f"EXTRACT reads a date, a time or a duration, not {KIND_WORDS[given]} ({_sql(node)})")
+        elif isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
+            given = self.known(node.this)
+            if given in ("number", "text", "boolean"):
+                self.say(
+                    f"DATE_TRUNC truncates a date, a time, a date and time or a duration, not {KIND_WORDS[given]} "
+                    f"({_sql(node)}); convert it first, e.g. CAST(… AS date)"
+                )
 
     def needs_boolean(self, node: Any, what: str) -> None:
         given = self.known(node)
