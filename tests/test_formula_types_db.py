@@ -111,6 +111,9 @@ def _random_formula(rng: random.Random, depth: int = 0) -> str:
         f"CAST({a} AS integer)",
         f"CONCAT({a}, {b})",
         f"({a})",
+        f"{a} LIKE 'a%'",
+        f"MOD({a}, {b})",
+        f"DATE_TRUNC('month', {a})",
     ]
     return rng.choice(shapes)
 
@@ -148,6 +151,10 @@ async def test_every_type_refusal_is_one_postgresql_makes_too(source: asyncpg.Co
         ("EXTRACT(YEAR FROM s)", "integer", "EXTRACT reads a date, a time or a duration, not text"),
         ("DATE_TRUNC('month', n)", "datetime", "DATE_TRUNC truncates a date, a time, a date and time or a duration"),
         ("DATE_TRUNC('day', b)", "datetime", "DATE_TRUNC truncates a date, a time, a date and time or a duration"),
+        ("x LIKE 'a%'", "boolean", "LIKE takes text, and x is a number"),
+        ("d ILIKE 'a%'", "boolean", "ILIKE takes text, and d is a date"),
+        ("MOD(UPPER(s), 2)", "integer", "% (MOD) takes a number, and UPPER(s) is text"),
+        ("du % 2", None, "% (MOD) takes a number, and du is a duration"),
         ("du + 1", None, "PostgreSQL has no operator for a duration + a number"),
         ("(n > 1) * 2", "integer", "PostgreSQL has no operator for a true/false value * a number"),
         ("UPPER(s) + 1", None, "PostgreSQL has no operator for text + a number"),
@@ -187,6 +194,8 @@ async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refus
         ("t = du", "boolean"),
         ("COALESCE(d, ts)", "datetime"),
         ("DATE_TRUNC('hour', t)", "text"),  # a time truncates as a duration
+        ("s LIKE 'a%' AND n % 2 = 1", "boolean"),
+        ("x % 2.5", "decimal"),
     ],
 )
 async def test_formulas_postgresql_takes_are_accepted(

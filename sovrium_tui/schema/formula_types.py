@@ -317,6 +317,13 @@ class _Reader:
             given = self.known(node.expression)
             if given in ("number", "text", "boolean"):
                 self.say(f"EXTRACT reads a date, a time or a duration, not {KIND_WORDS[given]} ({_sql(node)})")
+        elif isinstance(node, exp.Like | exp.ILike):
+            self.needs(
+                node, node.this, "text", "CAST(… AS text)", name="LIKE" if isinstance(node, exp.Like) else "ILIKE"
+            )
+        elif isinstance(node, exp.Mod):
+            self.needs(node, node.this, "number", "CAST(… AS numeric)", name="% (MOD)")
+            self.needs(node, node.expression, "number", "CAST(… AS numeric)", name="% (MOD)")
         elif isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
             given = self.known(node.this)
             if given in ("number", "text", "boolean"):
@@ -330,10 +337,10 @@ class _Reader:
         if given is not None and given != "boolean":
             self.say(f"{what}, and {_sql(node)} is {KIND_WORDS[given]}; compare it instead, e.g. {_sql(node)} > 0")
 
-    def needs(self, call: Any, argument: Any, kind: str, convert: str) -> None:
+    def needs(self, call: Any, argument: Any, kind: str, convert: str, *, name: str | None = None) -> None:
         given = self.known(argument)
         if given is not None and given != kind:
-            name = _sql(call).split("(", 1)[0]
+            name = name or _sql(call).split("(", 1)[0]
             self.say(
                 f"{name} takes {KIND_WORDS[kind]}, and {_sql(argument)} is {KIND_WORDS[given]}; convert it: {convert}"
             )
