@@ -10,6 +10,7 @@ from sovrium_tui.planning.changes import (
     AddConstraint,
     AlterColumnType,
     Change,
+    ComputeColumns,
     CreateFunction,
     CreateIndex,
     CreateTable,
@@ -379,3 +380,9 @@ def test_a_rename_onto_a_name_a_column_keeps_is_a_drop_and_an_add() -> None:
 
     assert not any(isinstance(change, RenameColumn) for change in changes)
     assert DropColumn("people", NAME) in changes
+
+
+def test_a_changed_formula_is_named_in_the_summary_and_the_steps_that_only_compute_are_not() -> None:
+    computed_again = ComputeColumns("tasks", ("label", "shout"), ("a_trigger_tasks_updated_at",))
+    assert summarize([ComputeColumns("tasks", ("label",), on_rollback=True), computed_again]) == "tasks: ~label ~shout"
+    assert summarize([ComputeColumns("tasks", ("label",), empty_only=True)]) == ""

@@ -165,6 +165,8 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
                 views.append(f"+{view.name}")
             case DropView(view, rebuild=False):
                 views.append(f"-{view.name}")
+            case ComputeColumns(table, columns, empty_only=False, on_rollback=False):
+                per_table.setdefault(table, []).extend(f"~{name}" for name in columns)  # a formula changed
             case CreateView() | DropView() | RefreshView() | ComputeColumns():
                 continue  # made again because what it reads changed, or an added column computed: the tables tell it
             case CreateTable(table):
