@@ -43,6 +43,8 @@ BAD_FORMULAS = [
     ("price AS p", "cannot name its result"),
     ("price * * qty", r'not a valid SQL expression: syntax error at or near "\*" \(character 9\)'),
     ("price qty", r'not a valid SQL expression: syntax error at or near "qty" \(character 7\)'),
+    ("price / 0", r"divides by zero \(price / 0\): PostgreSQL refuses each row that computes it"),
+    ("MOD(qty, (0.0)) + 1", r"divides by zero"),
 ]
 
 

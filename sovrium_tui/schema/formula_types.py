@@ -272,6 +272,8 @@ class _Reader:
                 name = "CASE" if isinstance(node, exp.Case | exp.If) else _sql(node).split("(", 1)[0]
                 mixed = " and ".join(KIND_WORDS[k] for k in kinds)
                 self.say(f"{name} mixes {mixed} ({_sql(node)}); convert them to one kind, e.g. CAST(… AS text)")
+        if isinstance(node, exp.Div | exp.Mod) and _is_zero(node.expression):
+            self.say(f"divides by zero ({_sql(node)}): PostgreSQL refuses each row that computes it")
         symbol = self.arithmetic.get(type(node))
         if symbol is not None:
             left, right = self.known(node.this), self.known(node.expression)
@@ -344,6 +346,22 @@ class _Reader:
             self.say(
                 f"{name} takes {KIND_WORDS[kind]}, and {_sql(argument)} is {KIND_WORDS[given]}; convert it: {convert}"
             )
+
+
+def _is_zero(node: Any) -> bool:
+    """Whether the node is the number 0 as written (`0`, `0.0`, `(0)`)."""
+    from decimal import Decimal, InvalidOperation
+
+    from sqlglot import exp
+
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return False
+    try:
+        return Decimal(str(node.this)) == 0
+    except InvalidOperation:
+        return False
 
 
 @functools.cache
