@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.acceptance_support import yaml_text
@@ -126,5 +126,11 @@ async def _round_trip(url: str, before_text: str, after_text: str) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(before=schema(), after=schema())
+@example(  # a formula its trigger computes replacing a field: the plan computes it for the rows there
+    before="name: property\ntables:\n- id: 3\n  name: gamma\n  fields:\n"
+    "  - {id: 1, name: f_one, type: single-line-text}\n",
+    after="name: property\ntables:\n- id: 3\n  name: gamma\n  allowDestructive: true\n  fields:\n"
+    "  - {id: 4, name: f_four, type: formula, formula: CURRENT_DATE - 1, resultType: date}\n",
+)
 def test_plan_forward_then_reverse_round_trips(scratch_url: str, before: str, after: str) -> None:
     asyncio.run(_round_trip(scratch_url, before, after))

@@ -156,7 +156,7 @@ def _compute_columns_sql(table: str, column: str, quiet: tuple[str, ...], *, emp
     """Every row (or those where `column` is empty) updated once, for the formula trigger to compute it, with the
     table's other UPDATE triggers disabled meanwhile (and enabled again)."""
     where = f" WHERE {quote_ident(column)} IS NULL" if empty_only else ""
-    update = f"UPDATE {_table(table)} SET {quote_ident(column)} = NULL{where} -- the formula trigger computes it"
+    update = f"UPDATE {_table(table)} SET {quote_ident(column)} = NULL{where} /* the formula trigger computes it */"
     if not quiet:
         return (update,)
     return (_switch_triggers(table, "DISABLE", quiet), update, _switch_triggers(table, "ENABLE", quiet))
