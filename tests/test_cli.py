@@ -937,7 +937,8 @@ async def test_verify_round_trips_a_plan_on_a_scratch_database(offline: Cli, pg_
 
 
 async def test_verify_judges_a_plan_as_apply_does(offline: Cli, pg_server: Server) -> None:
-    """A hand-written step that switches on row-level security applies (Sovrium declares none): verify agrees."""
+    """A hand-written step that switches on row-level security applies (Sovrium declares none): verify agrees, a
+    statement ending in a `--` comment included (apply runs it)."""
     schema = write_schema(
         offline.cwd / "crm.yaml", Path(__file__).parent.parent.joinpath("examples/crm.yaml").read_text()
     )
@@ -946,7 +947,11 @@ async def test_verify_judges_a_plan_as_apply_does(offline: Cli, pg_server: Serve
     document = yaml.safe_load(plan.read_text())
     table = next(step["target"] for step in document["steps"] if step["op"] == "create_table")
     document["steps"].append(
-        {"op": "sql", "forward": [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"], "reverse": []}
+        {
+            "op": "sql",
+            "forward": [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY -- a policy comes later", "SELECT 1"],
+            "reverse": [],
+        }
     )
     plan.write_text(yaml.safe_dump(document, sort_keys=False))
     offline.ok("plan", "--rehash", plan)

@@ -934,9 +934,7 @@ async def _run_step(
     before rolling back)."""
     import asyncpg
 
-    # A statement may end in a `--` comment: the separator goes on a line of its own then.
-    separator = "\n;\n" if any("--" in s for s in step.statements) else ";\n"
-    sql = separator.join(step.statements)
+    sql = one_script(step.statements)
     reporter(events.StepStarted(step.number, step.summary))
     started = time.monotonic()
     if not step.statements:  # a step whose work is all in its reverse (or a reverse with nothing to undo)
@@ -962,6 +960,13 @@ async def _run_step(
     elapsed = _elapsed_ms(started)
     reporter(events.StepFinished(step.number, elapsed))
     return StepRun(step.number, step.summary, elapsed, step.statements)
+
+
+def one_script(statements: Sequence[str]) -> str:
+    """A step's statements as one script for one round trip. A statement may end in a `--` comment: the separator
+    goes on a line of its own then."""
+    separator = "\n;\n" if any("--" in s for s in statements) else ";\n"
+    return separator.join(statements)
 
 
 def _computes(step: Step) -> bool:

@@ -12,6 +12,7 @@ from sovrium_tui.catalog.introspect import introspect
 from sovrium_tui.catalog.model import Catalog
 from sovrium_tui.execution.checks import remaining
 from sovrium_tui.execution.connect import connect
+from sovrium_tui.execution.executor import one_script
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.plan import Plan, Step
 
@@ -129,7 +130,7 @@ async def _run_steps(connection: asyncpg.Connection, steps: Sequence[Step], *, f
                 if not statements:
                     continue
                 try:
-                    await connection.execute(";\n".join(statements))
+                    await connection.execute(one_script(statements))
                 except asyncpg.PostgresError as error:
                     return f"step {step.id} {direction} ({step.summary}): {error}"
     except asyncpg.PostgresError as error:
