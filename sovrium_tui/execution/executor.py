@@ -322,7 +322,7 @@ async def _apply_locked(
     attempt.plan = plan
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [
-        _RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP, _computes(s))
+        _RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP, _computes(s.op, s.forward))
         for s in plan.steps
     ]
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
@@ -802,9 +802,7 @@ def _reverse_steps(plans: Sequence[tuple[int, Mapping[str, Any]]]) -> list[_Runn
                 continue
             label = f"undoing version {version} step {step['id']}"
             hand_written = step.get("op") == HAND_WRITTEN_OP
-            computes = step.get("op") == "compute_columns" or (
-                step.get("op") == "drop_column" and any(" GENERATED ALWAYS AS " in s for s in statements)
-            )
+            computes = _computes(str(step.get("op")), statements)  # undoing a drop adds a generated column back
             summary = f"{label}: {step['summary']}"
             steps.append(_RunnableStep(len(steps) + 1, label, summary, statements, hand_written, computes))
     return steps
@@ -969,11 +967,13 @@ def one_script(statements: Sequence[str]) -> str:
     return separator.join(statements)
 
 
-def _computes(step: Step) -> bool:
-    """Whether the step computes a formula for the rows there: a failure on them is a value it cannot compute."""
-    if step.op == "compute_columns":
+def _computes(op: str, statements: Sequence[str]) -> bool:
+    """Whether the statements (of a step, or of its reverse) compute formulas for the rows there: a failure on them
+    is a value they cannot compute. The `compute_columns` steps, and a generated column being added."""
+    if op == "compute_columns":
         return True
-    return step.op == "add_column" and any(" GENERATED ALWAYS AS " in statement for statement in step.forward)
+    adds = any(" GENERATED ALWAYS AS " in statement for statement in statements)
+    return adds and op in ("add_column", "drop_column")
 
 
 def _summary(step: _RunnableStep) -> str:
