@@ -28,6 +28,8 @@ TYPED = {
     "b": ("checkbox", "boolean"),
     "du": ("duration", "interval"),
     "t": ("time", "time"),
+    "l": ("array", "text[]"),
+    "j": ("json", "jsonb"),
 }
 RESULT_TYPES = [None, "decimal", "integer", "boolean", "text", "date", "datetime"]
 
@@ -160,6 +162,21 @@ async def test_every_type_refusal_is_one_postgresql_makes_too(source: asyncpg.Co
         ("UPPER(s) + 1", None, "PostgreSQL has no operator for text + a number"),
         ("COALESCE(n, s)", None, "COALESCE mixes a number and text"),
         ("IF(b, s, d)", None, "CASE mixes text and a date"),
+        # lists and JSON: no text functions, no arithmetic (JSON's `-` deletes a key), no order with other kinds
+        ("UPPER(l)", None, "UPPER takes text, and l is a list"),
+        ("LENGTH(l)", "integer", "LENGTH takes text, and l is a list"),
+        ("UPPER(l || l)", None, "UPPER takes text, and l || l is a list"),
+        ("l + 1", None, '"l" holds a list (array)'),
+        ("j * 2", None, '"j" holds JSON (json)'),
+        ("(j || j) + 1", None, "PostgreSQL has no operator for JSON + a number"),
+        ("ABS(j)", None, "ABS takes a number, and j is JSON"),
+        ("l > 1", "boolean", "PostgreSQL cannot compare a list with a number"),
+        ("j = n", "boolean", "PostgreSQL cannot compare JSON with a number"),
+        ("COALESCE(l, s)", None, "COALESCE mixes a list and text"),
+        ("IF(l, 1, 2)", None, "IF takes a condition, and l is a list; compare it instead, e.g. l IS NOT NULL"),
+        ("EXTRACT(YEAR FROM j)", "integer", "EXTRACT reads a date, a time or a duration, not JSON"),
+        ("l", "decimal", "gives a list (l), but its resultType decimal holds a number"),
+        ("j", "boolean", "gives JSON (j), but its resultType boolean holds a true/false value"),
     ],
 )
 async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refuses_it(
@@ -196,6 +213,17 @@ async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refus
         ("DATE_TRUNC('hour', t)", "text"),  # a time truncates as a duration
         ("s LIKE 'a%' AND n % 2 = 1", "boolean"),
         ("x % 2.5", "decimal"),
+        ("l || l", None),  # a list appended to a list
+        ("l || s", None),  # an element appended to a list
+        ("j || j", None),  # JSON merged into JSON
+        ("j - 'key'", None),  # a key deleted from JSON
+        ("j - 1", None),  # an element deleted from a JSON array
+        ("CARDINALITY(l) + 1", "integer"),  # what the list refusal suggests
+        ("CAST(j ->> 'key' AS numeric) * 2", "decimal"),  # what the JSON refusal suggests
+        ("CONCAT(s, l, j)", None),
+        ("l = l", "boolean"),
+        ("l", "text"),
+        ("j", "text"),
     ],
 )
 async def test_formulas_postgresql_takes_are_accepted(
@@ -277,6 +305,8 @@ def _with_rollup(text: str, aggregation: str) -> str:
         ("duration", "SUM", "interval", "SUM adds numbers"),  # an empty sum is 0, which no duration is
         ("date", "AVG", "date", "AVG averages numbers or durations"),
         ("checkbox", "MAX", "boolean", "MAX needs values in an order"),
+        ("array", "SUM", "text[]", "SUM adds numbers"),
+        ("json", "MIN", "jsonb", "MIN needs values in an order"),
     ],
 )
 async def test_a_rollup_postgresql_has_no_aggregate_for_is_refused(
@@ -291,7 +321,14 @@ async def test_a_rollup_postgresql_has_no_aggregate_for_is_refused(
 
 @pytest.mark.parametrize(
     ("related_type", "aggregation"),
-    [("integer", "SUM"), ("duration", "AVG"), ("date", "MAX"), ("single-line-text", "MIN"), ("checkbox", "COUNTA")],
+    [
+        ("integer", "SUM"),
+        ("duration", "AVG"),
+        ("date", "MAX"),
+        ("single-line-text", "MIN"),
+        ("checkbox", "COUNTA"),
+        ("array", "MAX"),  # lists are in an order (element by element)
+    ],
 )
 async def test_a_rollup_postgresql_can_aggregate_applies(
     db: asyncpg.Connection, related_type: str, aggregation: str

@@ -285,7 +285,7 @@ def filter_value_problems(node: FilterNode | None, fields: Iterable[Field]) -> I
     fields = tuple(fields)
     for item, where in _conditions(node):
         kind = field_kinds(fields, item.field)
-        if kind is None:
+        if kind is None or kind in ("list", "json"):  # a filter's words for them are PostgreSQL's to judge
             continue
         why = _condition_problem(item, kind)
         if why is not None:
@@ -682,8 +682,8 @@ class CrossCheck:
 _AGGREGATED_KINDS = {
     "SUM": (frozenset({"number"}), "adds numbers"),
     "AVG": (frozenset({"number", "interval"}), "averages numbers or durations"),
-    "MIN": (frozenset({"number", "text", "date", "timestamp", "time", "interval"}), "needs values in an order"),
-    "MAX": (frozenset({"number", "text", "date", "timestamp", "time", "interval"}), "needs values in an order"),
+    "MIN": (frozenset({"number", "text", "date", "timestamp", "time", "interval", "list"}), "needs values in an order"),
+    "MAX": (frozenset({"number", "text", "date", "timestamp", "time", "interval", "list"}), "needs values in an order"),
 }
 
 
@@ -791,8 +791,8 @@ def query_problem(query: str) -> str | None:
 def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple[str, str, str]]:
     """Fields of the table a formula's arithmetic reads directly that PostgreSQL has no such arithmetic for
     ("operator does not exist: text * integer": it would refuse the formula's column when it is made), each once:
-    (name, what it holds, a way to write it). Text and booleans take no arithmetic; dates and times are added to
-    and subtracted, never multiplied or divided."""
+    (name, what it holds, a way to write it). Text, booleans and lists take no arithmetic, JSON only `-` (deleting a
+    key); dates and times are added to and subtracted, never multiplied or divided."""
     from sqlglot import exp
 
     from sovrium_tui.schema.field_types import DATE_TIME_TYPES, TEXT_TYPES, canonical_type
@@ -816,4 +816,8 @@ def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple
                 found.setdefault(name, (name, f"a boolean ({kind})", f"CAST({name} AS integer)"))
             elif kind in DATE_TIME_TYPES and kind != "time" and not isinstance(node, exp.Add | exp.Sub):
                 found.setdefault(name, (name, f"a date or time ({kind})", f"EXTRACT(EPOCH FROM {name})"))
+            elif kind in ("multi-select", "array"):
+                found.setdefault(name, (name, f"a list ({kind})", f"CARDINALITY({name})"))
+            elif kind in ("json", "multiple-attachments") and not isinstance(node, exp.Sub):
+                found.setdefault(name, (name, f"JSON ({kind})", f"CAST({name} ->> 'key' AS numeric)"))
     return list(found.values())

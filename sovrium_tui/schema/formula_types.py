@@ -26,6 +26,12 @@ KIND_OF_FIELD_TYPE = {
     "time": "time",
     "duration": "interval",
     "checkbox": "boolean",
+    # lists (text[] and the array field's item[]) and JSON (jsonb): PostgreSQL gives them no text functions and no
+    # arithmetic, and their text never reads as a number or a date
+    "multi-select": "list",
+    "array": "list",
+    "json": "json",
+    "multiple-attachments": "json",
 }
 _SYSTEM_TIMESTAMPS = frozenset({"created_at", "updated_at", "deleted_at"})
 
@@ -90,10 +96,21 @@ _COMPARABLE = {
     "time": frozenset({"time", "interval"}),
     "interval": frozenset({"time", "interval"}),
 }
-# Kinds without any arithmetic operator, whatever the other side.
-_NO_ARITHMETIC_AT_ALL = frozenset({"text", "boolean"})
+# Kinds without any arithmetic operator, whatever the other side (JSON has `-`, deleting a key or an element).
+_NO_ARITHMETIC_AT_ALL = frozenset({"text", "boolean", "list"})
+_ONLY_MINUS = frozenset({"json"})
 # PostgreSQL's type categories: the branches of CASE, COALESCE and the like must share one.
-_CATEGORY = {"number": "N", "text": "S", "boolean": "B", "date": "D", "timestamp": "D", "time": "D", "interval": "T"}
+_CATEGORY = {
+    "number": "N",
+    "text": "S",
+    "boolean": "B",
+    "date": "D",
+    "timestamp": "D",
+    "time": "D",
+    "interval": "T",
+    "list": "A",
+    "json": "U",
+}
 KIND_WORDS = {
     "number": "a number",
     "text": "text",
@@ -102,6 +119,8 @@ KIND_WORDS = {
     "timestamp": "a date and time",
     "time": "a time",
     "interval": "a duration",
+    "list": "a list",
+    "json": "JSON",
 }
 _CONVERT = {
     "number": "CAST(… AS numeric)",
@@ -111,6 +130,7 @@ _CONVERT = {
     "timestamp": "CAST(… AS timestamptz)",
 }
 _LITERAL = "literal"  # a string literal: typed where PostgreSQL reads it
+_NOT_TEMPORAL = frozenset({"number", "text", "boolean", "list", "json"})
 
 
 def formula_type_problems(tree: Any, field_kind: Callable[[str], str | None]) -> list[str]:
@@ -148,10 +168,10 @@ def trigger_result_problem(
 
 # Kinds whose text never reads as the column's kind (PL/pgSQL's assignment goes through text without a cast).
 _NEVER_THROUGH_TEXT: dict[str, frozenset[str]] = {
-    "number": frozenset({"boolean", "date", "timestamp", "time", "interval"}),
-    "boolean": frozenset({"date", "timestamp", "time", "interval"}),
-    "date": frozenset({"boolean", "time", "interval"}),
-    "timestamp": frozenset({"boolean", "time", "interval"}),
+    "number": frozenset({"boolean", "date", "timestamp", "time", "interval", "list"}),
+    "boolean": frozenset({"date", "timestamp", "time", "interval", "list"}),
+    "date": frozenset({"boolean", "time", "interval", "list"}),
+    "timestamp": frozenset({"boolean", "time", "interval", "list"}),
 }
 
 
@@ -230,6 +250,9 @@ class _Reader:
         if symbol is not None:
             left, right = self.known(node.this), self.known(node.expression)
             return _ARITHMETIC.get((left, symbol, right)) if left and right else None
+        if isinstance(node, exp.DPipe):  # joins text, or appends to a list, or merges JSON
+            sides = {self.known(node.this), self.known(node.expression)}
+            return "list" if "list" in sides else "json" if sides == {"json"} else "text"
         if isinstance(node, self.boolean_results):
             return "boolean"
         if isinstance(node, self.number_results):
@@ -281,7 +304,9 @@ class _Reader:
                 left
                 and right
                 and (
-                    symbol in _NO_ARITHMETIC.get(frozenset({left, right}), ()) or {left, right} & _NO_ARITHMETIC_AT_ALL
+                    symbol in _NO_ARITHMETIC.get(frozenset({left, right}), ())
+                    or {left, right} & _NO_ARITHMETIC_AT_ALL
+                    or ({left, right} & _ONLY_MINUS and symbol != "-")
                 )
             ):
                 self.say(
@@ -309,7 +334,7 @@ class _Reader:
                 )
         elif isinstance(node, exp.DPipe):
             left, right = self.known(node.this), self.known(node.expression)
-            if left and right and "text" not in (left, right):
+            if left and right and not {left, right} & {"text", "list", "json"}:
                 self.say(f"|| joins text, not {KIND_WORDS[left]} and {KIND_WORDS[right]} ({_sql(node)}); use CONCAT(…)")
         elif isinstance(node, self.text_calls):
             self.needs(node, node.this, "text", "CAST(… AS text)")
@@ -317,7 +342,7 @@ class _Reader:
             self.needs(node, node.this, "number", "CAST(… AS numeric)")
         elif isinstance(node, exp.Extract):
             given = self.known(node.expression)
-            if given in ("number", "text", "boolean"):
+            if given in _NOT_TEMPORAL:
                 self.say(f"EXTRACT reads a date, a time or a duration, not {KIND_WORDS[given]} ({_sql(node)})")
         elif isinstance(node, exp.Like | exp.ILike):
             self.needs(
@@ -328,7 +353,7 @@ class _Reader:
             self.needs(node, node.expression, "number", "CAST(… AS numeric)", name="% (MOD)")
         elif isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
             given = self.known(node.this)
-            if given in ("number", "text", "boolean"):
+            if given in _NOT_TEMPORAL:
                 self.say(
                     f"DATE_TRUNC truncates a date, a time, a date and time or a duration, not {KIND_WORDS[given]} "
                     f"({_sql(node)}); convert it first, e.g. CAST(… AS date)"
@@ -337,7 +362,8 @@ class _Reader:
     def needs_boolean(self, node: Any, what: str) -> None:
         given = self.known(node)
         if given is not None and given != "boolean":
-            self.say(f"{what}, and {_sql(node)} is {KIND_WORDS[given]}; compare it instead, e.g. {_sql(node)} > 0")
+            test = f"{_sql(node)} IS NOT NULL" if given in ("list", "json") else f"{_sql(node)} > 0"
+            self.say(f"{what}, and {_sql(node)} is {KIND_WORDS[given]}; compare it instead, e.g. {test}")
 
     def needs(self, call: Any, argument: Any, kind: str, convert: str, *, name: str | None = None) -> None:
         given = self.known(argument)
