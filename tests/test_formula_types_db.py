@@ -134,6 +134,30 @@ async def test_every_type_refusal_is_one_postgresql_makes_too(source: asyncpg.Co
     assert refused > 100  # the generator reaches the checks
 
 
+# Every operator and function between fields of every kind: the validator refuses exactly what PostgreSQL refuses.
+PAIRED = ["{a} + {b}", "{a} - {b}", "{a} * {b}", "{a} / {b}", "{a} || {b}", "{a} = {b}", "{a} < {b}"]
+PAIRED += ["{a} IN ({b}, {b})", "{a} BETWEEN {b} AND {b}", "NULLIF({a}, {b})", "COALESCE({a}, {b})"]
+PAIRED += ["GREATEST({a}, {b})", "LEAST({a}, {b})", "AGE({a}, {b})"]
+SINGLE = ["UPPER({a})", "LENGTH({a})", "LEFT({a}, 2)", "ROUND({a}, 2)", "ABS({a})", "SQRT({a})", "-{a}", "NOT {a}"]
+SINGLE += ["EXTRACT(YEAR FROM {a})", "DATE_TRUNC('month', {a})", "{a} LIKE 'a%'", "MOD({a}, 2)", "CONCAT({a}, 'x')"]
+SINGLE += ["CASE WHEN {a} THEN 1 ELSE 0 END", "{a} IS NULL", "TO_CHAR({a}, 'YYYY')", "AGE({a})", "INITCAP({a})"]
+SINGLE += [f"CAST({{a}} AS {t})" for t in ("text", "integer", "bigint", "numeric", "boolean", "date", "timestamptz")]
+SINGLE += [f"CAST({{a}} AS {t})" for t in ("time", "interval")]
+NOT_YET_JUDGED = {"CAST(x AS boolean)"}  # a decimal field has no cast to boolean; an integer one has
+
+
+async def test_every_pair_of_kinds_is_judged_as_postgresql_judges_it(source: asyncpg.Connection) -> None:
+    formulas = [shape.format(a=a, b=b) for shape in PAIRED for a in TYPED for b in TYPED]
+    formulas += [shape.format(a=a) for shape in SINGLE for a in TYPED]
+    disagree = []
+    for formula in formulas:
+        ours = _type_refusal(formula, "text")  # anything is stored as text: only the expression is judged
+        theirs = await _postgresql_refusal(source, formula, "text")
+        if (ours is None) != (theirs is None) and formula not in NOT_YET_JUDGED:
+            disagree.append(f"{formula}: ours {ours!r}, PostgreSQL's {theirs!r}")
+    assert not disagree, "\n".join(disagree)
+
+
 @pytest.mark.parametrize(
     ("formula", "result_type", "said"),
     [
@@ -177,6 +201,16 @@ async def test_every_type_refusal_is_one_postgresql_makes_too(source: asyncpg.Co
         ("EXTRACT(YEAR FROM j)", "integer", "EXTRACT reads a date, a time or a duration, not JSON"),
         ("l", "decimal", "gives a list (l), but its resultType decimal holds a number"),
         ("j", "boolean", "gives JSON (j), but its resultType boolean holds a true/false value"),
+        ("CAST(d AS integer)", None, "PostgreSQL cannot cast a date to a number (CAST(d AS INT)); e.g. EXTRACT("),
+        ("CAST(b AS numeric)", None, "PostgreSQL casts a true/false value to an integer only"),
+        ("-s", None, "PostgreSQL has no minus sign for text"),
+        ("NULLIF(d, s)", None, "PostgreSQL cannot compare a date with text"),
+        ("ts IN (1, 2)", "boolean", "PostgreSQL cannot compare a date and time with a number"),
+        ("n BETWEEN 1 AND d", "boolean", "PostgreSQL cannot compare a number with a date"),
+        ("d + d", None, "PostgreSQL has no operator for a date + a date"),
+        ("n / du", None, "PostgreSQL has no operator for a number / a duration"),
+        ("COALESCE(t, d)", None, "COALESCE mixes a time and a date"),
+        ("d + x", None, '"x" holds a decimal number (decimal)'),
     ],
 )
 async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refuses_it(
@@ -211,6 +245,7 @@ async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refus
         ("t = du", "boolean"),
         ("COALESCE(d, ts)", "datetime"),
         ("DATE_TRUNC('hour', t)", "text"),  # a time truncates as a duration
+        ("du = DATE_TRUNC('month', t)", "boolean"),  # … and compares with one
         ("s LIKE 'a%' AND n % 2 = 1", "boolean"),
         ("x % 2.5", "decimal"),
         ("l || l", None),  # a list appended to a list
@@ -224,6 +259,14 @@ async def test_a_type_mistake_is_refused_with_its_expression_as_postgresql_refus
         ("l = l", "boolean"),
         ("l", "text"),
         ("j", "text"),
+        ("d + t", "datetime"),  # a date at a time
+        ("ts - d", None),
+        ("CAST(b AS integer)", "integer"),
+        ("CAST(j AS numeric)", "decimal"),
+        ("CAST(ts AS time)", None),
+        ("-du", None),
+        ("j - s", None),  # JSON minus a key (a text field)
+        ("j - l", None),  # … minus keys
     ],
 )
 async def test_formulas_postgresql_takes_are_accepted(

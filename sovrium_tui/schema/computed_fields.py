@@ -788,11 +788,17 @@ def query_problem(query: str) -> str | None:
     return None if problem is None else f"query is not valid PostgreSQL: {problem}"
 
 
+_LIST_TYPES = ("multi-select", "array")
+_JSON_TYPES = ("json", "multiple-attachments")
+_FRACTION_TYPES = ("decimal", "currency", "percentage")  # numeric columns: a date adds integers, JSON deletes by them
+
+
 def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple[str, str, str]]:
     """Fields of the table a formula's arithmetic reads directly that PostgreSQL has no such arithmetic for
     ("operator does not exist: text * integer": it would refuse the formula's column when it is made), each once:
     (name, what it holds, a way to write it). Text, booleans and lists take no arithmetic, JSON only `-` (deleting a
-    key); dates and times are added to and subtracted, never multiplied or divided."""
+    key, keys or a position); dates and times are added to and subtracted, never multiplied or divided; a date
+    adds and subtracts whole days, not a decimal field's numbers."""
     from sqlglot import exp
 
     from sovrium_tui.schema.field_types import DATE_TIME_TYPES, TEXT_TYPES, canonical_type
@@ -800,24 +806,31 @@ def _arithmetic_without_operator(tree: object, draft: _TableDraft) -> list[tuple
 
     assert isinstance(tree, exp.Expression)
     found: dict[str, tuple[str, str, str]] = {}
+
+    def field_type(side: object) -> tuple[str, str]:
+        while isinstance(side, exp.Paren):
+            side = side.this
+        if not isinstance(side, exp.Column):
+            return "", ""
+        name = column_name(side)
+        field = draft.field_named(name)
+        return name, canonical_type(field.type) if field is not None else ""
+
     for node in tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Pow, exp.IntDiv):
-        for side in (node.this, node.expression):
-            operand = side
-            while isinstance(operand, exp.Paren):
-                operand = operand.this
-            if not isinstance(operand, exp.Column):
-                continue
-            name = column_name(operand)
-            field = draft.field_named(name)
-            kind = canonical_type(field.type) if field is not None else ""
-            if kind in TEXT_TYPES:
+        sides = (field_type(node.this), field_type(node.expression))
+        kinds = {kind for _, kind in sides}
+        from_json = isinstance(node, exp.Sub) and sides[0][1] in _JSON_TYPES  # JSON minus a key, keys or a position
+        for position, (name, kind) in enumerate(sides):
+            if kind in TEXT_TYPES and not (from_json and position == 1):
                 found.setdefault(name, (name, f"text ({kind})", f"CAST({name} AS numeric)"))
             elif kind == "checkbox":
                 found.setdefault(name, (name, f"a boolean ({kind})", f"CAST({name} AS integer)"))
             elif kind in DATE_TIME_TYPES and kind != "time" and not isinstance(node, exp.Add | exp.Sub):
                 found.setdefault(name, (name, f"a date or time ({kind})", f"EXTRACT(EPOCH FROM {name})"))
-            elif kind in ("multi-select", "array"):
+            elif kind in _LIST_TYPES and not (from_json and position == 1):
                 found.setdefault(name, (name, f"a list ({kind})", f"CARDINALITY({name})"))
-            elif kind in ("json", "multiple-attachments") and not isinstance(node, exp.Sub):
+            elif kind in _JSON_TYPES and not from_json:
                 found.setdefault(name, (name, f"JSON ({kind})", f"CAST({name} ->> 'key' AS numeric)"))
+            elif kind in _FRACTION_TYPES and (kinds & {"date"} or from_json):  # whole days and positions only
+                found.setdefault(name, (name, f"a decimal number ({kind})", f"CAST({name} AS integer)"))
     return list(found.values())

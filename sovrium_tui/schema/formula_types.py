@@ -53,7 +53,8 @@ _STORABLE_IN = {
     "timestamp": frozenset({"date", "timestamp"}),
 }
 
-# (left, operator, right) → the result, for the arithmetic PostgreSQL has operators for on these kinds.
+# (left, operator, right) → the result, for every arithmetic PostgreSQL has an operator for on these kinds (checked
+# against PostgreSQL for each pair of kinds and operator): two known kinds not here have none.
 _ARITHMETIC = {
     **{("number", op, "number"): "number" for op in ("+", "-", "*", "/")},
     ("interval", "+", "interval"): "interval",
@@ -80,13 +81,20 @@ _ARITHMETIC = {
     ("time", "*", "number"): "interval",
     ("number", "*", "time"): "interval",
     ("time", "/", "number"): "interval",
-}
-# Pairs PostgreSQL has no arithmetic operator for (both sides known; anything else is left to it).
-_NO_ARITHMETIC = {
-    frozenset({"interval", "number"}): ("+", "-"),
-    frozenset({"timestamp", "number"}): ("+", "-"),
-    frozenset({"time", "number"}): ("+", "-"),
-    frozenset({"interval"}): ("*", "/"),
+    ("interval", "-", "time"): "interval",
+    # a date and a time make a date and time; subtracted, dates and dates and times give a duration
+    ("date", "+", "time"): "timestamp",
+    ("time", "+", "date"): "timestamp",
+    ("timestamp", "+", "time"): "timestamp",
+    ("time", "+", "timestamp"): "timestamp",
+    ("date", "-", "time"): "timestamp",
+    ("timestamp", "-", "time"): "timestamp",
+    ("date", "-", "timestamp"): "interval",
+    ("timestamp", "-", "date"): "interval",
+    # JSON minus a key, some keys or an element's position
+    ("json", "-", "text"): "json",
+    ("json", "-", "list"): "json",
+    ("json", "-", "number"): "json",
 }
 # Kinds PostgreSQL compares with each other (a date with a date and time, a time with a duration; otherwise only
 # like with like).
@@ -96,17 +104,15 @@ _COMPARABLE = {
     "time": frozenset({"time", "interval"}),
     "interval": frozenset({"time", "interval"}),
 }
-# Kinds without any arithmetic operator, whatever the other side (JSON has `-`, deleting a key or an element).
-_NO_ARITHMETIC_AT_ALL = frozenset({"text", "boolean", "list"})
-_ONLY_MINUS = frozenset({"json"})
-# PostgreSQL's type categories: the branches of CASE, COALESCE and the like must share one.
+# The kinds the branches of CASE, COALESCE and the like may mix: one of PostgreSQL's type categories, and a common
+# type in it (a date becomes a date and time; a time becomes neither, though all three are date/time types).
 _CATEGORY = {
     "number": "N",
     "text": "S",
     "boolean": "B",
     "date": "D",
     "timestamp": "D",
-    "time": "D",
+    "time": "D time",
     "interval": "T",
     "list": "A",
     "json": "U",
@@ -129,6 +135,20 @@ _CONVERT = {
     "date": "CAST(… AS date)",
     "timestamp": "CAST(… AS timestamptz)",
 }
+# The kinds PostgreSQL casts each kind to (CAST(… AS …); checked against PostgreSQL for each pair): text to and
+# from anything; a true/false value to an integer only, not a decimal (said apart below).
+_CASTS = {
+    "number": frozenset({"number", "text", "boolean"}),
+    "boolean": frozenset({"boolean", "text", "number"}),
+    "date": frozenset({"date", "timestamp", "text"}),
+    "timestamp": frozenset({"timestamp", "date", "time", "text"}),
+    "time": frozenset({"time", "interval", "text"}),
+    "interval": frozenset({"interval", "time", "text"}),
+    "list": frozenset({"text"}),
+    "json": frozenset({"number", "boolean", "text"}),
+}
+# Kinds with a minus sign (a time is a duration there).
+_NEGATABLE = frozenset({"number", "interval", "time"})
 _LITERAL = "literal"  # a string literal: typed where PostgreSQL reads it
 _NOT_TEMPORAL = frozenset({"number", "text", "boolean", "list", "json"})
 
@@ -200,7 +220,7 @@ class _Reader:
         self.text_results += _classes("DPipe TimeToStr")
         self.number_results = (*self.number_calls, *_classes("Length StrPosition Mod Extract"))
         self.boolean_results = _classes("EQ NEQ GT GTE LT LTE Like ILike Is In Between Not And Or RegexpLike Boolean")
-        self.branching = (e.Coalesce, e.Greatest, e.Nullif, e.Case, e.If)
+        self.branching = (e.Coalesce, e.Greatest, e.Least, e.Nullif, e.Case, e.If)
 
     def problems(self, tree: Any) -> list[str]:
         for node in tree.walk():
@@ -261,7 +281,9 @@ class _Reader:
             return "text"
         if isinstance(node, exp.CurrentDate):
             return "date"
-        if isinstance(node, exp.CurrentTimestamp | exp.TimestampTrunc):
+        if isinstance(node, exp.TimestampTrunc | exp.DateTrunc):  # a time truncates as a duration
+            return "interval" if self.known(node.this) in ("time", "interval") else "timestamp"
+        if isinstance(node, exp.CurrentTimestamp):
             return "timestamp"
         if isinstance(node, self.branching):
             return self.common(self.branches(node))
@@ -300,15 +322,7 @@ class _Reader:
         symbol = self.arithmetic.get(type(node))
         if symbol is not None:
             left, right = self.known(node.this), self.known(node.expression)
-            if (
-                left
-                and right
-                and (
-                    symbol in _NO_ARITHMETIC.get(frozenset({left, right}), ())
-                    or {left, right} & _NO_ARITHMETIC_AT_ALL
-                    or ({left, right} & _ONLY_MINUS and symbol != "-")
-                )
-            ):
+            if left and right and (left, symbol, right) not in _ARITHMETIC:
                 self.say(
                     f"PostgreSQL has no operator for {KIND_WORDS[left]} {symbol} {KIND_WORDS[right]} ({_sql(node)}); "
                     "convert a side first, e.g. EXTRACT(EPOCH FROM …) for seconds"
@@ -325,21 +339,40 @@ class _Reader:
         elif isinstance(node, exp.If):
             if not isinstance(node.parent, exp.Case):
                 self.needs_boolean(node.this, "IF takes a condition")
-        elif isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
-            left, right = self.known(node.this), self.known(node.expression)
-            if left and right and right not in _COMPARABLE.get(left, frozenset({left})):
-                self.say(
-                    f"PostgreSQL cannot compare {KIND_WORDS[left]} with {KIND_WORDS[right]} ({_sql(node)}); "
-                    f"convert a side first, e.g. {_CONVERT.get(left, 'CAST(… AS text)')}"
-                )
+        elif isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Nullif):
+            self.compared(node, node.this, node.expression)
+        elif isinstance(node, exp.In):
+            for item in node.expressions or ():
+                self.compared(node, node.this, item)
+        elif isinstance(node, exp.Between):
+            self.compared(node, node.this, node.args.get("low"))
+            self.compared(node, node.this, node.args.get("high"))
+        elif isinstance(node, exp.Cast):
+            self.cast(node)
+        elif isinstance(node, exp.Neg):
+            given = self.known(node.this)
+            if given is not None and given not in _NEGATABLE:
+                self.say(f"PostgreSQL has no minus sign for {KIND_WORDS[given]} ({_sql(node)})")
         elif isinstance(node, exp.DPipe):
             left, right = self.known(node.this), self.known(node.expression)
-            if left and right and not {left, right} & {"text", "list", "json"}:
+            joined = "text" in (left, right) or (left == right and left in ("list", "json"))  # or list/JSON to its own
+            if left and right and not joined:
                 self.say(f"|| joins text, not {KIND_WORDS[left]} and {KIND_WORDS[right]} ({_sql(node)}); use CONCAT(…)")
         elif isinstance(node, self.text_calls):
             self.needs(node, node.this, "text", "CAST(… AS text)")
         elif isinstance(node, self.number_calls):
             self.needs(node, node.this, "number", "CAST(… AS numeric)")
+        elif isinstance(node, exp.TimeToStr):
+            given = self.known(node.this)
+            if given in ("text", "boolean", "list", "json"):
+                self.say(
+                    f"TO_CHAR formats a number, a date, a time or a duration, not {KIND_WORDS[given]} ({_sql(node)})"
+                )
+        elif isinstance(node, exp.Anonymous) and str(node.this).upper() == "AGE":
+            for argument in node.expressions:
+                given = self.known(argument)
+                if given is not None and given not in ("date", "timestamp"):
+                    self.say(f"AGE takes dates and dates and times, not {KIND_WORDS[given]} ({_sql(node)})")
         elif isinstance(node, exp.Extract):
             given = self.known(node.expression)
             if given in _NOT_TEMPORAL:
@@ -358,6 +391,32 @@ class _Reader:
                     f"DATE_TRUNC truncates a date, a time, a date and time or a duration, not {KIND_WORDS[given]} "
                     f"({_sql(node)}); convert it first, e.g. CAST(… AS date)"
                 )
+
+    def cast(self, node: Any) -> None:
+        """CAST(value AS type): PostgreSQL has casts between some kinds only."""
+        given, target = self.known(node.this), _kind_of_sql_type(node.to)
+        if given is None or target is None or given == "text":
+            return
+        if given == "boolean" and target == "number" and node.to.this != self.exp.DataType.Type.INT:
+            self.say(f"PostgreSQL casts a true/false value to an integer only ({_sql(node)}); use CAST(… AS integer)")
+        elif target not in _CASTS.get(given, frozenset({given, "text"})):
+            self.say(
+                f"PostgreSQL cannot cast {KIND_WORDS[given]} to {KIND_WORDS[target]} ({_sql(node)})"
+                + (
+                    f"; e.g. EXTRACT(… FROM {_sql(node.this)})"
+                    if given in ("date", "timestamp", "time", "interval")
+                    else ""
+                )
+            )
+
+    def compared(self, node: Any, one: Any, other: Any) -> None:
+        """`one` and `other` are compared by `node` (=, <, IN, BETWEEN, NULLIF …): PostgreSQL orders like kinds."""
+        left, right = self.known(one), self.known(other) if other is not None else None
+        if left and right and right not in _COMPARABLE.get(left, frozenset({left})):
+            self.say(
+                f"PostgreSQL cannot compare {KIND_WORDS[left]} with {KIND_WORDS[right]} ({_sql(node)}); "
+                f"convert a side first, e.g. {_CONVERT.get(left, 'CAST(… AS text)')}"
+            )
 
     def needs_boolean(self, node: Any, what: str) -> None:
         given = self.known(node)
