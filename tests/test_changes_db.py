@@ -260,11 +260,37 @@ CASES = [
         (("SELECT count(*) FROM pg_constraint WHERE conname = 'fk_buyers_nickname'", 1),),
     ),
     Case(
-        "a table renamed to a name another table still holds is planned by name, and its column renames with it",
+        "a chain of table renames (customers to clients, notes to customers) keeps each table's rows and renames",
         schema(customers(), NOTES % ("notes", "email")),
         schema(customers().replace("name: customers", "name: clients"), NOTES % ("customers", "contact")),
-        ("rename_table",),
-        (("SELECT count(*) FROM clients", 2),),
+        ("rename_table", "rename_column"),
+        (
+            ("SELECT count(*) FROM clients", 2),
+            ("SELECT count(*) FROM customers", 0),  # the notes table, under its new name
+            (
+                "SELECT string_agg(column_name, ',') FROM information_schema.columns WHERE table_name = 'customers'"
+                " AND column_name IN ('email', 'contact')",
+                "contact",
+            ),
+        ),
+    ),
+    Case(
+        "swapping two table names keeps each table's rows with its id",
+        schema(customers(), NOTES % ("notes", "email")),
+        schema(customers().replace("name: customers", "name: notes"), NOTES % ("customers", "email")),
+        ("rename_table", "rename_constraint", "rename_index"),
+        (
+            ("SELECT count(*) FROM notes", 2),
+            ("SELECT nickname FROM notes ORDER BY id LIMIT 1", "ann"),
+            ("SELECT count(*) FROM pg_class WHERE relname LIKE '%renaming%'", 0),
+        ),
+    ),
+    Case(
+        "a table renamed onto the name of a table the schema drops is planned by name (its rows are not moved)",
+        schema(customers(), NOTES % ("notes", "email")),
+        schema(NOTES % ("customers", "email")),
+        ("drop_column", "drop_table"),
+        (("SELECT count(*) FROM customers", 2),),
     ),
     Case(
         "rename table keeps rows and derived names",

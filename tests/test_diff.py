@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Table, Trigger
@@ -370,6 +372,51 @@ def test_fields_trading_names_are_renamed_in_order_through_a_free_name() -> None
         RenameColumn("people", "first_renaming", "last"),
     ]
     assert summarize(changes) == "people: name → alias first → last last → first"
+
+
+def test_tables_trading_names_are_renamed_through_a_free_name_their_keys_too() -> None:
+    def table(name: str, *columns: Column) -> Table:
+        return Table(name, (ID, *columns), (pk(name),))
+
+    first, second = Column("first", "text"), Column("second", "text")
+    current = Catalog(tables=(table("alpha", first), table("beta", second)))
+    desired = Catalog(tables=(table("alpha", second), table("beta", first)))
+
+    changes = diff(current, desired, Renames(tables=(("alpha", "beta"), ("beta", "alpha"))))
+
+    assert changes == [
+        RenameTable("alpha", "alpha_renaming"),
+        RenameTable("beta", "alpha"),
+        RenameTable("alpha_renaming", "beta"),
+        # the primary keys' names are their indexes' names, one namespace for the schema: they trade the same way
+        RenameConstraint("alpha", "beta_pkey", "beta_pkey_renaming"),  # on the tables as they are named by then
+        RenameConstraint("beta", "alpha_pkey", "beta_pkey"),
+        RenameConstraint("alpha", "beta_pkey_renaming", "alpha_pkey"),
+    ]
+    assert summarize(changes) == "rename alpha → beta, beta → alpha; alpha: altered; beta: altered"
+
+
+def test_a_chain_of_table_renames_runs_from_its_free_end() -> None:
+    current = Catalog(tables=(Table("a", (ID,)), Table("b", (ID, NAME))))
+    desired = Catalog(tables=(Table("b", (ID,)), Table("c", (ID, NAME))))
+
+    changes = diff(current, desired, Renames(tables=(("a", "b"), ("b", "c"))))
+
+    assert changes == [RenameTable("b", "c"), RenameTable("a", "b")]
+
+
+def test_an_index_renamed_onto_a_name_another_table_leaves_only_later_is_made_again() -> None:
+    # t2's index would take the name of t1's, which t1 drops only after the renames: PostgreSQL refuses that rename
+    shared, kept = Index("idx_shared", "t1", ("name",)), Index("idx_old", "t2", ("name",))
+    current = Catalog(tables=(Table("t1", (ID, NAME), indexes=(shared,)), Table("t2", (ID, NAME), indexes=(kept,))))
+    wanted = replace(kept, name="idx_shared")
+    desired = Catalog(tables=(Table("t1", (ID, NAME)), Table("t2", (ID, NAME), indexes=(wanted,))))
+
+    changes = diff(current, desired)
+
+    assert not [c for c in changes if isinstance(c, RenameIndex)]
+    assert changes.index(DropIndex(shared)) < changes.index(CreateIndex(wanted))
+    assert DropIndex(kept) in changes
 
 
 def test_a_rename_onto_a_name_a_column_keeps_is_a_drop_and_an_add() -> None:

@@ -12,6 +12,7 @@ PostgreSQL keeps a view's column list as it was when the view was made and refus
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -772,23 +773,23 @@ def renamed(current: Catalog, desired: Catalog, renames: Renames) -> Catalog:
 
 def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: list[Change]) -> Catalog:
     """Emit the table and column renames that apply, and return `current` as it will be after them."""
-    table_map = {
+    wanted_tables = {
         old: new
         for old, new in renames.tables
-        if old != new
-        and current.table(old) is not None
-        and current.table(new) is None
-        and desired.table(new) is not None
+        if old != new and current.table(old) is not None and desired.table(new) is not None
     }
-    for old, new in sorted(table_map.items()):
-        out.append(RenameTable(old, new))
-    # A table whose rename does not apply (its new name is still taken: a chain or a swap of names) is planned by
-    # name, so its column renames do not apply either: the table of that name now is another one (or, renamed
-    # away, no longer has that name when the column renames run).
+    # A rename onto a name another table keeps is planned by name instead; onto a name another table leaves (a
+    # chain `b → c`, `a → b`, or a swap) it waits for that one, a swap going through a free name.
+    table_names = {t.name for t in current.tables}
+    table_map = _possible_renames(wanted_tables, table_names)
+    relations = _relation_names(current)
+    out.extend(_ordered_renames(dict(sorted(table_map.items())), table_names, RenameTable, avoid=relations))
+    # A table whose rename does not apply is planned by name, so its column renames do not apply either: the table
+    # of that name now is another one.
     not_applied = {new for old, new in renames.tables if old != new and table_map.get(old) != new}
     column_map: dict[str, dict[str, str]] = {}
     for table_name, old, new in renames.columns:
-        if table_name in not_applied or table_name in table_map:
+        if table_name in not_applied:
             continue
         source = current.table(_old_name(table_name, table_map))
         wanted = desired.table(table_name)
@@ -801,7 +802,9 @@ def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: li
         source = current.table(_old_name(table_name, table_map))
         assert source is not None
         column_map[table_name] = _possible_renames(column_map[table_name], {c.name for c in source.columns})
-        out.extend(_rename_steps(table_name, column_map[table_name], {c.name for c in source.columns}))
+        columns = {c.name for c in source.columns}
+        ordered = dict(sorted(column_map[table_name].items()))
+        out.extend(_ordered_renames(ordered, columns, functools.partial(RenameColumn, table_name)))
     if not table_map and not column_map:
         return current
     tables = tuple(_rename_in_table(t, table_map, column_map) for t in current.tables)
@@ -820,26 +823,47 @@ def _possible_renames(renames: dict[str, str], columns: set[str]) -> dict[str, s
             del possible[old]
 
 
-def _rename_steps(table: str, renames: dict[str, str], columns: set[str]) -> list[Change]:
-    """The column renames in an order PostgreSQL accepts: one onto a name another column still holds waits for
-    that column to move (`b → c` before `a → b`); a swap (`a → b`, `b → a`) goes through a free name."""
+def _ordered_renames(
+    renames: Mapping[str, str],
+    taken: set[str],
+    rename: Callable[[str, str], Change],
+    *,
+    avoid: Iterable[str] = (),
+) -> list[Change]:
+    """Renames within one namespace (a table's columns, the schema's relations …) in an order PostgreSQL accepts,
+    else in the order given: one onto a name another still holds waits for that one to move (`b → c` before
+    `a → b`); a swap (`a → b`, `b → a`) goes through a free name (none of `taken`, `avoid` or the new names). Every
+    name a rename goes to must be free or left by another of them (`_possible_renames`)."""
     steps: list[Change] = []
-    pending = dict(sorted(renames.items()))
-    taken = set(columns)
+    pending = dict(renames)
+    taken = set(taken)
     while pending:
         ready = [old for old, new in pending.items() if new not in taken]
         if not ready:  # only cycles are left: move one of them aside
-            old = next(iter(pending))
-            aside = _free_name(f"{old}_renaming", taken | set(renames.values()))
-            steps.append(RenameColumn(table, old, aside))
+            old = next(old for old, new in pending.items() if new in pending)
+            aside = _free_name(f"{old}_renaming", taken | set(renames.values()) | set(avoid))
+            steps.append(rename(old, aside))
             taken = (taken - {old}) | {aside}
             pending[aside] = pending.pop(old)
             continue
         for old in ready:
             new = pending.pop(old)
-            steps.append(RenameColumn(table, old, new))
+            steps.append(rename(old, new))
             taken = (taken - {old}) | {new}
     return steps
+
+
+_INDEX_BACKED = frozenset({"primary_key", "unique", "exclude"})  # their names are their indexes' names
+
+
+def _relation_names(catalog: Catalog) -> set[str]:
+    """The names taken in the schema's one namespace of relations: tables, views, indexes (a primary key's or
+    unique rule's too)."""
+    names = {t.name for t in catalog.tables} | {v.name for v in catalog.views}
+    for table in catalog.tables:
+        names.update(i.name for i in table.indexes)
+        names.update(c.name for c in table.constraints if c.kind in _INDEX_BACKED)
+    return names
 
 
 def _free_name(base: str, taken: set[str]) -> str:
@@ -995,36 +1019,64 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
     for old, new in function_map:
         out.append(RenameFunction(old, new))
     renamed_functions = dict(function_map)
-    tables = []
+    pairs: list[tuple[Table, dict[str, str], dict[str, str], dict[str, str], tuple[Trigger, ...]]] = []
     for table in current.tables:
         wanted = desired.table(table.name)
         if wanted is None:
-            tables.append(table)
+            pairs.append((table, {}, {}, {}, table.triggers))
             continue
-        constraint_map = _pair_by(
+        constraint_pairs = _pair_by(
             [c for c in table.constraints if wanted.constraint(c.name) is None],
             [c for c in wanted.constraints if table.constraint(c.name) is None],
             key=lambda c: (c.kind, c.definition),
         )
-        index_map = _pair_by(
+        index_pairs = _pair_by(
             [i for i in table.indexes if wanted.index(i.name) is None],
             [i for i in wanted.indexes if table.index(i.name) is None],
             key=lambda i: (i.keys, i.unique, i.method, i.predicate),
         )
         triggers = tuple(_renamed_item(t, renamed_functions, "function") for t in table.triggers)
         wanted_triggers = {t.name for t in wanted.triggers}
-        trigger_map = _pair_by(
+        trigger_pairs = _pair_by(
             [t for t in triggers if t.name not in wanted_triggers],
             [t for t in wanted.triggers if t.name not in {x.name for x in triggers}],
             key=lambda t: (t.timing, t.events, t.function),
         )
-        out.extend(RenameConstraint(table.name, old, new) for old, new in constraint_map)
-        out.extend(RenameIndex(table.name, old, new) for old, new in index_map)
-        out.extend(RenameTrigger(table.name, old, new) for old, new in trigger_map)
+        pairs.append((table, dict(constraint_pairs), dict(index_pairs), dict(trigger_pairs), triggers))
+
+    # Indexes (a primary key's and a unique rule's too) share the schema's one namespace of relations: after a chain
+    # or a swap of table names, `a_pkey` may go to a name another table's index leaves (ordered together, a swap
+    # through a free name), or to one an object keeps (not renamed then: dropped and made again).
+    renamers: dict[str, Callable[[str, str], Change]] = {}
+    wanted_names: dict[str, str] = {}
+    for table, paired_constraints, paired_indexes, _, _ in pairs:
+        kinds = {c.name: c.kind for c in table.constraints}
+        for old, new in paired_constraints.items():
+            if kinds[old] in _INDEX_BACKED:
+                wanted_names[old], renamers[old] = new, functools.partial(RenameConstraint, table.name)
+        for old, new in paired_indexes.items():
+            wanted_names[old], renamers[old] = new, functools.partial(RenameIndex, table.name)
+    relations = _relation_names(current)
+    relation_renames = _possible_renames(wanted_names, relations)
+
+    tables = []
+    trigger_renames: list[Change] = []  # after the others, as they always were
+    for table, paired_constraints, paired_indexes, trigger_map, triggers in pairs:
+        constraint_map = {o: n for o, n in paired_constraints.items() if o not in wanted_names or o in relation_renames}
+        index_map = {o: n for o, n in paired_indexes.items() if o in relation_renames}
+        out.extend(RenameConstraint(table.name, o, n) for o, n in constraint_map.items() if o not in wanted_names)
+        trigger_renames.extend(RenameTrigger(table.name, old, new) for old, new in trigger_map.items())
         if not (constraint_map or index_map or trigger_map or renamed_functions):
             tables.append(table)  # nothing of it renamed (every table of most plans)
             continue
-        tables.append(_objects_renamed(table, dict(constraint_map), dict(index_map), dict(trigger_map), triggers))
+        tables.append(_objects_renamed(table, constraint_map, index_map, trigger_map, triggers))
+
+    def rename_relation(old: str, new: str) -> Change:
+        renamers[new] = renamers[old]  # a name moved aside is renamed again from there
+        return renamers[old](old, new)
+
+    out.extend(_ordered_renames(relation_renames, relations, rename_relation))
+    out.extend(trigger_renames)
     functions = tuple(_renamed_item(f, renamed_functions, "name") for f in current.functions)
     return replace(current, tables=tuple(tables), functions=functions)
 

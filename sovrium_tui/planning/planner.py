@@ -151,6 +151,18 @@ def plan_timestamp() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _note_move(marks: list[str], moved: dict[str, tuple[int, str]], old: str, new: str) -> None:
+    """Add `old → new` to `marks`; a name renamed again (a swap goes through a free name) keeps one mark, from its
+    first name to its last. `moved` maps each name now to its mark's position and first name."""
+    if old in moved:
+        position, first = moved.pop(old)
+        marks[position] = f"{first} → {new}"
+    else:
+        position, first = len(marks), old
+        marks.append(f"{old} → {new}")
+    moved[new] = (position, first)
+
+
 def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
     """A one-line summary such as `new tables invoices, payments; customers: +phone -fax`."""
     created: list[str] = []
@@ -158,6 +170,7 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
     renamed: list[str] = []
     per_table: dict[str, list[str]] = {}
     column_moves: dict[str, dict[str, tuple[int, str]]] = {}  # table -> column's name now -> (its mark, first name)
+    table_moves: dict[str, tuple[int, str]] = {}
     views: list[str] = []
     for change in changes:
         match change:
@@ -174,21 +187,13 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
             case DropTable(table):
                 dropped.append(table.name)
             case RenameTable(old, new):
-                renamed.append(f"{old} → {new}")
+                _note_move(renamed, table_moves, old, new)
             case AddColumn(table, column):
                 per_table.setdefault(table, []).append(f"+{column.name}")
             case DropColumn(table, column):
                 per_table.setdefault(table, []).append(f"-{column.name}")
             case RenameColumn(table, old, new):
-                marks = per_table.setdefault(table, [])
-                moved = column_moves.setdefault(table, {})
-                if old in moved:  # renamed again (a swap goes through a free name): one mark, first to last
-                    position, first = moved.pop(old)
-                    marks[position] = f"{first} → {new}"
-                else:
-                    position, first = len(marks), old
-                    marks.append(f"{old} → {new}")
-                moved[new] = (position, first)
+                _note_move(per_table.setdefault(table, []), column_moves.setdefault(table, {}), old, new)
             case CreateAuthUsers():
                 created.append('auth."user"')
             case CreateFunction() | DropFunction() | ReplaceFunction() | RenameFunction() | DropAuthUsers():
