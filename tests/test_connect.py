@@ -56,6 +56,11 @@ async def test_a_certificate_file_the_url_names_that_is_not_there_is_named_not_t
         await connect(url)
 
 
+async def test_an_unescaped_at_sign_in_a_password_is_named_not_taken_for_a_host() -> None:
+    with pytest.raises(ConnectionFailed, match=r"more than one '@' before its host: .* as %40$"):
+        await connect(f"postgresql://u:tops@ecret@127.0.0.1:{_closed_port()}/x", timeout=5)
+
+
 async def test_unknown_host_is_reported() -> None:
     with pytest.raises(ConnectionFailed, match=r"unknown host 'no-such-host\.invalid'"):
         await connect("postgresql://postgres@no-such-host.invalid:5432/postgres")

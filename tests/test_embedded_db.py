@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +112,22 @@ async def test_migrate_and_status_use_the_embedded_server_without_any_url(workdi
     assert (workdir / DATA_DIR / "PG_VERSION").is_file()
     assert cli.ok("db", "status", "--json").json()["running"] is True, "and left running for the next command"
     assert cli.ok("migrate", schema, "--json", env=env).json()["status"] == "up-to-date"
+    # the server up, an unchanged start-up finds it without the module that starts one (pathlib, subprocess …)
+    probe = (
+        "import sys\nfrom sovrium_tui.entry import main\n"
+        f"assert main(['migrate', {str(schema)!r}, '--quiet']) == 0\n"
+        "print(sorted(m for m in ('sovrium_tui.execution.server', 'pathlib', 'subprocess') if m in sys.modules))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-I", "-c", probe],
+        check=False,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (found.returncode, found.stdout.strip()) == (0, "[]"), found.stderr
 
     status = cli.ok("status", "--json", env=env).json()
     assert (status["version"], status["drift"]) == (1, False)

@@ -18,6 +18,37 @@ if TYPE_CHECKING:
 EMBEDDED_DATA_DIR = os.path.join(".sovrium", "pgdata")  # under the working directory
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
+# How this tool's own servers (the embedded one, test clusters) are reached: only on a Unix socket.
+SUPERUSER = "postgres"
+PORT = 5432
+_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; leave room for ".s.PGSQL.5432"
+
+
+def socket_directory(cluster: str) -> str:
+    """Where a cluster of ours listens: its own directory when the path is short enough for a Unix socket, else
+    a short one in /tmp named after it."""
+    if len(cluster) <= _MAX_SOCKET_PATH:
+        return cluster
+    import hashlib
+
+    return os.path.join("/tmp", f"sovrium-pg-{hashlib.sha256(cluster.encode()).hexdigest()[:12]}")
+
+
+def local_url(socket_dir: str, database: str = "postgres") -> str:
+    return f"postgresql://{SUPERUSER}@/{database}?host={socket_dir}&port={PORT}"
+
+
+def live_pid(data_dir: str) -> int | None:
+    """The postmaster's pid when the cluster in `data_dir` is up (read from postmaster.pid, no subprocess)."""
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid"), encoding="utf-8") as pid_file:
+            pid = int(pid_file.readline())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
 # What every session of this tool relies on to read SQL and print catalog texts the same way, whatever the
 # server's, database's or role's defaults: string literals as the SQL standard says (so no quoting can be
 # read differently), names resolved in `public` first, and temporal values in one style. Sent when a
@@ -77,6 +108,10 @@ def resolve_database(explicit_url: str | None, *, workdir: Path | None = None) -
     from_env = os.environ.get("DATABASE_URL")
     if from_env:
         return DatabaseTarget(from_env, "DATABASE_URL")
+    # Up already (every command but the first): its URL without the server module (pathlib, subprocess …)
+    data_dir = os.path.abspath(os.path.join(workdir or os.getcwd(), EMBEDDED_DATA_DIR))
+    if live_pid(data_dir) is not None:
+        return DatabaseTarget(local_url(socket_directory(os.path.realpath(data_dir))), "embedded")
     return DatabaseTarget(embedded_server(workdir).ensure_running(), "embedded")
 
 
@@ -157,6 +192,10 @@ def unreachable(url: str, failure: OSError, timeout: float) -> ConnectionFailed:
     if isinstance(failure, FileNotFoundError):
         return _missing_file(url, failure)
     if isinstance(failure, socket.gaierror):
+        before_host = url.partition("://")[2].partition("/")[0]
+        if before_host.count("@") > 1:  # `user:p@ss@host`: what follows the first `@` was taken for the host
+            hint = "the URL has more than one '@' before its host: write an '@' in a user name or password as %40"
+            return ConnectionFailed(f"Database connection failed: {hint}")
         return ConnectionFailed(f"Database connection failed: unknown host {where.rsplit(':', 1)[0]!r}")
     if isinstance(failure, ConnectionRefusedError):
         return ConnectionFailed(f"Database connection failed: connection refused by {where} (is the server running?)")

@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sovrium_tui.errors import ServerError
+from sovrium_tui.execution.connect import PORT, SUPERUSER, live_pid, local_url, socket_directory
 
 SERVER_OS_USER = "sovrium_pg"
 SHARED_HOME = Path("/var/lib/sovrium")  # where a cluster or binaries go when the server user cannot reach them
-SUPERUSER = "postgres"
-PORT = 5432
-_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; leave room for ".s.PGSQL.5432"
 
 # Settings a disposable test cluster runs with: durability off, fast start and stop.
 FAST_UNSAFE_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
@@ -64,27 +62,17 @@ class LocalServer:
     @property
     def socket_dir(self) -> Path:
         """The cluster directory when its path is short enough for a Unix socket, else a short one in /tmp."""
-        cluster = self.cluster_dir
-        if len(str(cluster)) <= _MAX_SOCKET_PATH:
-            return cluster
-        digest = hashlib.sha256(str(cluster).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"sovrium-pg-{digest}"
+        return Path(socket_directory(str(self.cluster_dir)))
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}&port={PORT}"
+        return local_url(str(self.socket_dir), database)
 
     def is_initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").is_file()
 
     def running_pid(self) -> int | None:
         """The postmaster's pid when this cluster is up (read from postmaster.pid, no subprocess)."""
-        try:
-            first_line = (self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
-            pid = int(first_line)
-            os.kill(pid, 0)
-        except (OSError, ValueError):
-            return None
-        return pid
+        return live_pid(str(self.data_dir))
 
     def version(self) -> str:
         try:
