@@ -368,6 +368,11 @@ def _cmd_tui(args: argparse.Namespace) -> int:
 
     if args.targets and args.database_url:
         raise UsageError("--targets and --database-url cannot be combined: the targets file names the databases")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # nothing waits for input a script cannot give
+        raise UsageError(
+            "the TUI needs a terminal (stdin and stdout); in scripts use the commands it runs: "
+            "validate, plan, show, apply, rollback, status, history, drift"
+        )
     return run_tui(args.schema, args.plans, args.database_url, targets=args.targets)
 
 
@@ -896,6 +901,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=("start", "stop", "status", "url"))
     _add_json(db)
     db.set_defaults(handler=_cmd_db)
+    for command in set(commands.choices.values()):  # `sovrium validate app.yaml --debug` as well as before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

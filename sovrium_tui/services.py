@@ -659,7 +659,8 @@ async def apply(
         from sovrium_tui.execution.events import PlanRolledBack
 
         report(PlanRolledBack(runs[-1].version, "dry run: every check and step succeeded", "dry-run"))
-        notes += [f"a dry run does not check {limit}" for limit in DRY_RUN_LIMITS]
+        losing = any(file.plan.destructive_steps for file in pending)  # else no count to go stale
+        notes += [f"a dry run does not check {limit}" for limit in (DRY_RUN_LIMITS if losing else DRY_RUN_LIMITS[1:])]
     from_version = state.version if state else 0
     to_version = max([from_version] + [r.version for r in runs if r.status in ("applied", "already-applied")])
     return ApplyOutcome(database.display_url, tuple(runs), tuple(notes), from_version, to_version)
@@ -891,7 +892,7 @@ class PlanState:
     version: int
     summary: str
     # "applied", "pending", "edited" (not re-hashed yet), "rolled back", "edited after apply", "other plan applied"
-    # (this version was made here by a different plan), "off chain"
+    # (this version was made here by a different plan), "cannot apply" (it follows one), "off chain"
     state: str
     applied_at: str | None
 
@@ -1002,17 +1003,26 @@ def _plan_states(directory: PlanDirectory, entries: list[HistoryEntry]) -> tuple
     for row in entries:
         latest[row.version] = row  # oldest first: the last row per version wins
     states = []
-    for file in directory.files:
+    blocked: set[int] = set()  # versions this database made another way, and the plans that follow them
+    for file in sorted(directory.files, key=lambda f: f.plan.version):
         entry = latest.get(file.plan.version)
         applied_at = entry.applied_at.isoformat(timespec="seconds") if entry else None
+        start = latest.get(file.plan.from_version)
         if file.plan.version in off_chain:
             state = "off chain"
+        elif entry is None and (
+            file.plan.from_version in blocked
+            or (start is not None and start.rolled_back_at is None and start.checksum != file.plan.from_checksum)
+        ):
+            state = "cannot apply"  # it starts from a state this database does not have: `apply` refuses it
+            blocked.add(file.plan.version)
         elif entry is None:
             state = "pending" if file.plan.digest_ok else "edited"
         elif entry.rolled_back_at is not None:
             state = "rolled back"
         elif file.plan.digest_ok and entry.checksum != file.plan.to_checksum:
             state = "other plan applied"  # this version was made here by another plan (a branch's, `migrate`)
+            blocked.add(file.plan.version)
         elif not file.plan.digest_ok or _changed_since_applied(entry, file.plan):
             state = "edited after apply"
         else:
@@ -1459,18 +1469,18 @@ async def archive(plan_path: str | Path, *, database_url: str | None = None) -> 
         for f in directory.files
         if f.path != source and f.plan.from_version == plan.version and f.plan.from_checksum == plan.to_checksum
     ]
-    if builds_on:
-        raise SovriumError(
-            f"cannot archive {source}: {', '.join(builds_on)} build(s) on it; archive those first", location=None
-        )
     connection = await connect(resolve_database(database_url).url)
     try:
         entries = await store.history(connection, version=plan.version)
     finally:
         await connection.close()
-    if any(e.rolled_back_at is None and e.checksum == plan.to_checksum for e in entries):
+    if any(e.rolled_back_at is None and e.checksum == plan.to_checksum for e in entries):  # said first: it decides
         raise SovriumError(
             f"cannot archive {source}: version {plan.version} is applied to this database; roll it back first"
+        )
+    if builds_on:
+        raise SovriumError(
+            f"cannot archive {source}: {', '.join(builds_on)} build(s) on it; archive those first", location=None
         )
     folder = source.parent / ARCHIVE_DIR
     folder.mkdir(exist_ok=True)

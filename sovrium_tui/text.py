@@ -27,3 +27,9 @@ def _escape(match: re.Match[str]) -> str:
 def plural(count: int, noun: str) -> str:
     """`1 step`, `2 steps`: a count with its noun."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def line_within(text: str, line_index: int) -> int:
+    """The 1-based line of a parser's 0-based `line_index` in `text`, at most its last line: a parser that reads
+    past the last line break (a file that ends too early) points at a line the file does not have."""
+    return min(line_index + 1, max(len(text.splitlines()), 1))

@@ -279,10 +279,30 @@ async def test_hostile_values_are_data_never_sql(cli: Cli, db: asyncpg.Connectio
     assert cli.db("drift").returncode == 0
 
 
-def test_debug_shows_the_traceback(offline: Cli) -> None:
-    result = run_sovrium("--debug", "validate", offline.cwd / "missing.yaml", cwd=offline.cwd, allow_traceback=True)
+@pytest.mark.parametrize("where", ["before the command", "after it"])
+def test_debug_shows_the_traceback(offline: Cli, where: str) -> None:
+    words = ["validate", str(offline.cwd / "missing.yaml")]
+    words = ["--debug", *words] if where == "before the command" else [*words, "--debug"]
+    result = run_sovrium(*words, cwd=offline.cwd, allow_traceback=True)
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+def test_the_tui_without_a_terminal_says_so_instead_of_drawing(offline: Cli) -> None:
+    result = run_sovrium("tui", "app.yaml", cwd=offline.cwd)  # stdin and stdout are not terminals here
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "the TUI needs a terminal" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("missing.yaml", "Plan file not found"), (".", "Is a directory, not a plan file")],
+)
+def test_a_plan_file_that_cannot_be_read_says_why_in_words(offline: Cli, name: str, said: str) -> None:
+    result = run_sovrium("show", name, cwd=offline.cwd)
+    assert result.returncode == 1
+    assert said in result.stderr and "Errno" not in result.stderr
 
 
 # --- plans: edits, digests, SQL ----------------------------------------------------------------------------------
@@ -796,6 +816,7 @@ async def test_dry_runs_change_nothing(cli: Cli, db: asyncpg.Connection) -> None
     cli.db_ok("plan", schema)
     dry = cli.db_ok("apply", "--yes", "--dry-run", "--json")
     assert [r["status"] for r in dry.json()["runs"]] == ["dry-run"]
+    assert not [n for n in dry.json()["notes"] if "values written after this count" in n], "no loss was counted"
     assert not await has_system_schema(db), "a dry run leaves not even the bookkeeping tables"
     assert "users" not in {r["table_name"] for r in await db.fetch("SELECT table_name FROM information_schema.tables")}
     cli.db_ok("apply", "--yes")
@@ -934,6 +955,30 @@ async def test_verify_round_trips_a_plan_on_a_scratch_database(offline: Cli, pg_
     finally:
         await admin.close()
     assert databases_after == databases_before, "the scratch databases are dropped"
+
+
+async def test_verify_of_a_plan_whose_earlier_plan_cannot_be_built_tries_nothing_more(
+    offline: Cli, pg_server: Server
+) -> None:
+    schema = write_schema(
+        offline.cwd / "crm.yaml", Path(__file__).parent.parent.joinpath("examples/crm.yaml").read_text()
+    )
+    offline.ok("plan", schema, "--offline")
+    document = yaml.safe_load(schema.read_text())
+    document["tables"][0]["fields"].append({"id": 99, "name": "vat_number", "type": "single-line-text"})
+    write_schema(schema, document)
+    offline.ok("plan", schema, "--offline")
+    first, second = _plans(offline.cwd / "plans")
+    earlier = yaml.safe_load(first.read_text())
+    earlier["steps"].append({"op": "sql", "forward": ["DROP INDEX idx_hand"], "reverse": []})
+    first.write_text(yaml.safe_dump(earlier, sort_keys=False))
+    offline.ok("plan", "--rehash", first)
+
+    result = offline.run("verify", second, "--scratch-url", pg_server.admin_url)
+
+    assert result.returncode == 1, str(result)
+    assert "building version 1 failed" in result.stdout
+    assert "not tried: forward failed" in result.stdout and "restores the starting schema" not in result.stdout
 
 
 async def test_verify_judges_a_plan_as_apply_does(offline: Cli, pg_server: Server) -> None:

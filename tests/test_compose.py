@@ -260,8 +260,8 @@ def test_every_broken_reference_is_reported_at_once(tmp_path: Path, monkeypatch:
         load_app("app.yaml")
     assert caught.value.render().splitlines() == [
         "app.yaml:5: pages[0].$ref: Referenced file not found: pages/home.yaml",
-        "app.yaml:6: pages[1].$ref: Failed to parse referenced file pages/broken.yaml: line 2: Invalid YAML: "
-        "did not find expected ',' or ']' (column 1)",
+        "app.yaml:6: pages[1].$ref: Failed to parse referenced file pages/broken.yaml: line 1: Invalid YAML: "
+        "did not find expected ',' or ']' (at the end of the file)",
         "app.yaml:7: pages[2].$ref: Failed to parse referenced file pages/broken.json: line 1: Invalid JSON: "
         "Expecting value (column 11)",
         "app.yaml:8: pages[3].$ref: Unsupported file format for $ref: pages/notes.txt (use .yaml, .yml or .json)",

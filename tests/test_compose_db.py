@@ -79,7 +79,7 @@ async def test_an_edit_to_a_nested_json_or_shared_file_is_noticed_at_start_up(cl
     ("change", "message"),
     [
         ("./config/tables/loans.yaml", "Referenced file not found: library/config/tables/gone.yaml"),
-        ("./config/theme.yaml", "Failed to parse referenced file library/config/theme.yaml: line 2: Invalid YAML"),
+        ("./config/theme.yaml", "Failed to parse referenced file library/config/theme.yaml: line 1: Invalid YAML"),
         ("./config/tables/books.yaml", "Circular $ref detected: library/app.yaml"),
     ],
 )

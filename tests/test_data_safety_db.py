@@ -504,6 +504,7 @@ async def test_a_backfill_that_overwrites_nothing_is_not_a_loss(cli: Cli, db: as
     plan_path = await _planned(cli, table(1, "items", field(1, "title"), field(2, "note"), field(3, "extra")))
     _edit_plan(plan_path, _add_step(None, "UPDATE items SET note = 'filled' WHERE note IS NULL"))
     cli.ok("plan", "--rehash", plan_path)
+    assert cli.ok("show", plan_path, "--json").json()["destructive_steps"] == [], "review does not flag it either"
 
     cli.db_ok("apply", plan_path, "--yes")
 

@@ -87,6 +87,7 @@ async def test_a_dry_run_checks_a_later_plan_against_the_earlier_ones_applied(cl
 
     passed = cli.db_ok("apply", "--dry-run", "--allow-destructive", "--json").json()
     assert [(run["version"], run["status"]) for run in passed["runs"]] == [(2, "dry-run"), (3, "dry-run")]
+    assert [n for n in passed["notes"] if "values written after this count" in n], "the counted loss may grow"
     assert (await checksum_row(db) or {})["version"] == 1
     assert await db.fetchval("SELECT count(note) FROM items") == 2
 
@@ -95,13 +96,15 @@ async def test_a_dry_run_checks_a_later_plan_against_the_earlier_ones_applied(cl
 
 
 async def test_a_rolled_back_plan_is_archived_so_a_new_plan_can_supersede_it(cli: Cli, db: asyncpg.Connection) -> None:
-    _plan(cli, TITLE)
+    first = _plan(cli, TITLE)
     second = _plan(cli, TITLE, NOTE)
     cli.db_ok("apply", "--yes")
 
     applied = cli.db("archive", second)
     assert applied.returncode == 1
     assert "version 2 is applied to this database; roll it back first" in applied.stderr
+    # an applied plan another builds on: being applied is what decides (archiving the next would not help)
+    assert "version 1 is applied to this database; roll it back first" in cli.db("archive", first).stderr
 
     cli.db_ok("rollback", "--yes", "--reason", "note goes elsewhere")
     stuck = cli.db("plan", _schema(cli, TITLE, EXTRA))
@@ -265,8 +268,9 @@ async def test_two_branches_planning_one_version_are_merged_as_the_readme_says(
     assert [(p["version"], p["state"]) for p in status["plans"]] == [
         (1, "applied"),
         (2, "other plan applied"),
-        (3, "pending"),
+        (3, "cannot apply"),  # it builds on the other version 2: `apply` refuses it
     ]
+    assert status["pending"] == []
     assert "can never apply here" in cli.db("apply", "--yes").stderr
 
     cli.db_ok("rollback", "--to", "1", "--yes", "--force")

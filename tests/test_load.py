@@ -124,8 +124,9 @@ def test_merge_keys_are_not_duplicates() -> None:
     ("text", "line", "pattern"),
     [
         ("name: app\ntables:\n  - name: a\n   fields: []\n", 4, r"^Invalid YAML: .+ \(column \d+\)$"),
-        ("name: app\ntables: [a, b\n", 3, r"^Invalid YAML: .+"),
-        ('name: "app\n', 2, r"^Invalid YAML: .+"),
+        # a file ending too early: its last line, not one after it
+        ("name: app\ntables: [a, b\n", 2, r"^Invalid YAML: .+ \(at the end of the file\)$"),
+        ('name: "app\n', 1, r"^Invalid YAML: .+ \(at the end of the file\)$"),
         ("name: app\nx: !!python/object:os.system {}\n", 2, r"^Invalid YAML: could not determine a constructor"),
         ("name: app\nx: \t- a\n", 2, r"^Invalid YAML: "),
     ],

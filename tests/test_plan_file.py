@@ -153,6 +153,7 @@ def test_unparseable_sql_is_refused_with_its_step(statement: str, reason: str) -
             r"steps\[1\]\.forward: expected at least one statement",
         ),
         (lambda t: "just a string\n", r"must be a YAML mapping"),
+        (lambda t: t.replace("  op: add_column", "  op: frobnicate", 1), r"steps\[1\]\.op: unknown op 'frobnicate'"),
     ],
 )
 def test_malformed_plans_are_refused_with_where(edit: object, message: str) -> None:
@@ -171,8 +172,17 @@ def test_broken_yaml_names_the_line() -> None:
 
 
 def test_unreadable_plan_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(PlanInvalid, match="cannot read plan file"):
+    with pytest.raises(PlanInvalid, match="Plan file not found"):
         load_plan(tmp_path / "0001_missing.yaml")
+
+
+def test_every_op_the_planner_writes_is_one_a_plan_file_may_hold() -> None:
+    from typing import get_args
+
+    from sovrium_tui.planning.changes import Change
+    from sovrium_tui.planning.plan import GENERATED_OPS
+
+    assert {kind.op for kind in get_args(Change)} == GENERATED_OPS
 
 
 _JSON = st.recursive(

@@ -76,7 +76,12 @@ def test_what_cannot_be_in_a_plan_says_why(statement: str, problem: str) -> None
         ("ALTER TABLE t ADD CONSTRAINT k CHECK (a > 0) NOT VALID", []),
         ("TRUNCATE a, b", ["truncate", "truncate"]),
         ("DELETE FROM t WHERE a = 1", ["delete"]),
-        ("UPDATE t SET a = 1 WHERE a IS NULL", ["update"]),
+        ("UPDATE t SET a = 1 WHERE a IS NULL", []),  # a backfill: only empty values are written
+        ("UPDATE t SET a = 1, b = 2 WHERE t.a IS NULL AND b IS NULL AND id > 3", []),
+        ("UPDATE t SET a = 1, b = 2 WHERE a IS NULL", ["update"]),  # b may hold a value
+        ("UPDATE t SET a = 1 WHERE a IS NULL OR id = 1", ["update"]),
+        ("UPDATE t SET a = 1 FROM u WHERE a IS NULL", ["update"]),
+        ("UPDATE t SET a = 1 WHERE a = 2", ["update"]),
         ("WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone", ["delete"]),
         ("INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET b = 2", ["update"]),
         ("DO $$ BEGIN NULL; END $$", ["opaque"]),

@@ -44,6 +44,7 @@ from sovrium_tui.execution.losses import (
     allowed_destructive_tables,
     losses_of,
     refused_on_apply,
+    schema_tables,
 )
 from sovrium_tui.execution.session import MIGRATION_LOCK_KEY, acquire_migration_lock, lock_holder
 from sovrium_tui.execution.store import (
@@ -536,10 +537,17 @@ def _refuse_apply_losses(plan: Plan, losses: Sequence[DataLoss], *, then: str | 
         if broken
         else ""
     )
+    kept = schema_tables(plan.schema)  # a table the schema no longer has cannot allow its own loss
+    tables = {loss.table for loss in losses}
+    if all(table in kept for table in tables):
+        how = "re-run with --allow-destructive or set allowDestructive: true on the table in the schema"
+    elif not tables & kept.keys():
+        how = "re-run with --allow-destructive (a table the schema no longer has cannot allow it in the schema)"
+    else:
+        how = "re-run with --allow-destructive, or set allowDestructive: true on the tables the schema keeps"
     raise DestructiveRefused(
         f"Destructive operation detected: plan {plan.version} would destroy data: {listed}{after}. Nothing was "
-        "changed. To proceed with data loss, re-run with --allow-destructive or set allowDestructive: true "
-        f"on the table in the schema.{rows_first}",
+        f"changed. To proceed with data loss, {how}.{rows_first}",
         losses=tuple(loss.describe() for loss in losses),
     )
 

@@ -70,16 +70,21 @@ async def losses_of(
     return found
 
 
-def allowed_destructive_tables(schema_json: str) -> frozenset[str]:
-    """Physical names of the tables whose target definition says `allowDestructive: true`."""
+def schema_tables(schema_json: str) -> dict[str, bool]:
+    """The physical name of each table of a target schema → whether it says `allowDestructive: true`."""
     from sovrium_tui.schema.model import physical_table_name
 
     tables = read_json(schema_json).get("tables", [])
-    return frozenset(
-        physical_table_name(str(table.get("name", "")))
+    return {
+        physical_table_name(str(table.get("name", ""))): table.get("allowDestructive") is True
         for table in tables
-        if isinstance(table, dict) and table.get("allowDestructive") is True
-    )
+        if isinstance(table, dict)
+    }
+
+
+def allowed_destructive_tables(schema_json: str) -> frozenset[str]:
+    """Physical names of the tables whose target definition says `allowDestructive: true`."""
+    return frozenset(name for name, allowed in schema_tables(schema_json).items() if allowed)
 
 
 def refused_on_apply(losses: Iterable[DataLoss], allowed_tables: frozenset[str]) -> list[DataLoss]:

@@ -97,7 +97,7 @@ async def _round_trip(
     for ancestor in ancestors:
         failure = await _run_steps(connection, ancestor.steps, forward=True)
         if failure:
-            return (f"building version {ancestor.version} failed: {failure}",), ()
+            return (f"building version {ancestor.version} failed: {failure}",), ("not tried: forward failed",)
     source = await introspect(connection)
     failure = await _run_steps(connection, plan.steps, forward=True)
     if failure:

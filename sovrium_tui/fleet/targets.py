@@ -27,6 +27,7 @@ import yaml
 
 from sovrium_tui.errors import Problem, TargetsInvalid
 from sovrium_tui.execution.connect import redact_url
+from sovrium_tui.text import line_within
 
 TARGET_KEYS = ("name", "url", "url_env", "labels")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -141,7 +142,7 @@ def _compose(text: str, source: str) -> yaml.Node:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as failure:
         mark = failure.problem_mark
-        line = mark.line + 1 if mark is not None else None
+        line = line_within(text, mark.line) if mark is not None else None
         raise TargetsInvalid([Problem(f"not valid YAML: {failure.problem}", line=line)], source=source) from None
     except yaml.YAMLError as failure:
         raise TargetsInvalid([Problem(f"not valid YAML: {failure}")], source=source) from None
@@ -155,7 +156,7 @@ def _construct(text: str, source: str) -> object:
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as failure:
         mark = getattr(failure, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
+        line = line_within(text, mark.line) if mark is not None else None
         raise TargetsInvalid([Problem(f"not valid YAML: {failure}", line=line)], source=source) from None
 
 

@@ -40,6 +40,44 @@ HAND_WRITTEN_OP = "sql"
 # Generated steps whose forward may be empty: all their work is in the reverse (a formula column the plan drops is
 # computed again when a rollback brings it back).
 REVERSE_ONLY_OPS = frozenset({"compute_columns"})
+# Every step kind this tool writes (the `op` of each change in `planning.changes`, checked by a test; kept here so
+# reading a plan does not import them), and `sql` for a hand-written step: any other `op` is an edit to refuse.
+GENERATED_OPS = frozenset(
+    {
+        "add_column",
+        "add_constraint",
+        "alter_column_type",
+        "compute_columns",
+        "create_auth_users",
+        "create_function",
+        "create_index",
+        "create_policy",
+        "create_table",
+        "create_trigger",
+        "create_view",
+        "drop_auth_users",
+        "drop_column",
+        "drop_constraint",
+        "drop_function",
+        "drop_index",
+        "drop_not_null",
+        "drop_policy",
+        "drop_table",
+        "drop_trigger",
+        "drop_view",
+        "refresh_view",
+        "rename_column",
+        "rename_constraint",
+        "rename_function",
+        "rename_index",
+        "rename_table",
+        "rename_trigger",
+        "replace_function",
+        "set_default",
+        "set_not_null",
+        "set_row_security",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,10 +297,24 @@ SqlCheck = Literal["all", "edited"]
 
 def load_plan(path: Path, *, check_digest: bool = True, check_sql: SqlCheck = "edited") -> Plan:
     """Read and check a plan file: shape, types, SQL that parses, schema bound to `to`, and the digest."""
+    from sovrium_tui.schema.load import read_file
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as failure:
-        raise PlanInvalid(f"cannot read plan file: {failure}", location=str(path)) from failure
+        raw = read_file(path)
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise PlanInvalid("Plan file not found", location=str(path)) from None
+    except IsADirectoryError:
+        raise PlanInvalid(
+            "Is a directory, not a plan file (name a plans folder with --plans)", location=str(path)
+        ) from None
+    except PermissionError:
+        raise PlanInvalid("Permission denied: cannot read the plan file", location=str(path)) from None
+    except OSError as failure:
+        raise PlanInvalid(f"Cannot read the plan file: {failure.strerror or failure}", location=str(path)) from None
+    except ValueError as failure:  # not UTF-8, or a NUL in the name
+        reason = "it is not UTF-8 text" if isinstance(failure, UnicodeDecodeError) else "no file can have this name"
+        raise PlanInvalid(f"Cannot read the plan file: {reason}", location=str(path)) from None
     return parse_plan(text, source=str(path), check_digest=check_digest, check_sql=check_sql)
 
 
@@ -399,6 +451,10 @@ def _read_steps(raw: object, problems: list[Problem]) -> tuple[Step, ...]:
             continue
         _unknown_keys(item, _STEP_KEYS, path, problems)
         op = _text(item, "op", problems, path=f"{path}.op")
+        if op and op != HAND_WRITTEN_OP and op not in GENERATED_OPS:
+            problems.append(
+                Problem(f"unknown op {op!r} (a hand-written step is `op: {HAND_WRITTEN_OP}`)", f"{path}.op")
+            )
         hand_written = op == HAND_WRITTEN_OP
         step_id = position + 1
         if "id" in item or not hand_written:
@@ -442,7 +498,7 @@ def _well_formed_step(item: object, step_id: int, hazards: Collection[str]) -> S
         return None
     number, op, target, summary = item["id"], item["op"], item["target"], item["summary"]
     named, forward, reverse = item["hazards"], item["forward"], item["reverse"]
-    if type(number) is not int or number != step_id or type(op) is not str or not op or op == HAND_WRITTEN_OP:
+    if type(number) is not int or number != step_id or type(op) is not str or op not in GENERATED_OPS:
         return None
     if type(target) is not str or type(summary) is not str or not summary:
         return None

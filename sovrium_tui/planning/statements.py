@@ -427,6 +427,8 @@ def _data_modifications(statement: str, node_type: str, node: Mapping[str, Any])
                 yield Effect("update", relation, countable=False, detail="INSERT … ON CONFLICT DO UPDATE")
         elif kind == "MergeStmt":
             yield Effect("opaque", relation, detail=f"MERGE INTO {relation.label if relation else '?'}")
+        elif kind == "UpdateStmt" and _fills_only(inner):
+            continue  # a backfill: it writes only where the column is empty, so no value is lost
         else:
             where, assignments = next(
                 ((w, a) for (k, loc, w, a) in printed if k == kind and loc == inner["relation"].get("location")),
@@ -442,6 +444,24 @@ def _data_modifications(statement: str, node_type: str, node: Mapping[str, Any])
                 alias=alias,
                 countable=countable,
             )
+
+
+def _fills_only(update: Mapping[str, Any]) -> bool:
+    """Whether an UPDATE sets only columns its WHERE requires to be NULL (`SET c = … WHERE c IS NULL AND …`, no
+    FROM, no WITH): it fills empty values, never overwrites one."""
+    if update.get("fromClause") or update.get("withClause"):
+        return False
+    assigned = {item["ResTarget"].get("name") for item in update.get("targetList", ()) if "ResTarget" in item}
+    where = update.get("whereClause") or {}
+    both = where.get("BoolExpr", {})
+    conditions = both.get("args", ()) if both.get("boolop") == "AND_EXPR" else (where,)
+    empty = set()
+    for condition in conditions:
+        test = condition.get("NullTest", {})
+        fields = test.get("arg", {}).get("ColumnRef", {}).get("fields", ())
+        if test.get("nulltesttype") == "IS_NULL" and fields and "String" in fields[-1]:
+            empty.add(fields[-1]["String"]["sval"])
+    return bool(assigned) and assigned <= empty
 
 
 def _relations(node_type: str, node: Mapping[str, Any]) -> Iterator[Relation]:

@@ -14,6 +14,7 @@ import yaml
 
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.schema.load import MAX_EXPANDED_NODES, PositionIndex, js_number
+from sovrium_tui.text import line_within
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -132,7 +133,7 @@ def parse_fully(text: str, source: str) -> tuple[object, PositionIndex]:
             _refuse_alias_bombs(root, source)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
-        raise SchemaInvalid([_yaml_problem(exc)], source=source) from None
+        raise SchemaInvalid([_yaml_problem(exc, text)], source=source) from None
     except yaml.YAMLError as exc:
         raise SchemaInvalid([Problem(f"Invalid YAML: {exc}")], source=source) from None
     except RecursionError:
@@ -160,12 +161,15 @@ def _duplicate_problems(duplicates: list[tuple[str, int]]) -> list[Problem]:
     return [Problem(f"Duplicate key '{key}'", line=line) for key, line in sorted(duplicates, key=lambda d: d[1])]
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
+def _yaml_problem(exc: yaml.MarkedYAMLError, document: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     text = exc.problem or exc.context or "cannot be parsed"
     if mark is None:
         return Problem(f"Invalid YAML: {text}")
-    return Problem(f"Invalid YAML: {text} (column {mark.column + 1})", line=mark.line + 1)
+    line = line_within(document, mark.line)
+    if line < mark.line + 1:  # past the last line break: the file ended too early
+        return Problem(f"Invalid YAML: {text} (at the end of the file)", line=line)
+    return Problem(f"Invalid YAML: {text} (column {mark.column + 1})", line=line)
 
 
 def _refuse_alias_bombs(root: yaml.Node, source: str) -> None:

@@ -22,6 +22,7 @@ STATE_STYLES = {
     "rolled back": "magenta",
     "edited after apply": "bold red",
     "other plan applied": "bold red",
+    "cannot apply": "red",
     "edited": "bold red",
     "off chain": "dim",
     "unknown": "dim",
