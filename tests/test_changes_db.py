@@ -286,11 +286,15 @@ CASES = [
         ),
     ),
     Case(
-        "a table renamed onto the name of a table the schema drops is planned by name (its rows are not moved)",
+        "a table renamed onto the name of a table the schema drops takes its place; the other is dropped",
         schema(customers(), NOTES % ("notes", "email")),
         schema(NOTES % ("customers", "email")),
-        ("drop_column", "drop_table"),
-        (("SELECT count(*) FROM customers", 2),),
+        ("rename_table", "drop_table"),
+        (
+            ("SELECT count(*) FROM customers", 0),  # the notes table, under its new name
+            ("SELECT count(*) FROM pg_class WHERE relname LIKE '%dropped%'", 0),
+        ),
+        kept_after_reverse="SELECT count(*) FROM notes",
     ),
     Case(
         "rename table keeps rows and derived names",

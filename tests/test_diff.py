@@ -396,6 +396,16 @@ def test_tables_trading_names_are_renamed_through_a_free_name_their_keys_too() -
     assert summarize(changes) == "rename alpha → beta, beta → alpha; alpha: altered; beta: altered"
 
 
+def test_a_table_renamed_onto_the_name_of_a_dropped_one_moves_it_aside_first() -> None:
+    current = Catalog(tables=(Table("a", (ID,)), Table("b", (ID, NAME))))
+    desired = Catalog(tables=(Table("b", (ID,)),))  # b's id is gone from the schema; a takes its name
+
+    changes = diff(current, desired, Renames(tables=(("a", "b"),)))
+
+    assert changes[:2] == [RenameTable("b", "b_dropped"), RenameTable("a", "b")]
+    assert [c for c in changes if isinstance(c, DropTable)] == [DropTable(Table("b_dropped", (ID, NAME)))]
+
+
 def test_a_chain_of_table_renames_runs_from_its_free_end() -> None:
     current = Catalog(tables=(Table("a", (ID,)), Table("b", (ID, NAME))))
     desired = Catalog(tables=(Table("b", (ID,)), Table("c", (ID, NAME))))

@@ -778,11 +778,14 @@ def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: li
         for old, new in renames.tables
         if old != new and current.table(old) is not None and desired.table(new) is not None
     }
-    # A rename onto a name another table keeps is planned by name instead; onto a name another table leaves (a
-    # chain `b → c`, `a → b`, or a swap) it waits for that one, a swap going through a free name.
+    # A rename onto a name another table leaves (a chain `b → c`, `a → b`, or a swap) waits for that one, a swap
+    # going through a free name. One onto the name of a table neither renamed away nor kept under it (its id is gone
+    # from the schema, which drops it) moves that table aside first: it is dropped later under the free name.
     table_names = {t.name for t in current.tables}
-    table_map = _possible_renames(wanted_tables, table_names)
     relations = _relation_names(current)
+    for name in sorted({new for new in wanted_tables.values() if new in table_names and new not in wanted_tables}):
+        wanted_tables[name] = _free_name(f"{name}_dropped", relations | table_names | set(wanted_tables.values()))
+    table_map = _possible_renames(wanted_tables, table_names)
     out.extend(_ordered_renames(dict(sorted(table_map.items())), table_names, RenameTable, avoid=relations))
     # A table whose rename does not apply is planned by name, so its column renames do not apply either: the table
     # of that name now is another one.
