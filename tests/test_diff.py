@@ -404,6 +404,7 @@ def test_a_table_renamed_onto_the_name_of_a_dropped_one_moves_it_aside_first() -
 
     assert changes[:2] == [RenameTable("b", "b_dropped"), RenameTable("a", "b")]
     assert [c for c in changes if isinstance(c, DropTable)] == [DropTable(Table("b_dropped", (ID, NAME)))]
+    assert summarize(changes) == "drop table b; rename a → b"
 
 
 def test_a_chain_of_table_renames_runs_from_its_free_end() -> None:

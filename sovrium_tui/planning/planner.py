@@ -184,6 +184,10 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
                 continue  # made again because what it reads changed, or an added column computed: the tables tell it
             case CreateTable(table):
                 created.append(table.name)
+            case DropTable(table) if table.name in table_moves:  # moved aside for a table taking its name
+                position, first = table_moves.pop(table.name)
+                renamed[position] = ""
+                dropped.append(first)
             case DropTable(table):
                 dropped.append(table.name)
             case RenameTable(old, new):
@@ -200,6 +204,7 @@ def summarize(changes: Sequence[Change], *, limit: int = 100) -> str:
                 continue  # trigger functions follow their tables; the tables tell the story
             case _:
                 per_table.setdefault(change.target.split(".")[0], []).append("altered")
+    renamed = [mark for mark in renamed if mark]
     parts = [
         *([f"new table{'s' if len(created) > 1 else ''} {', '.join(created)}"] if created else []),
         *([f"drop table{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}"] if dropped else []),
