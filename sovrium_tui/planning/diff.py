@@ -782,7 +782,7 @@ def _apply_renames(current: Catalog, desired: Catalog, renames: Renames, out: li
     # going through a free name. One onto the name of a table neither renamed away nor kept under it (its id is gone
     # from the schema, which drops it) moves that table aside first: it is dropped later under the free name.
     table_names = {t.name for t in current.tables}
-    relations = _relation_names(current)
+    relations = _relation_names(current) if wanted_tables else set()  # most plans rename no table
     for name in sorted({new for new in wanted_tables.values() if new in table_names and new not in wanted_tables}):
         wanted_tables[name] = _free_name(f"{name}_dropped", relations | table_names | set(wanted_tables.values()))
     table_map = _possible_renames(wanted_tables, table_names)
@@ -1059,7 +1059,7 @@ def _match_derived_renames(current: Catalog, desired: Catalog, out: list[Change]
                 wanted_names[old], renamers[old] = new, functools.partial(RenameConstraint, table.name)
         for old, new in paired_indexes.items():
             wanted_names[old], renamers[old] = new, functools.partial(RenameIndex, table.name)
-    relations = _relation_names(current)
+    relations = _relation_names(current) if wanted_names else set()  # most plans rename no index
     relation_renames = _possible_renames(wanted_names, relations)
 
     tables = []
