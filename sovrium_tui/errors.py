@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from sovrium_tui.records import record
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -10,7 +10,7 @@ EXIT_USAGE = 2
 EXIT_DIFFERENCES = 3
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Problem:
     """One thing wrong with an input document, with where it is."""
 

@@ -6,10 +6,10 @@ import contextlib
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sovrium_tui.records import record
 from sovrium_tui.schema.js_json import read_json
 from sovrium_tui.startup import MigrateOutcome
 from sovrium_tui.text import plural
@@ -54,7 +54,7 @@ def run_async(coroutine: Coroutine[Any, Any, _T]) -> _T:
     return kept[0]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ValidationResult:
     source: str
     app_name: str
@@ -100,7 +100,7 @@ def validate(schema_path: str | Path) -> ValidationResult:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SqlScript:
     source: str
     checksum: str
@@ -128,7 +128,7 @@ def create_sql(schema_path: str | Path) -> SqlScript:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmbeddedDbState:
     data_dir: str
     cluster_dir: str  # where the files are: data_dir, or (as root, behind a private directory) /var/lib/sovrium/…
@@ -183,7 +183,7 @@ def embedded_db(action: str, workdir: Path | None = None) -> EmbeddedDbState:
 # --- plans ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanOutcome:
     """A plan made from a schema: written to `path`, or None when there was nothing to change."""
 
@@ -367,7 +367,7 @@ def show(plan_path: str | Path) -> Plan:
     return load_plan(Path(plan_path), check_digest=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CheckResult:
     schema_checksum: str
     head_version: int | None
@@ -443,7 +443,7 @@ def check(schema_path: str | Path, plans_dir: str | Path = "plans") -> CheckResu
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _ChainSummary:
     """What `check` needs of a plans directory (small, so a child process can send it back cheaply)."""
 
@@ -499,7 +499,7 @@ def changes_between(older: Mapping[str, Any], newer: Mapping[str, Any]) -> tuple
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanRun:
     path: str
     version: int
@@ -517,7 +517,7 @@ class PlanRun:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyOutcome:
     database: str
     runs: tuple[PlanRun, ...]
@@ -543,7 +543,7 @@ class ApplyOutcome:
         return {"database": self.database, "runs": [r.to_json() for r in self.runs], "notes": list(self.notes)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanSource:
     """The plans a file or directory offers to apply, in order, and notes about the ones it leaves out."""
 
@@ -886,7 +886,7 @@ async def rollback(
         await connection.close()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanState:
     path: str
     version: int
@@ -906,7 +906,7 @@ class PlanState:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatusReport:
     database: str
     server_version: str
@@ -1031,7 +1031,7 @@ def _plan_states(directory: PlanDirectory, entries: list[HistoryEntry]) -> tuple
     return tuple(states)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryReport:
     entries: tuple[HistoryEntry, ...]
     log: tuple[LogEntry, ...]
@@ -1097,7 +1097,7 @@ async def history(
     return HistoryReport(tuple(entries), tuple(log))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DriftReport:
     version: int
     drifted: bool
@@ -1242,7 +1242,7 @@ DRY_RUN_LIMITS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanCheck:
     """What the dry run found for one pending plan, run on top of the pending plans before it."""
 
@@ -1270,7 +1270,7 @@ class PlanCheck:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Preflight:
     """The dry run of every pending plan in order: what each would destroy, or where it would fail."""
 
@@ -1404,7 +1404,7 @@ async def preflight(
 # --- the audit log, read unambiguously --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogLine:
     """One log row as every display shows it: a failed migration's automatic rollback is not a `rollback`."""
 
@@ -1434,7 +1434,7 @@ def log_line(entry: LogEntry) -> LogLine:
 # --- finishing flows: archive a superseded plan, plan to revert drift, unplanned changes ---------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArchiveOutcome:
     source: Path
     destination: Path
@@ -1596,7 +1596,7 @@ async def _accept_live(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Unplanned:
     """What the schema file changes that no plan file covers yet (compared with the newest plan)."""
 

@@ -35,6 +35,7 @@ from sovrium_tui.catalog.model import (
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES, quote_ident, quote_literal, truncate_identifier
 from sovrium_tui.pgparse import column_references
+from sovrium_tui.records import record
 from sovrium_tui.schema.field_types import (
     BARCODE_PATTERNS,
     COLOR_PATTERN,
@@ -117,7 +118,7 @@ _INT4 = range(-(2**31), 2**31)
 _INT8 = range(-(2**63), 2**63)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NumberLiteral:
     """A numeric constant as ruleutils prints it, with the type the parser gives it."""
 
@@ -605,7 +606,7 @@ def _index(name: str, table: str, columns: Sequence[str], *, unique: bool = Fals
 # ---------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Resolver:
     """Finds related tables and the type of the column a foreign key points at."""
 
@@ -634,7 +635,7 @@ class _Resolver:
         return _compile_field(_context(self.app, table, inner), target).column.type
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Context:
     app: App
     table: SchemaTable
@@ -650,7 +651,7 @@ class _Context:
     kinds: Mapping[str, list[str]]  # the table's field names by canonical type, in field order
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _FieldParts:
     column: Column
     constraints: tuple[Constraint, ...] = ()
@@ -1157,7 +1158,7 @@ def _touch_body(columns: Sequence[str]) -> str:
     return _body(f"  NEW.{quote_ident(name)} := CURRENT_TIMESTAMP;" for name in columns)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _TriggerPlan:
     function: str
     body: str

@@ -7,9 +7,10 @@ and the same text is valid DDL to create the object.
 
 from __future__ import annotations
 
-import operator
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypeVar
+from dataclasses import field
+from typing import Literal
+
+from sovrium_tui.records import record
 
 SOURCE_COMMENT_PREFIX = "sovrium-source: "
 # The comment of a column a trigger computes from other columns (a formula): its values are derived, not data.
@@ -24,25 +25,7 @@ ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check", "exclu
 AuthUsers = Literal["absent", "schema-only", "present"]
 
 
-_T = TypeVar("_T")
-
-
-def _pickled_by_fields(cls: type[_T]) -> type[_T]:
-    """Pickle as a call of the class with its fields: a catalog of thousands of tables comes back from a child
-    process (see `forked`) three times faster than with the default for slotted dataclasses, which reads and sets
-    each field in Python."""
-    names = tuple(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
-    values = operator.attrgetter(*names)
-
-    def reduce(self: Any) -> tuple[type[_T], tuple[Any, ...]]:
-        return cls, values(self) if len(names) > 1 else (values(self),)
-
-    cls.__reduce__ = reduce  # type: ignore[method-assign]
-    return cls
-
-
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Column:
     name: str
     type: str  # format_type() text: "character varying(255)", "integer", "numeric(20,2)", "text[]", …
@@ -60,8 +43,7 @@ class Column:
         return self.generated is not None or self.derived
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Constraint:
     name: str
     kind: ConstraintKind
@@ -77,8 +59,7 @@ class Constraint:
     enforced: bool = True
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Index:
     name: str
     table: str
@@ -89,8 +70,7 @@ class Index:
     verbatim: bool = False  # the predicate is the user's own SQL, kept in the index's comment
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Function:
     """A trigger function the compiler creates (plpgsql, `RETURNS trigger`)."""
 
@@ -101,8 +81,7 @@ class Function:
 TriggerTiming = Literal["BEFORE", "AFTER", "INSTEAD OF"]
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Trigger:
     name: str
     table: str  # the table, or the view for INSTEAD OF triggers
@@ -117,8 +96,7 @@ class Trigger:
 PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Policy:
     """A row-level security policy (CREATE POLICY). This tool creates none: one found in a live database is drift."""
 
@@ -130,8 +108,7 @@ class Policy:
     check: str | None = None  # pg_get_expr() text of WITH CHECK
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Table:
     name: str
     columns: tuple[Column, ...]  # in ordinal order
@@ -161,8 +138,7 @@ class Table:
         return next((i for i in self.indexes if i.name == name), None)
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class View:
     """A view or materialized view: the front of a view-backed table, or a table's declared view.
 
@@ -189,8 +165,7 @@ class View:
         return "materialized view" if self.materialized else "view"
 
 
-@_pickled_by_fields
-@dataclass(frozen=True, slots=True)
+@record
 class Catalog:
     """The `public` schema of one database: tables and views (sorted by name) and the trigger functions they use."""
 

@@ -12,11 +12,11 @@ get read-only INSTEAD OF triggers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sovrium_tui.catalog.formula import formula_kinds, translate
 from sovrium_tui.catalog.model import Column, Function, Table, Trigger, View
 from sovrium_tui.identifiers import quote_ident, quote_literal, truncate_identifier
+from sovrium_tui.records import record
 from sovrium_tui.schema.computed_fields import back_reference_column
 from sovrium_tui.schema.field_types import FOREIGN_KEY_RELATIONS, canonical_type
 from sovrium_tui.schema.model import App, Field, FilterCondition, FilterNode, ViewSpec
@@ -25,7 +25,7 @@ from sovrium_tui.schema.model import Table as SchemaTable
 BASE_ALIAS = "base"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompiledViews:
     views: tuple[View, ...]
     functions: tuple[Function, ...]

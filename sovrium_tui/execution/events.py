@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
+
+from sovrium_tui.records import record
 
 # What a transaction that did not commit left behind: nothing (rolled back), nothing on purpose (a dry run),
 # or nobody knows (the connection was lost while COMMIT was on its way).
 Outcome = Literal["unchanged", "dry-run", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanStarted:
     """The lock is held and every check passed; `step_count` steps are about to run. `version` is the version
     the apply makes, or the version a rollback goes back to."""
@@ -26,7 +27,7 @@ class PlanStarted:
     operation: Literal["apply", "rollback"] = "apply"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepStarted:
     """One step is being sent to the database (as one round trip)."""
 
@@ -34,7 +35,7 @@ class StepStarted:
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepFinished:
     """One step ran without error; the transaction is still open."""
 
@@ -42,7 +43,7 @@ class StepFinished:
     elapsed_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepFailed:
     """One step failed with `message` (PostgreSQL's own text); the transaction will be rolled back."""
 
@@ -50,7 +51,7 @@ class StepFailed:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanFinished:
     """The transaction committed; the database is at `version`."""
 
@@ -58,7 +59,7 @@ class PlanFinished:
     elapsed_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanRolledBack:
     """The transaction did not commit (a failure, a refusal or a dry run): `outcome` says what that left.
 
@@ -71,14 +72,14 @@ class PlanRolledBack:
     operation: Literal["apply", "rollback"] = "apply"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LockWaiting:
     """Another runner holds the migration lock; we wait for it (bounded by the lock wait)."""
 
     holder: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TableLockWaiting:
     """A step (or the locking of the plan's tables) waits for a lock another session holds; sent about every
     second while it waits, so a screen can say who is in the way and how long is left."""

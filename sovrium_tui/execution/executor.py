@@ -65,6 +65,7 @@ from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.accepted import with_accepted_drift
 from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, Step, canonical_json
 from sovrium_tui.planning.statements import Relation, analyse, named_relations
+from sovrium_tui.records import record
 from sovrium_tui.schema.js_json import read_json
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ Replanner = Callable[["asyncpg.Connection", RecordedState | None], Awaitable[Pla
 # --- results ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepRun:
     """One step that ran, with how long the database took for it."""
 
@@ -116,7 +117,7 @@ class StepRun:
         return {"id": self.id, "summary": self.summary, "elapsed_ms": self.elapsed_ms}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyResult:
     """What `apply_plan` did: applied, found it already applied, or ran it and rolled back (dry run)."""
 
@@ -134,7 +135,7 @@ class ApplyResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RollbackResult:
     """What `rollback` did: the versions reversed (newest first), the reverse steps and the data destroyed."""
 
@@ -178,7 +179,7 @@ class _Attempt:
     started: bool = False  # past the checks that only read the bookkeeping: a failure is logged
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _RunnableStep:
     """One step as the executor runs it: forward steps of a plan, or stored reverse steps of a version."""
 

@@ -9,18 +9,18 @@ anything behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.statements import Effect, analyse
+from sovrium_tui.records import record
 from sovrium_tui.schema.js_json import read_json
 
 if TYPE_CHECKING:
     import asyncpg
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataLoss:
     """Data one step would destroy, counted in the database just before it would run."""
 

@@ -19,11 +19,11 @@ import pwd
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from sovrium_tui.errors import ServerError
 from sovrium_tui.execution.connect import PORT, SUPERUSER, live_pid, local_url, socket_directory
+from sovrium_tui.records import record
 
 SERVER_OS_USER = "sovrium_pg"
 SHARED_HOME = Path("/var/lib/sovrium")  # where a cluster or binaries go when the server user cannot reach them
@@ -45,7 +45,7 @@ def embedded_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LocalServer:
     """One PostgreSQL data directory and the binaries that run it."""
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from sovrium_tui.records import record
 
 if TYPE_CHECKING:
     import asyncpg
@@ -66,7 +67,7 @@ CREATE_STATEMENTS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RecordedState:
     """What the singleton row says: the version, checksum and app snapshot last migrated to."""
 
@@ -77,7 +78,7 @@ class RecordedState:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryEntry:
     """One applied version; `plan` is empty for a row Sovrium wrote (it records no steps)."""
 
@@ -121,7 +122,7 @@ class HistoryEntry:
         return document
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogEntry:
     id: int
     operation: str

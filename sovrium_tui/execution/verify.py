@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sovrium_tui.catalog.introspect import introspect
@@ -15,12 +14,13 @@ from sovrium_tui.execution.connect import connect
 from sovrium_tui.execution.executor import one_script
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.plan import Plan, Step
+from sovrium_tui.records import record
 
 if TYPE_CHECKING:
     import asyncpg
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VerifyResult:
     version: int
     forward_ok: bool

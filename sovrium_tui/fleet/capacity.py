@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sovrium_tui.errors import SovriumError
 from sovrium_tui.fleet.targets import Target
+from sovrium_tui.records import record
 
 _HEADROOM = """
 SELECT current_setting('max_connections')::int AS max_connections,
@@ -32,7 +32,7 @@ PROBES_PER_SERVER = 3
 CONNECTIONS_PER_TARGET = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerCapacity:
     """What one server said about its connections (the probe's own connection not counted as in use)."""
 
@@ -48,7 +48,7 @@ class ServerCapacity:
         return max(0, min(free, self.role_free) if self.role_free is not None else free)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConnectionPlan:
     """At most how many targets run at once per server, and what was lowered or could not be checked."""
 

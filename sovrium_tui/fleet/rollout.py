@@ -10,7 +10,6 @@ for the lock and finds the plan applied).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,12 +28,13 @@ from sovrium_tui.fleet.runner import (
 )
 from sovrium_tui.fleet.selection import Selection
 from sovrium_tui.fleet.targets import Target
+from sovrium_tui.records import record
 
 Outcome = Literal["applied", "up-to-date", "failed", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("applied", "up-to-date", "failed", "skipped")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Landed:
     """Where a target's apply or migrate left it: changed or not, and its version before and after."""
 
@@ -43,7 +43,7 @@ class Landed:
     to_version: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TargetOutcome:
     """One row of the rollout table and one item of the JSON `targets` list."""
 
@@ -99,7 +99,7 @@ class TargetOutcome:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RolloutReport:
     """Every selected target's outcome in file order, with notes about the run (lowered limits, stops)."""
 
@@ -176,7 +176,7 @@ def _first(reason: str | None) -> str:
 # --- the use cases ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Timeouts:
     """The per-target execution options `apply` and `migrate` take for one database."""
 

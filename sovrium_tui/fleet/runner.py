@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from sovrium_tui.errors import SovriumError
 from sovrium_tui.fleet.capacity import ConnectionPlan
 from sovrium_tui.fleet.targets import Target
+from sovrium_tui.records import record
 
 Value = TypeVar("Value")
 Work = Callable[[Target], Awaitable[Value]]
@@ -23,7 +24,7 @@ Work = Callable[[Target], Awaitable[Value]]
 DEFAULT_PARALLEL = 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limits:
     """How the runner paces the targets: at most `parallel` at once, `canary` first, stop after `max_failures`."""
 
@@ -32,7 +33,7 @@ class Limits:
     max_failures: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finished(Generic[Value]):
     """What became of one target: its value, or why it failed (secrets scrubbed), or why it never started."""
 
@@ -52,7 +53,7 @@ class Finished(Generic[Value]):
 # --- progress --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TargetStarted:
     """A target's work began; `number` counts the targets started so far (1-based) out of `total`."""
 
@@ -62,7 +63,7 @@ class TargetStarted:
     canary: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TargetDone(Generic[Value]):
     """A target's work ended (or, `skipped`, never began); `done` counts the targets settled so far."""
 
@@ -71,7 +72,7 @@ class TargetDone(Generic[Value]):
     total: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FleetNote:
     """Something a person should know about the whole run (a server's lowered limit, a stop)."""
 

@@ -8,15 +8,15 @@ and a canary"). A selection that matches nothing is an error, so a mistyped labe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sovrium_tui.errors import UsageError
 from sovrium_tui.fleet.shard import Shard
 from sovrium_tui.fleet.targets import Target, load_targets
+from sovrium_tui.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Selector:
     """`--only KEY=VALUE …`, each key with the values any of which it accepts."""
 
@@ -39,7 +39,7 @@ class Selector:
         return " ".join(f"{key}={value}" for key, values in self.wanted for value in values)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Selection:
     """The targets a command runs on, in file order, and how they were chosen from the file."""
 

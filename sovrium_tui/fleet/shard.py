@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from sovrium_tui.errors import UsageError
+from sovrium_tui.records import record
 
 Item = TypeVar("Item")
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Shard:
     """Shard `index` (1-based) of `count`."""
 

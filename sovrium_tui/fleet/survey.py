@@ -7,7 +7,6 @@ end of the command: the point of a fleet view is to see all of it, the broken pa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -16,6 +15,7 @@ from sovrium_tui.fleet.capacity import plan_connections
 from sovrium_tui.fleet.runner import DEFAULT_PARALLEL, Finished, Limits, run_targets
 from sovrium_tui.fleet.selection import Selection
 from sovrium_tui.fleet.targets import Target
+from sovrium_tui.records import record
 
 if TYPE_CHECKING:
     from sovrium_tui.services import DriftReport, HistoryReport, StatusReport
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Report = TypeVar("Report")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TargetRead(Generic[Report]):
     """One target's report, or why it could not be read (its secrets scrubbed)."""
 
@@ -51,7 +51,7 @@ class TargetRead(Generic[Report]):
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _FleetReads(Generic[Report]):
     """Each selected target's report, or why it could not be read, and notes on how they were read."""
 
@@ -82,7 +82,7 @@ def _labels(target: Target) -> str:
 # --- status ----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VersionGroup:
     """Targets at one version with one checksum (or, with `version` None, the ones that could not be read)."""
 
@@ -114,7 +114,7 @@ class VersionGroup:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FleetStatus(_FleetReads["StatusReport"]):
     """Each selected target's version, checksum, drift, lock holder and pending plans, grouped by version."""
 
@@ -207,7 +207,7 @@ async def status(
 # --- drift -----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FleetDrift(_FleetReads["DriftReport"]):
     """Each selected target's drift report, or why it could not be read."""
 
@@ -254,7 +254,7 @@ async def drift(selection: Selection, *, parallel: int = DEFAULT_PARALLEL) -> Fl
 # --- history ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FleetHistory(_FleetReads["HistoryReport"]):
     """Each selected target's audit trail, or why it could not be read."""
 

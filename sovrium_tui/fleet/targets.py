@@ -19,7 +19,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
@@ -27,6 +27,7 @@ import yaml
 
 from sovrium_tui.errors import Problem, TargetsInvalid
 from sovrium_tui.execution.connect import redact_url
+from sovrium_tui.records import record
 from sovrium_tui.text import line_within
 
 TARGET_KEYS = ("name", "url", "url_env", "labels")
@@ -37,7 +38,7 @@ URL_SCHEMES = ("postgresql", "postgres")
 _SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Target:
     """One database of the fleet: its name, its URL (never in the repr: it may hold a password), its labels."""
 

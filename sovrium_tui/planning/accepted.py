@@ -13,10 +13,11 @@ it. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sovrium_tui.catalog.model import Catalog, Table
+from sovrium_tui.records import record
 
 if TYPE_CHECKING:
     from sovrium_tui.planning.diff import Renames
@@ -55,7 +56,7 @@ def merged_with_accepted_drift(
     return _without_orphans(merged, live, recorded)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Orphans:
     """Accepted drift a plan drops because it reads a table or column the plan drops: views by name, and
     constraints, indexes and policies as (table, name)."""

@@ -6,13 +6,14 @@ A drop keeps the whole dropped object so that its reverse can rebuild it. SQL te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sovrium_tui.catalog.model import Column, Constraint, Function, Index, Policy, Table, Trigger, View
 from sovrium_tui.planning.hazards import Hazard
+from sovrium_tui.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateTable:
     table: Table  # with the indexes and triggers created alongside it
 
@@ -32,7 +33,7 @@ class CreateTable:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropTable:
     table: Table  # everything that goes with it, so the reverse can rebuild it
 
@@ -52,7 +53,7 @@ class DropTable:
         return ("data-loss", "exclusive-lock")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameTable:
     old: str
     new: str
@@ -73,7 +74,7 @@ class RenameTable:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddColumn:
     table: str
     column: Column
@@ -104,7 +105,7 @@ class AddColumn:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropColumn:
     table: str
     column: Column
@@ -128,7 +129,7 @@ class DropColumn:
         return () if self.column.computed else ("data-loss",)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameColumn:
     table: str
     old: str
@@ -150,7 +151,7 @@ class RenameColumn:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AlterColumnType:
     table: str
     column: str
@@ -187,7 +188,7 @@ class AlterColumnType:
         return self.hazard_list
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SetDefault:
     table: str
     column: str
@@ -212,7 +213,7 @@ class SetDefault:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SetNotNull:
     table: str
     column: str
@@ -238,7 +239,7 @@ class SetNotNull:
         return ("exclusive-lock",) if self.backfill else ("fails-on-existing-rows", "exclusive-lock")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropNotNull:
     table: str
     column: str
@@ -260,7 +261,7 @@ class DropNotNull:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddConstraint:
     table: str
     constraint: Constraint
@@ -287,7 +288,7 @@ class AddConstraint:
         return ("fails-on-existing-rows", "exclusive-lock")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropConstraint:
     table: str
     constraint: Constraint
@@ -310,7 +311,7 @@ class DropConstraint:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameConstraint:
     table: str
     old: str
@@ -332,7 +333,7 @@ class RenameConstraint:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateIndex:
     index: Index
     # The predicate as the statement must write it (see AddConstraint.written_now).
@@ -356,7 +357,7 @@ class CreateIndex:
         return ("exclusive-lock", *extra)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropIndex:
     index: Index
     written_now: str | None = None  # see CreateIndex.written_now: what undoing this drop writes
@@ -377,7 +378,7 @@ class DropIndex:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameIndex:
     table: str
     old: str
@@ -399,7 +400,7 @@ class RenameIndex:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateTrigger:
     trigger: Trigger
 
@@ -420,7 +421,7 @@ class CreateTrigger:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropTrigger:
     trigger: Trigger
 
@@ -440,7 +441,7 @@ class DropTrigger:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameTrigger:
     table: str
     old: str
@@ -462,7 +463,7 @@ class RenameTrigger:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SetRowSecurity:
     """Row-level security switched on or off, forced or not (`ALTER TABLE … ENABLE / FORCE ROW LEVEL SECURITY`)."""
 
@@ -493,7 +494,7 @@ def row_security_words(state: tuple[bool, bool]) -> str:
     return "off (forced when on)" if forced else "off"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreatePolicy:
     table: str
     policy: Policy
@@ -514,7 +515,7 @@ class CreatePolicy:
         return ("exclusive-lock",)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropPolicy:
     table: str
     policy: Policy
@@ -543,7 +544,7 @@ def policy_words(policy: Policy) -> str:
     return f"{kind}FOR {policy.command} TO {', '.join(policy.roles)}{using}{check}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateFunction:
     function: Function
 
@@ -563,7 +564,7 @@ class CreateFunction:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropFunction:
     function: Function
 
@@ -583,7 +584,7 @@ class DropFunction:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplaceFunction:
     before: Function
     after: Function
@@ -604,7 +605,7 @@ class ReplaceFunction:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameFunction:
     old: str
     new: str
@@ -625,7 +626,7 @@ class RenameFunction:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateView:
     """A view (or materialized view) with its INSTEAD OF triggers; `rebuild` when only what it reads changed."""
 
@@ -650,7 +651,7 @@ class CreateView:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropView:
     """A view holds no rows of its own (a materialized one is computed again when created): nothing is lost."""
 
@@ -674,7 +675,7 @@ class DropView:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RefreshView:
     """REFRESH MATERIALIZED VIEW, for views declared with `refreshOnMigration`."""
 
@@ -696,7 +697,7 @@ class RefreshView:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComputeColumns:
     """Formulas a trigger computes, computed for the rows already there (the trigger fills only rows written later):
     by the trigger itself, as at a write, so the values are what a write would give. Each row is updated once,
@@ -736,7 +737,7 @@ class ComputeColumns:
         return () if self.on_rollback else ("table-rewrite", "exclusive-lock")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateAuthUsers:
     """Better Auth's `auth."user"` table (and schema `auth` when it is missing too), as Sovrium creates it."""
 
@@ -759,7 +760,7 @@ class CreateAuthUsers:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DropAuthUsers:
     """The reverse of CreateAuthUsers only: a plan never drops a users table it did not create."""
 

@@ -58,11 +58,12 @@ from sovrium_tui.planning.changes import (
     SetNotNull,
     SetRowSecurity,
 )
+from sovrium_tui.records import record
 
 _Named = Constraint | Index | Trigger | Function
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Renames:
     """Physical renames known from stable ids: tables (old, new) and columns (new table name, old, new)."""
 
@@ -73,7 +74,10 @@ class Renames:
         return bool(self.tables or self.columns)
 
 
-def kept_row_security(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> Catalog:
+NO_RENAMES = Renames()
+
+
+def kept_row_security(current: Catalog, desired: Catalog, renames: Renames = NO_RENAMES) -> Catalog:
     """`desired` with the row-level security and policies `current` has on the same tables.
 
     Sovrium declares neither, so they are set by hand: drift until accepted, and then kept by every plan and
@@ -227,7 +231,7 @@ def _key_columns(change: Change) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
-def diff(current: Catalog, desired: Catalog, renames: Renames = Renames()) -> list[Change]:
+def diff(current: Catalog, desired: Catalog, renames: Renames = NO_RENAMES) -> list[Change]:
     """The changes that turn `current` into `desired`, in an order PostgreSQL accepts."""
     phases = _Phases()
     current = _apply_renames(current, desired, renames, phases.renames)
@@ -971,7 +975,7 @@ def substitute_identifiers(text: str, names: dict[str, str], *, allow_calls: boo
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DerivedNames:
     """Constraints, indexes, triggers and functions renamed because their names derive from a renamed table or
     column (each a Rename… change)."""

@@ -7,20 +7,20 @@ A plan that is not on the head's chain (one rolled back and superseded, say) is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid, SovriumError
 from sovrium_tui.planning.plan import PLAN_FILE, Plan, SqlCheck, load_plan
+from sovrium_tui.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanFile:
     path: Path
     plan: Plan
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlanDirectory:
     path: Path
     files: tuple[PlanFile, ...]  # by version

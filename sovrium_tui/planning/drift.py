@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sovrium_tui.catalog.model import Catalog, Constraint, Trigger
 from sovrium_tui.planning.changes import (
@@ -44,9 +44,10 @@ from sovrium_tui.planning.changes import (
     row_security_words,
 )
 from sovrium_tui.planning.diff import diff
+from sovrium_tui.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Difference:
     table: str  # "" for database-wide objects (functions)
     kind: str  # "extra", "missing" or "changed"

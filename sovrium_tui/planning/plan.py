@@ -11,11 +11,12 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from sovrium_tui.errors import PlanEdited, PlanInvalid, Problem
+from sovrium_tui.records import record
 from sovrium_tui.schema.js_json import read_json
 
 FORMAT_VERSION = 1
@@ -80,7 +81,7 @@ GENERATED_OPS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Step:
     id: int
     op: str
@@ -102,7 +103,7 @@ class Step:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     version: int  # the migration version this plan creates
     app: str

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -36,10 +35,11 @@ from sovrium_tui.planning.diff import Renames, diff, kept_row_security
 from sovrium_tui.planning.plan import Plan, Step, canonical_json
 from sovrium_tui.planning.renames import Naming, renames_between
 from sovrium_tui.planning.render import forward_sql, reverse_sql
+from sovrium_tui.records import record
 from sovrium_tui.schema.model import App
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Origin:
     """The state a plan starts from: version and checksum recorded, the app then, the catalog now."""
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sovrium_tui.planning.diff import Renames
+from sovrium_tui.records import record
 from sovrium_tui.schema.field_types import creates_column
 from sovrium_tui.schema.model import App, Field
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Naming:
     """What renames are found from: by id, each table's storage name and its fields' names (with whether each
     has a column), and the many-to-many junction tables. Small plain data: it travels between processes."""

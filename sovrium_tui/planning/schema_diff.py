@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sovrium_tui.planning.changes import Change
+from sovrium_tui.records import record
 from sovrium_tui.schema.model import physical_table_name
 
 Kind = Literal["add", "drop", "rename", "change"]
 _SAME_KEYS = ("id", "name")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SchemaChange:
     """One table or field that differs between the two snapshots, and the database changes that make it so."""
 

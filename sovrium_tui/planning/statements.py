@@ -24,11 +24,12 @@ import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.pgparse import TOO_DEEP, with_deep_trees
+from sovrium_tui.records import record
 
 EffectKind = Literal[
     "drop_table",
@@ -45,7 +46,7 @@ EffectKind = Literal[
 ALWAYS_DESTRUCTIVE: frozenset[EffectKind] = frozenset({"drop_table", "drop_column", "truncate"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Relation:
     """A table as a statement names it; `schema` None means the search path (this tool's: `public`)."""
 
@@ -63,7 +64,7 @@ class Relation:
         return self.name if self.schema in (None, "public") else f"{self.schema}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Effect:
     """One way a statement can destroy data, with what the executor needs to count it.
 
@@ -84,7 +85,7 @@ class Effect:
     detail: str = ""  # for `opaque`: what could not be analysed ("DO block", "CALL archive_orders()")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatementFacts:
     """What one statement is and does: its problem (None when it may be in a plan), effects, relations."""
 

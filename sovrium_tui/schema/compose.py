@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sovrium_tui.errors import Problem, SchemaInvalid
+from sovrium_tui.records import record
 from sovrium_tui.schema.load import (
     MAX_EXPANDED_NODES,
     PositionIndex,
@@ -29,7 +30,7 @@ MAX_REFERENCE_DEPTH = 64  # a chain of files each referring to the next
 MAX_REFERENCES = 10_000  # Sovrium's own templates use a few dozen
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SourceFile:
     """One file read while composing the schema."""
 
@@ -38,7 +39,7 @@ class SourceFile:
     content: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Part:
     """The content of one file, placed at `mount` in the composed document."""
 
@@ -47,7 +48,7 @@ class _Part:
     positions: PositionIndex
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComposedDocument:
     """The document with every reference replaced, the files it was read from, and where each part came from."""
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
+from sovrium_tui.records import record
 from sovrium_tui.schema.field_types import FOREIGN_KEY_RELATIONS, SYSTEM_COLUMNS, VIEW_COMPUTED_TYPES, creates_column
 from sovrium_tui.schema.formula_types import KIND_OF_FIELD_TYPE, KIND_WORDS, field_kinds, formula_type_problems
 from sovrium_tui.schema.model import (
@@ -89,7 +90,7 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FieldExtras:
     """What a computed field (or a relationship's back-pointing metadata) adds to a Field."""
 

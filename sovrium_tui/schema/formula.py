@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from sovrium_tui.records import record
 
 
 class FormulaError(ValueError):
     """A formula that is not one plain expression over its own table's fields; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedFormula:
     """The expression tree (never mutated: copy it before rewriting) and the column names it reads."""
 

@@ -11,11 +11,11 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sovrium_tui.errors import Problem, SchemaInvalid
+from sovrium_tui.records import record
 
 if TYPE_CHECKING:
     import yaml
@@ -76,7 +76,7 @@ def parent_path(path: str) -> str:
     return path[: max(path.rfind("."), 0)]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoadedDocument:
     """The decoded document, where each part of it came from, and the name to report it under."""
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from sovrium_tui.identifiers import truncate_identifier
+from sovrium_tui.records import record
 from sovrium_tui.schema.field_types import VIEW_COMPUTED_TYPES
 
 # A field default as the user wrote it: a scalar, or a tuple of strings for multi-select / array.
@@ -21,7 +22,7 @@ FilterScalar = str | int | float | bool | None
 FilterValue = FilterScalar | tuple[FilterScalar, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FilterCondition:
     """One `{field, operator, value}` of a lookup, rollup, count or table view filter."""
 
@@ -30,7 +31,7 @@ class FilterCondition:
     value: FilterValue = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FilterGroup:
     """`{and: [...]}` or `{or: [...]}`: conditions (or groups) combined."""
 
@@ -41,7 +42,7 @@ class FilterGroup:
 FilterNode = FilterCondition | FilterGroup
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AiSettings:
     """What an AI field's trigger needs: its source fields, when it fires, and the provider hints it passes on."""
 
@@ -61,7 +62,7 @@ class AiSettings:
     extract_properties: tuple[tuple[str, bool], ...] = ()  # ai-extract: (property, numeric?) in order
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Field:
     """One declared field of a table. Type-specific settings are None/empty when not given."""
 
@@ -110,13 +111,13 @@ class Field:
     ai: AiSettings | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PrimaryKey:
     type: PrimaryKeyType
     fields: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IndexSpec:
     """A table-level `indexes[]` entry."""
 
@@ -126,7 +127,7 @@ class IndexSpec:
     where: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UniqueSpec:
     """A table-level composite unique rule (`uniqueConstraints[]` with a name, or `unique[]` without)."""
 
@@ -134,7 +135,7 @@ class UniqueSpec:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForeignKeySpec:
     """A table-level composite foreign key (`foreignKeys[]`)."""
 
@@ -146,7 +147,7 @@ class ForeignKeySpec:
     on_update: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CheckSpec:
     """A table-level raw CHECK (`constraints[]`)."""
 
@@ -154,7 +155,7 @@ class CheckSpec:
     check: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ViewSpec:
     """A table's `views[]` entry; only those with a `query` or a text id become SQL views (see `sql_view`)."""
 
@@ -178,7 +179,7 @@ class ViewSpec:
         return str(self.id)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Table:
     id: int | str
     name: str
@@ -222,7 +223,7 @@ class Table:
         return self._by_name.get(name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class App:
     """A whole validated app schema.
 

@@ -18,6 +18,7 @@ import orjson
 
 from sovrium_tui.errors import Problem, SchemaInvalid
 from sovrium_tui.identifiers import MAX_IDENTIFIER_BYTES
+from sovrium_tui.records import record
 from sovrium_tui.schema import computed_fields
 from sovrium_tui.schema.checksum import compact_tables_json
 from sovrium_tui.schema.field_types import (
@@ -395,7 +396,7 @@ def _duplicates(names: Iterable[str]) -> list[str]:
 # Raw SQL (index `where`, table `constraints[].check`)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _RawSql:
     path: str
     key: str
@@ -476,7 +477,7 @@ def _check_raw_columns(problems: Problems, sql: _RawSql) -> None:
 # Fields
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Relation:
     table: str | None = None
     type: RelationType | None = None

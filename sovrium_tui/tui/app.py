@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
@@ -13,13 +12,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
+from sovrium_tui.records import record
 from sovrium_tui.tui.base import SovriumScreen
 from sovrium_tui.tui.dashboard import DashboardScreen
 from sovrium_tui.tui.modals import ErrorModal, HelpModal
 from sovrium_tui.tui.session import ServiceFailed, Session
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScreenAction:
     key: str
     description: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
@@ -13,6 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from sovrium_tui.records import record
 from sovrium_tui.tui.fmt import error_text, error_title, markup, plain
 
 CONFIRM_WORD = "destroy"
@@ -253,7 +253,7 @@ class ReasonModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NewPlanRequest:
     name: str | None
     offline: bool
