@@ -78,6 +78,22 @@ def truncate_identifier(name: str) -> str:
     return encoded[:MAX_IDENTIFIER_BYTES].decode("utf-8", errors="ignore")
 
 
+def serial_sequence_name(table: str, column: str) -> str:
+    """The name PostgreSQL gives a serial column's sequence, `<table>_<column>_seq` (its `makeObjectName`): when
+    too long, the longer of the table's and the column's names is shortened, a byte at a time, never the `_seq`."""
+    first, second = table.encode("utf-8"), column.encode("utf-8")
+    available = MAX_IDENTIFIER_BYTES - len("_seq") - 1
+    first_bytes, second_bytes = len(first), len(second)
+    while first_bytes + second_bytes > available:
+        if first_bytes > second_bytes:
+            first_bytes -= 1
+        else:
+            second_bytes -= 1
+    kept_first = first[:first_bytes].decode("utf-8", errors="ignore")
+    kept_second = second[:second_bytes].decode("utf-8", errors="ignore")
+    return f"{kept_first}_{kept_second}_seq"
+
+
 class UnreadableSql(ValueError):
     """SQL text PostgreSQL's lexer refuses (the reason is the message)."""
 

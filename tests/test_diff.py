@@ -11,11 +11,13 @@ from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AttachSequence,
     Change,
     ComputeColumns,
     CreateFunction,
     CreateIndex,
     CreateTable,
+    DetachSequence,
     DropColumn,
     DropConstraint,
     DropFunction,
@@ -32,6 +34,7 @@ from sovrium_tui.planning.changes import (
 )
 from sovrium_tui.planning.diff import Renames, diff, substitute_identifiers, tightens
 from sovrium_tui.planning.planner import summarize
+from sovrium_tui.planning.render import forward_sql
 
 ID = Column("id", "integer", nullable=False, serial=True)
 NAME = Column("name", "character varying(255)")
@@ -444,3 +447,45 @@ def test_a_changed_formula_is_named_in_the_summary_and_the_steps_that_only_compu
     computed_again = ComputeColumns("tasks", ("label", "shout"), ("a_trigger_tasks_updated_at",))
     assert summarize([ComputeColumns("tasks", ("label",), on_rollback=True), computed_again]) == "tasks: ~label ~shout"
     assert summarize([ComputeColumns("tasks", ("label",), empty_only=True)]) == ""
+
+
+def test_a_column_losing_or_gaining_its_sequence_keeps_its_values() -> None:
+    serial = table("users", NAME)
+    plain = replace(serial, columns=(Column("id", "integer", nullable=False), NAME))
+    assert diff(catalog(serial), catalog(plain)) == [DetachSequence("users", "id", "integer", "users_id_seq")]
+    read = replace(serial, columns=(replace(ID, sequence="members_id_seq"), NAME))  # as a database named it
+    assert diff(catalog(read), catalog(plain)) == [DetachSequence("users", "id", "integer", "members_id_seq")]
+    assert diff(catalog(plain), catalog(serial)) == [AttachSequence("users", "id", "integer", "users_id_seq")]
+
+    optional = replace(serial, columns=(Column("id", "integer"), NAME))
+    assert diff(catalog(optional), catalog(serial)) == [
+        AttachSequence("users", "id", "integer", "users_id_seq"),
+        SetNotNull("users", "id", "nextval('public.users_id_seq'::regclass)"),  # empty ids numbered, as SERIAL
+    ]
+    with_default = replace(serial, columns=(Column("id", "bigint", nullable=False, default="0"), NAME))
+    assert [type(c).__name__ for c in diff(catalog(with_default), catalog(serial))] == [
+        "SetDefault",
+        "AlterColumnType",
+        "AttachSequence",
+    ]
+    text_id = replace(serial, columns=(Column("id", "text", nullable=False), NAME))
+    detached_then_converted = diff(catalog(serial), catalog(text_id))
+    assert [type(c).__name__ for c in detached_then_converted] == ["DetachSequence", "AlterColumnType"]
+    # types without a conversion between them: the column is made again, as any such type change
+    array_id = replace(serial, columns=(Column("id", "text[]", nullable=False), NAME))
+    kinds = [type(c).__name__ for c in diff(catalog(array_id), catalog(serial))]
+    assert kinds == ["DropConstraint", "DropColumn", "AddColumn", "AddConstraint"]  # its key goes with it
+
+
+def test_a_sequence_is_attached_as_serial_makes_it_and_set_after_the_largest_value() -> None:
+    attach = AttachSequence("My Table", "id", "bigint", "My Table_id_seq")
+    assert forward_sql(attach) == (
+        'CREATE SEQUENCE public."My Table_id_seq" AS bigint OWNED BY public."My Table".id',
+        'ALTER TABLE public."My Table" ALTER COLUMN id SET DEFAULT nextval(\'public."My Table_id_seq"\'::regclass)',
+        "SELECT setval('public.\"My Table_id_seq\"'::regclass, GREATEST(max(id), 0)::bigint + 1, false)"
+        ' FROM public."My Table"',
+    )
+    assert forward_sql(attach.reverse()) == (
+        'ALTER TABLE public."My Table" ALTER COLUMN id DROP DEFAULT',
+        'DROP SEQUENCE public."My Table_id_seq"',
+    )

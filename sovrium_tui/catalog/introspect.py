@@ -45,11 +45,12 @@ SELECT c.relname AS table_name,
        pg_get_expr(d.adbin, d.adrelid) AS column_default,
        a.attgenerated = 's' AS generated,
        col_description(c.oid, a.attnum) AS comment,
-       EXISTS (
-           SELECT 1 FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+       (
+           SELECT s.relname FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
            WHERE dep.classid = 'pg_class'::regclass AND dep.refobjid = c.oid
              AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
-       ) AS owns_sequence
+           LIMIT 1
+       ) AS owned_sequence
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -400,7 +401,8 @@ def _column(row: Any) -> Column:
     if row.get("generated"):
         source = _source_text(row.get("comment"))
         return Column(row["column_name"], row["column_type"], row["nullable"], generated=source or default)
-    serial = bool(row["owns_sequence"]) and default is not None and default.startswith("nextval(")
+    sequence = row["owned_sequence"]
+    serial = sequence is not None and default is not None and default.startswith("nextval(")
     return Column(
         name=row["column_name"],
         type=row["column_type"],
@@ -408,6 +410,7 @@ def _column(row: Any) -> Column:
         default=None if serial else default,
         serial=serial,
         derived=row.get("comment") == DERIVED_COMMENT,
+        sequence=sequence if serial else None,
     )
 
 
@@ -424,6 +427,7 @@ def fingerprint(catalog: Catalog) -> str:
         document.pop("views")
     for table in document["tables"]:
         for column in table["columns"]:
+            del column["sequence"]  # a name PostgreSQL chose, not a property (see Column.sequence)
             if column["generated"] is None and not column["derived"]:
                 del column["generated"], column["derived"]
         _drop_when_true(table["constraints"], "enforced")

@@ -36,6 +36,9 @@ class Column:
     # differently), kept in the column's comment with SOURCE_COMMENT_PREFIX.
     generated: str | None = None
     derived: bool = False  # a trigger fills it from other columns (DERIVED_COMMENT): dropping it loses nothing
+    # The owned sequence of a serial column, as read from a database (None when compiled: PostgreSQL names it when
+    # the column is made, see `identifiers.serial_sequence_name`). A name, not a property: never compared.
+    sequence: str | None = field(default=None, compare=False)
 
     @property
     def computed(self) -> bool:

@@ -214,6 +214,58 @@ class SetDefault:
 
 
 @record
+class AttachSequence:
+    """Number an existing column from a new sequence it owns, as SERIAL would, after its largest value: a plain
+    integer becomes the table's serial id (a user field named `id` given up for Sovrium's automatic one)."""
+
+    table: str
+    column: str
+    type: str  # integer, bigint or smallint: the sequence's type
+    sequence: str
+
+    op = "attach_sequence"
+
+    def reverse(self) -> Change:
+        return DetachSequence(self.table, self.column, self.type, self.sequence)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def summary(self) -> str:
+        return f"number {self.target} from a new sequence {self.sequence}, after its largest value (values kept)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@record
+class DetachSequence:
+    """Stop numbering a serial column: its default and the sequence it owns are dropped, its values kept (a table
+    made with `id SERIAL` whose schema names a plain `id` field, as in a database Sovrium adopts)."""
+
+    table: str
+    column: str
+    type: str
+    sequence: str
+
+    op = "detach_sequence"
+
+    def reverse(self) -> Change:
+        return AttachSequence(self.table, self.column, self.type, self.sequence)
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.column}"
+
+    def summary(self) -> str:
+        return f"stop numbering {self.target} from sequence {self.sequence} (dropped; values kept)"
+
+    def hazards(self) -> tuple[Hazard, ...]:
+        return ()
+
+
+@record
 class SetNotNull:
     table: str
     column: str
@@ -794,6 +846,8 @@ Change = (
     | RenameColumn
     | AlterColumnType
     | SetDefault
+    | AttachSequence
+    | DetachSequence
     | SetNotNull
     | DropNotNull
     | AddConstraint

@@ -21,13 +21,14 @@ from typing import Any, Literal, TypeVar
 from sovrium_tui.catalog.formula import trigger_function_name as formula_trigger_function
 from sovrium_tui.catalog.formula import trigger_name as formula_trigger
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Policy, Table, Trigger, View
-from sovrium_tui.identifiers import quote_ident
+from sovrium_tui.identifiers import quote_ident, quote_literal, serial_sequence_name
 from sovrium_tui.pgparse import unqualified
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AttachSequence,
     Change,
     ComputeColumns,
     CreateAuthUsers,
@@ -37,6 +38,7 @@ from sovrium_tui.planning.changes import (
     CreateTable,
     CreateTrigger,
     CreateView,
+    DetachSequence,
     DropColumn,
     DropConstraint,
     DropFunction,
@@ -557,9 +559,9 @@ def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
     # which a plan reverting that drift drops and adds again), or one dropped and added again: PostgreSQL refuses
     # to drop a column a generation expression reads.
     coming_or_going = {c.name for c in current.columns if desired.column(c.name) is None}
-    for column in desired.columns:  # added, or dropped and added again (a sequence cannot be attached in place)
+    for column in desired.columns:  # added, or dropped and added again (see _rebuilds)
         before = current.column(column.name)
-        if before is None or before.serial != column.serial:
+        if before is None or _rebuilds(desired.name, before, column):
             coming_or_going.add(column.name)
     if coming_or_going:
         for column in desired.columns:
@@ -573,16 +575,23 @@ def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
     return rebuilt
 
 
+def _rebuilds(table: str, current: Column, desired: Column) -> bool:
+    """Whether a column is dropped and added again, its values lost (the steps say so): some types have no
+    conversion between them. (A sequence is attached or detached in place: see _diff_column.)"""
+    return current.type != desired.type and type_change(table, current.name, current.type, desired.type) is None
+
+
 def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) -> None:
-    type_changes = current.type != desired.type
-    conversion = type_change(table, current.name, current.type, desired.type) if type_changes else None
-    if current.serial != desired.serial or (type_changes and conversion is None):
-        # An owned sequence cannot be attached or detached in place, and some types have no conversion
-        # between them: the column is rebuilt, and its values are lost (the steps say so).
+    if _rebuilds(table, current, desired):
         phases.drop_columns.append(DropColumn(table, current))
         phases.add_columns.append(AddColumn(table, desired))
         return
+    type_changes = current.type != desired.type
+    conversion = type_change(table, current.name, current.type, desired.type) if type_changes else None
     alter = phases.alter_columns
+    if current.serial and not desired.serial:  # first, while the column still has its type
+        sequence = current.sequence or serial_sequence_name(table, current.name)
+        alter.append(DetachSequence(table, current.name, current.type, sequence))
     default_changes = current.default != desired.default
     if type_changes and default_changes and current.default is not None:
         alter.append(SetDefault(table, current.name, current.default, None))
@@ -592,8 +601,13 @@ def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) 
         before = None if type_changes and current.default is not None else current.default
         if before != desired.default:
             alter.append(SetDefault(table, current.name, before, desired.default))
+    fill = desired.default
+    if desired.serial and not current.serial:  # last: the column has its type, and no other default
+        sequence = serial_sequence_name(table, desired.name)
+        alter.append(AttachSequence(table, desired.name, desired.type, sequence))
+        fill = f"nextval({quote_literal(f'public.{quote_ident(sequence)}')}::regclass)"  # as SERIAL numbers rows
     if current.nullable and not desired.nullable:
-        alter.append(SetNotNull(table, current.name, desired.default))
+        alter.append(SetNotNull(table, current.name, fill))
     elif not current.nullable and desired.nullable:
         alter.append(DropNotNull(table, current.name))
 

@@ -10,6 +10,7 @@ from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AttachSequence,
     Change,
     ComputeColumns,
     CreateAuthUsers,
@@ -19,6 +20,7 @@ from sovrium_tui.planning.changes import (
     CreateTable,
     CreateTrigger,
     CreateView,
+    DetachSequence,
     DropAuthUsers,
     DropColumn,
     DropConstraint,
@@ -150,6 +152,12 @@ def _describe(change: Change) -> Difference:
             return Difference(table, "changed", f"column {table}.{column} is {after}, recorded as {before}")
         case SetDefault(table, column, before, after):
             return Difference(table, "changed", f"default of {table}.{column} is {after}, recorded as {before}")
+        case AttachSequence(table, column, _type, sequence):
+            detail = f"{table}.{column} is numbered by sequence {sequence}, recorded as a plain column"
+            return Difference(table, "changed", detail)
+        case DetachSequence(table, column):
+            detail = f"{table}.{column} is not numbered by a sequence, recorded as serial"
+            return Difference(table, "changed", detail)
         case SetNotNull(table, column):
             return Difference(table, "changed", f"{table}.{column} is NOT NULL, recorded as nullable")
         case DropNotNull(table, column):

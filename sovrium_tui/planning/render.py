@@ -6,12 +6,13 @@ from dataclasses import replace
 from typing import assert_never
 
 from sovrium_tui.errors import Problem, SchemaInvalid
-from sovrium_tui.identifiers import UnreadableSql, quote_ident, setting_proof
+from sovrium_tui.identifiers import UnreadableSql, quote_ident, quote_literal, setting_proof
 from sovrium_tui.planning import ddl
 from sovrium_tui.planning.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AttachSequence,
     Change,
     ComputeColumns,
     CreateAuthUsers,
@@ -21,6 +22,7 @@ from sovrium_tui.planning.changes import (
     CreateTable,
     CreateTrigger,
     CreateView,
+    DetachSequence,
     DropAuthUsers,
     DropColumn,
     DropConstraint,
@@ -97,6 +99,13 @@ def _statements(change: Change) -> tuple[str, ...]:
         case SetDefault(table, column, _before, after):
             action = "DROP DEFAULT" if after is None else f"SET DEFAULT {after}"
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} {action}",)
+        case AttachSequence(table, column, column_type, sequence):
+            return _attach_sequence_sql(table, column, column_type, sequence)
+        case DetachSequence(table, column, _type, sequence):
+            return (
+                f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP DEFAULT",
+                f"DROP SEQUENCE {_table(sequence)}",
+            )
         case SetNotNull(table, column, backfill, quiet):
             fill: tuple[str, ...] = (
                 (f"UPDATE {_table(table)} SET {quote_ident(column)} = {backfill} WHERE {quote_ident(column)} IS NULL",)
@@ -150,6 +159,18 @@ def _statements(change: Change) -> tuple[str, ...]:
             return () if on_rollback else _compute_columns_sql(table, columns[0], quiet, empty_only=empty_only)
         case _:
             assert_never(change)
+
+
+def _attach_sequence_sql(table: str, column: str, column_type: str, sequence: str) -> tuple[str, ...]:
+    """What SERIAL makes (a sequence the column owns, its `nextval` as the default), then the sequence set to
+    give the value after the largest one there (1 for an empty table or one of negative numbers only)."""
+    name = quote_literal(_table(sequence))
+    return (
+        f"CREATE SEQUENCE {_table(sequence)} AS {column_type} OWNED BY {_table(table)}.{quote_ident(column)}",
+        f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} SET DEFAULT nextval({name}::regclass)",
+        f"SELECT setval({name}::regclass, GREATEST(max({quote_ident(column)}), 0)::bigint + 1, false)"
+        f" FROM {_table(table)}",
+    )
 
 
 def _compute_columns_sql(table: str, column: str, quiet: tuple[str, ...], *, empty_only: bool) -> tuple[str, ...]:

@@ -164,6 +164,8 @@ _HARMLESS_FUNCTIONS = frozenset(
         "currval",
         "pg_notify",
         "count",
+        "max",
+        "min",
         "now",
         "current_setting",
         "version",
