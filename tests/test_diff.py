@@ -468,13 +468,18 @@ def test_a_column_losing_or_gaining_its_sequence_keeps_its_values() -> None:
         "AlterColumnType",
         "AttachSequence",
     ]
-    text_id = replace(serial, columns=(Column("id", "text", nullable=False), NAME))
-    detached_then_converted = diff(catalog(serial), catalog(text_id))
-    assert [type(c).__name__ for c in detached_then_converted] == ["DetachSequence", "AlterColumnType"]
-    # types without a conversion between them: the column is made again, as any such type change
-    array_id = replace(serial, columns=(Column("id", "text[]", nullable=False), NAME))
-    kinds = [type(c).__name__ for c in diff(catalog(array_id), catalog(serial))]
-    assert kinds == ["DropConstraint", "DropColumn", "AddColumn", "AddConstraint"]  # its key goes with it
+    big = replace(serial, columns=(replace(ID, type="bigint"), NAME))  # a key made bigserial: a bigint sequence
+    resequenced = diff(catalog(serial), catalog(big))
+    assert [type(c).__name__ for c in resequenced] == ["DetachSequence", "AlterColumnType", "AttachSequence"]
+    assert (resequenced[0], resequenced[2]) == (
+        DetachSequence("users", "id", "integer", "users_id_seq"),
+        AttachSequence("users", "id", "bigint", "users_id_seq"),
+    )
+    # a sequence stays with integers: a serial key turned uuid or text gets new values, as a new column would
+    for other in ("uuid", "text"):
+        other_id = replace(serial, columns=(Column("id", other, nullable=False), NAME))
+        kinds = [type(c).__name__ for c in diff(catalog(serial), catalog(other_id))]
+        assert kinds == ["DropConstraint", "DropColumn", "AddColumn", "AddConstraint"]  # its key goes with it
 
 
 def test_a_sequence_is_attached_as_serial_makes_it_and_set_after_the_largest_value() -> None:

@@ -117,6 +117,24 @@ async def test_a_sequence_of_a_renamed_table_is_found_by_its_own_name(cli: Cli, 
     assert "no drift" in cli.db_ok("drift").stdout
 
 
+async def test_a_key_made_bigserial_numbers_on_from_a_bigint_sequence(cli: Cli, db: asyncpg.Connection) -> None:
+    orders = table(2, "orders", field(1, "buyer", "relationship", relatedTable="users"))
+    cli.db_ok("migrate", write_schema(cli.cwd / "app.yaml", app_schema(AUTOMATIC_ID, orders)))
+    await db.execute("INSERT INTO users (name) VALUES ('Alice'), ('Bob'); INSERT INTO orders (buyer) VALUES (2)")
+    sequence_type = "SELECT data_type FROM information_schema.sequences WHERE sequence_name = 'users_id_seq'"
+    assert await db.fetchval(sequence_type) == "integer"
+
+    big = {**AUTOMATIC_ID, "primaryKey": {"type": "bigserial"}}
+    cli.db_ok("migrate", write_schema(cli.cwd / "app.yaml", app_schema(big, orders)))
+
+    assert await db.fetchval(sequence_type) == "bigint"
+    assert await _ids_and_names(db) == [(1, "Alice"), (2, "Bob")]
+    assert await db.fetchval("INSERT INTO users (name) VALUES ('Carol') RETURNING id") == 3
+    await db.execute("INSERT INTO users (id, name) VALUES (5000000000, 'Big')")
+    assert await db.fetchval("SELECT buyer FROM orders") == 2
+    assert "no drift" in cli.db_ok("drift").stdout
+
+
 @pytest.mark.parametrize(
     ("table_name", "column"),
     [

@@ -577,8 +577,14 @@ def _rebuilt_computed_columns(current: Table, desired: Table) -> set[str]:
 
 def _rebuilds(table: str, current: Column, desired: Column) -> bool:
     """Whether a column is dropped and added again, its values lost (the steps say so): some types have no
-    conversion between them. (A sequence is attached or detached in place: see _diff_column.)"""
+    conversion between them, and a sequence is attached or detached in place (see _diff_column) only where the
+    column's type stays an integer (a serial key turned uuid gets new values, as a new column would)."""
+    if current.serial != desired.serial and not {current.type, desired.type} <= _SEQUENCE_TYPES:
+        return True
     return current.type != desired.type and type_change(table, current.name, current.type, desired.type) is None
+
+
+_SEQUENCE_TYPES = frozenset({"integer", "bigint", "smallint"})
 
 
 def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) -> None:
@@ -589,7 +595,9 @@ def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) 
     type_changes = current.type != desired.type
     conversion = type_change(table, current.name, current.type, desired.type) if type_changes else None
     alter = phases.alter_columns
-    if current.serial and not desired.serial:  # first, while the column still has its type
+    # A serial column changing type (a key made bigserial) gets a sequence of its new type, numbering on.
+    resequenced = current.serial and desired.serial and type_changes
+    if current.serial and (resequenced or not desired.serial):  # first, while the column still has its type
         sequence = current.sequence or serial_sequence_name(table, current.name)
         alter.append(DetachSequence(table, current.name, current.type, sequence))
     default_changes = current.default != desired.default
@@ -602,7 +610,7 @@ def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) 
         if before != desired.default:
             alter.append(SetDefault(table, current.name, before, desired.default))
     fill = desired.default
-    if desired.serial and not current.serial:  # last: the column has its type, and no other default
+    if desired.serial and (resequenced or not current.serial):  # last: the column has its type, no other default
         sequence = serial_sequence_name(table, desired.name)
         alter.append(AttachSequence(table, desired.name, desired.type, sequence))
         fill = f"nextval({quote_literal(f'public.{quote_ident(sequence)}')}::regclass)"  # as SERIAL numbers rows
