@@ -1,19 +1,21 @@
-"""`@record`: a frozen, slotted dataclass that is cheap to define.
+"""`@record`: a frozen, slotted dataclass that costs nothing to define until it is used.
 
 `@dataclass(frozen=True, slots=True)` compiles six functions from source text for every class (`__init__`,
 `__repr__`, `__eq__`, `__hash__`, `__setattr__`, `__delattr__`), one `exec` each: about 1.3 ms a class on
-Python 3.11, and a command that plans imports about ninety of them — 0.1 s before it reads a file. A record is
-the same class made by the standard `dataclass` (so `dataclasses.fields`, `replace` and `asdict` work, and it
-is a dataclass to every tool), asked for slots only; then its `__init__` is compiled once and the rest are
-shared functions built on `operator.attrgetter`, which compare, hash and pickle as fast as generated code.
+Python 3.11, and a command that plans imports about ninety of them — 0.1 s before it reads a file, though most
+of those classes are never made in a given command, and fewer are compared. A record is the same class made by
+the standard `dataclass` (so `dataclasses.fields`, `replace` and `asdict` work, and it is a dataclass to every
+tool and to mypy), asked for slots only; its `__init__`, `__eq__` and `__hash__` are the code the standard
+decorator writes, compiled the first time each is called (then they are the class's own, as fast as a
+dataclass's); `__setattr__` and `__delattr__` raise, as a frozen dataclass's do.
 
 What a record does, as `@dataclass(frozen=True, slots=True)` would: positional `__init__` with defaults and
 `field(default_factory=…, init=False)`, then `__post_init__`; assigning or deleting a field raises
 `FrozenInstanceError`; equal when of the same class with equal `compare` fields; hashed by those fields; a repr
-of its `repr` fields. `kw_only` fields are refused; `InitVar` is not supported. `__dataclass_params__`
-says `frozen=False`: the standard flag is the only thing it does not set. A record pickles as a call of its
-class with its `init` fields (a catalog of thousands of tables comes back from a child process three times
-faster than with the default for slotted dataclasses, which reads and sets each field in Python).
+of its `repr` fields. `kw_only` fields are refused; `InitVar` is not supported. `__dataclass_params__` says
+`frozen=False`: the standard flag is the only thing it does not set. A record pickles as a call of its class
+with its `init` fields (a catalog of thousands of tables comes back from a child process three times faster
+than with the default for slotted dataclasses, which reads and sets each field in Python).
 """
 
 from __future__ import annotations
@@ -38,27 +40,32 @@ def record(cls: type[_T]) -> type[_T]:
     for f in fields:
         if f.kw_only:
             raise TypeError(f"{made.__qualname__}.{f.name}: a record has no keyword-only fields")
-    made.__init__ = _compiled_init(made, fields)
-    compared = _getter(tuple(f.name for f in fields if f.compare))
-    hashed = _getter(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
+    compared = tuple(f.name for f in fields if f.compare)
+    hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
+    own = made.__dict__  # methods the class writes itself are kept, as the standard decorator keeps them
+    own_hash = own.get("__hash__", MISSING)  # None when the class writes __eq__ alone: then a hash is made
+    explicit_hash = not (own_hash is MISSING or (own_hash is None and "__eq__" in own))
+    if "__init__" not in own:
+        _compile_on_first_call(made, "__init__", lambda: _init_source(made, fields))
+    if "__eq__" not in own:
+        _compile_on_first_call(made, "__eq__", lambda: _eq_source(compared))
+    if not explicit_hash:
+        _compile_on_first_call(made, "__hash__", lambda: _hash_source(hashed))
     shown = tuple(f.name for f in fields if f.repr)
-    given = _getter(tuple(f.name for f in fields if f.init), always_tuple=True)
-
-    def __eq__(self: Any, other: object) -> Any:
-        if other.__class__ is self.__class__:
-            return compared(self) == compared(other)
-        return NotImplemented
-
-    def __hash__(self: Any) -> int:
-        return hash(hashed(self))
+    given = operator.attrgetter(*(f.name for f in fields if f.init)) if any(f.init for f in fields) else None
+    single = sum(f.init for f in fields) == 1
 
     def __repr__(self: Any) -> str:
         return f"{type(self).__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
     def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
-        return made, given(self)
+        if given is None:
+            return made, ()
+        return made, (given(self),) if single else given(self)
 
-    for function in (__eq__, __hash__, __repr__, __reduce__):
+    for function in (__repr__, __reduce__):
+        if function.__name__ in own:
+            continue
         function.__qualname__ = f"{made.__qualname__}.{function.__name__}"
         setattr(made, function.__name__, function)
     made.__setattr__ = _frozen_setattr
@@ -66,17 +73,41 @@ def record(cls: type[_T]) -> type[_T]:
     return made  # type: ignore[no-any-return]
 
 
-def _getter(names: tuple[str, ...], *, always_tuple: bool = False) -> Callable[[Any], Any]:
-    """A function of a record giving those fields' values: a tuple, or the one value (as good to compare)."""
-    if not names:
-        return lambda _record: ()
-    if len(names) == 1 and always_tuple:
-        one = operator.attrgetter(names[0])
-        return lambda record: (one(record),)
-    return operator.attrgetter(*names)
+def _compile_on_first_call(cls: Any, name: str, source: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+    """Set `cls.<name>` to a stand-in that compiles the method from its source the first time it is called,
+    puts it in its own place on the class, and calls it (later calls go straight to it)."""
+
+    def first_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        text, namespace = source()
+        exec(text, namespace)  # our own text, from the class's field names
+        method = namespace[name]
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        type.__setattr__(cls, name, method)
+        return method(self, *args, **kwargs)
+
+    first_call.__qualname__ = f"{cls.__qualname__}.{name}"
+    type.__setattr__(cls, name, first_call)
 
 
-def _compiled_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
+def _values(names: tuple[str, ...], of: str) -> str:
+    return "(" + "".join(f"{of}.{name}," for name in names) + ")"
+
+
+def _eq_source(names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    text = (
+        "def __eq__(self, other):\n"
+        "    if other.__class__ is self.__class__:\n"
+        f"        return {_values(names, 'self')} == {_values(names, 'other')}\n"
+        "    return NotImplemented\n"
+    )
+    return text, {}
+
+
+def _hash_source(names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    return f"def __hash__(self):\n    return hash({_values(names, 'self')})\n", {}
+
+
+def _init_source(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> tuple[str, dict[str, Any]]:
     """`__init__` as the standard decorator writes it for a frozen class, each field set through its slot."""
     namespace: dict[str, Any] = {"_NO_VALUE": _NO_VALUE}
     parameters = ["self"]
@@ -106,11 +137,7 @@ def _compiled_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Cal
         body.append(f"    {setter}(self, {value})")
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()")
-    source = f"def __init__({', '.join(parameters)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(source, namespace)
-    init: Callable[..., None] = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
+    return f"def __init__({', '.join(parameters)}):\n" + ("\n".join(body) or "    pass") + "\n", namespace
 
 
 def _frozen_setattr(self: object, name: str, value: object) -> None:

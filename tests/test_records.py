@@ -137,3 +137,30 @@ def test_keyword_only_fields_are_refused() -> None:
         @record
         class Keyword:
             a: int = field(kw_only=True)
+
+
+def test_methods_the_class_writes_itself_are_kept_as_a_dataclass_keeps_them() -> None:
+    @record
+    class Loose:  # noqa: PLW1641 - the record makes the hash, as the standard decorator does
+        value: float
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Loose) and round(self.value) == round(other.value)
+
+        def __repr__(self) -> str:
+            return f"~{self.value}"
+
+    assert Loose(1.0) == Loose(1.2)
+    assert repr(Loose(2.0)) == "~2.0"
+    assert hash(Loose(1.0)) == hash(Loose(1.0))  # __eq__ alone written: a hash of the fields is made
+
+
+def test_a_method_is_the_same_before_and_after_its_first_call() -> None:
+    @record
+    class Fresh:
+        a: int
+        b: tuple[int, ...] = ()
+
+    first, second = Fresh(1, (2,)), Fresh(1, (2,))
+    assert (first == second, hash(first) == hash(second), first != Fresh(2)) == (True, True, True)
+    assert (Fresh(1, (2,)) == second, hash(Fresh(1, (2,))) == hash(second)) == (True, True)
