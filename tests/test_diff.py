@@ -494,3 +494,13 @@ def test_a_sequence_is_attached_as_serial_makes_it_and_set_after_the_largest_val
         'ALTER TABLE public."My Table" ALTER COLUMN id DROP DEFAULT',
         'DROP SEQUENCE public."My Table_id_seq"',
     )
+
+
+def test_a_column_between_uuid_and_a_type_whose_text_is_never_a_uuid_is_made_again() -> None:
+    uuid = table("users", Column("code", "uuid"))
+    for other in ("integer", "bigint", "numeric", "date", "boolean", "timestamp with time zone"):
+        changed = replace(uuid, columns=(ID, Column("code", other)))
+        assert [type(c).__name__ for c in diff(catalog(uuid), catalog(changed))] == ["DropColumn", "AddColumn"]
+        assert [type(c).__name__ for c in diff(catalog(changed), catalog(uuid))] == ["DropColumn", "AddColumn"]
+    as_text = replace(uuid, columns=(ID, Column("code", "text")))  # a text may hold a uuid: converted
+    assert [type(c).__name__ for c in diff(catalog(as_text), catalog(uuid))] == ["AlterColumnType"]

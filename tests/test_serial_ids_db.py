@@ -154,3 +154,20 @@ async def test_the_sequence_name_is_the_one_postgresql_gives(
     await db.execute(f"CREATE TABLE {quoted_table} ({quoted_column} serial)")
     given = await db.fetchval("SELECT pg_get_serial_sequence($1, $2)", quoted_table, column)
     assert given.split(".", 1)[1].strip('"') == serial_sequence_name(table_name, column)
+
+
+async def test_an_id_field_turned_uuid_key_is_refused_as_the_loss_it_is_not_a_cast_that_cannot_work(
+    cli: Cli, db: asyncpg.Connection
+) -> None:
+    cli.db_ok("migrate", _schema(cli, USER_ID))
+    await db.execute("INSERT INTO users (id, name) VALUES (1, 'Alice'), (2, 'Bob')")
+    uuid_key = {**AUTOMATIC_ID, "primaryKey": {"type": "uuid"}}
+
+    refused = cli.db_fails("migrate", _schema(cli, uuid_key))
+    assert "drops column users.id (2 non-null values)" in refused.stderr
+    assert await _ids_and_names(db) == [(1, "Alice"), (2, "Bob")]
+
+    cli.db_ok("migrate", _schema(cli, uuid_key), "--allow-destructive")
+    ids = [row["id"] for row in await db.fetch("SELECT id FROM users")]
+    assert len(ids) == 2 and all(len(str(i)) == 36 for i in ids)
+    assert "no drift" in cli.db_ok("drift").stdout

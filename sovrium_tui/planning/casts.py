@@ -29,10 +29,12 @@ def type_change(table: str, column: str, before: str, after: str) -> AlterColumn
 
 
 def _convertible(before: str, after: str) -> bool:
-    """Whether PostgreSQL can convert values of `before` to `after` at all (directly or through text)."""
+    """Whether PostgreSQL can convert values of `before` to `after` at all (directly or through text): a uuid's
+    text is never a number, a date or a truth value, nor is theirs ever a uuid, so a conversion between them
+    would fail on every row that has a value (a uuid key turned integer is a new column, marked data-loss)."""
     if _is_array(after):
         return _is_array(before)
-    if _is_array(before) or "point" in (before, after):
+    if _is_array(before) or "point" in (before, after) or ("uuid" in (before, after) and before != after):
         return _is_string(after) or _is_string(before)
     return True
 
