@@ -28,7 +28,7 @@ def _as_first_recorded(catalog: Catalog) -> str:
         for column in table["columns"]:
             if column["generated"] is None and not column["derived"]:
                 del column["generated"], column["derived"]
-            del column["sequence"]  # added later: a name the database chose, never fingerprinted
+            del column["sequence"], column["identity"]  # added later: how the database numbers it, not part of it
         for key in ("row_security", "force_row_security", "policies"):  # added later, left out while off / empty
             del table[key]
         for constraint in table["constraints"]:  # added later, left out while true (always, in compiled catalogs)

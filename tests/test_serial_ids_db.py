@@ -171,3 +171,25 @@ async def test_an_id_field_turned_uuid_key_is_refused_as_the_loss_it_is_not_a_ca
     ids = [row["id"] for row in await db.fetch("SELECT id FROM users")]
     assert len(ids) == 2 and all(len(str(i)) == 36 for i in ids)
     assert "no drift" in cli.db_ok("drift").stdout
+
+
+async def test_an_identity_column_made_by_hand_is_a_serial_id_to_the_schema(cli: Cli, db: asyncpg.Connection) -> None:
+    await db.execute(
+        "CREATE TABLE users (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);"
+        "INSERT INTO users (name) VALUES ('Alice'), ('Bob')"
+    )
+    text_name = {**AUTOMATIC_ID, "fields": [field(1, "name", "long-text", required=True)]}
+    cli.db_ok("migrate", _schema(cli, text_name))  # the automatic id: the identity numbers as SERIAL would
+    assert await db.fetchval("SELECT attidentity FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum = 1")
+    assert await db.fetchval("INSERT INTO users (name) VALUES ('Carol') RETURNING id") == 3
+    assert "no drift" in cli.db_ok("drift").stdout
+
+    user_id = {**USER_ID, "fields": [field(3, "id", "integer", required=True), *text_name["fields"]]}
+    cli.db_ok("migrate", _schema(cli, user_id))  # a plain id: the identity is dropped, with its sequence
+    assert await _ids_and_names(db) == [(1, "Alice"), (2, "Bob"), (3, "Carol")]
+    assert await _sequences(db) == []
+    assert "no drift" in cli.db_ok("drift").stdout
+
+    cli.db_ok("rollback", "--to", "1", "--yes")  # numbered again, after the largest id
+    assert await db.fetchval("INSERT INTO users (name) VALUES ('Dan') RETURNING id") == 4
+    assert "no drift" in cli.db_ok("drift").stdout

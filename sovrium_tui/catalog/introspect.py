@@ -48,9 +48,10 @@ SELECT c.relname AS table_name,
        (
            SELECT s.relname FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
            WHERE dep.classid = 'pg_class'::regclass AND dep.refobjid = c.oid
-             AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
+             AND dep.refobjsubid = a.attnum AND dep.deptype IN ('a', 'i')
            LIMIT 1
-       ) AS owned_sequence
+       ) AS owned_sequence,
+       a.attidentity <> '' AS identity
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -402,7 +403,9 @@ def _column(row: Any) -> Column:
         source = _source_text(row.get("comment"))
         return Column(row["column_name"], row["column_type"], row["nullable"], generated=source or default)
     sequence = row["owned_sequence"]
-    serial = sequence is not None and default is not None and default.startswith("nextval(")
+    # An identity column numbers rows as a serial one does (a table made by hand): the same column to a schema.
+    identity = bool(row["identity"])
+    serial = sequence is not None and (identity or (default is not None and default.startswith("nextval(")))
     return Column(
         name=row["column_name"],
         type=row["column_type"],
@@ -411,6 +414,7 @@ def _column(row: Any) -> Column:
         serial=serial,
         derived=row.get("comment") == DERIVED_COMMENT,
         sequence=sequence if serial else None,
+        identity=identity,
     )
 
 
@@ -427,7 +431,7 @@ def fingerprint(catalog: Catalog) -> str:
         document.pop("views")
     for table in document["tables"]:
         for column in table["columns"]:
-            del column["sequence"]  # a name PostgreSQL chose, not a property (see Column.sequence)
+            del column["sequence"], column["identity"]  # how the database numbers it, not a property (see Column)
             if column["generated"] is None and not column["derived"]:
                 del column["generated"], column["derived"]
         _drop_when_true(table["constraints"], "enforced")

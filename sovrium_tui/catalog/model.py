@@ -39,6 +39,8 @@ class Column:
     # The owned sequence of a serial column, as read from a database (None when compiled: PostgreSQL names it when
     # the column is made, see `identifiers.serial_sequence_name`). A name, not a property: never compared.
     sequence: str | None = field(default=None, compare=False)
+    # Numbered as GENERATED … AS IDENTITY (read from a table made by hand; this tool makes SERIAL): `serial` too.
+    identity: bool = field(default=False, compare=False)
 
     @property
     def computed(self) -> bool:

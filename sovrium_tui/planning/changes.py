@@ -242,12 +242,14 @@ class AttachSequence:
 @record
 class DetachSequence:
     """Stop numbering a serial column: its default and the sequence it owns are dropped, its values kept (a table
-    made with `id SERIAL` whose schema names a plain `id` field, as in a database Sovrium adopts)."""
+    made with `id SERIAL` whose schema names a plain `id` field, as in a database Sovrium adopts). An identity
+    column (made by hand) drops its identity instead; undone, it is numbered as SERIAL numbers."""
 
     table: str
     column: str
     type: str
     sequence: str
+    identity: bool = False
 
     op = "detach_sequence"
 
@@ -259,6 +261,8 @@ class DetachSequence:
         return f"{self.table}.{self.column}"
 
     def summary(self) -> str:
+        if self.identity:
+            return f"stop numbering {self.target}: drop its identity (and sequence {self.sequence}); values kept"
         return f"stop numbering {self.target} from sequence {self.sequence} (dropped; values kept)"
 
     def hazards(self) -> tuple[Hazard, ...]:

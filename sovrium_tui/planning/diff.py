@@ -599,7 +599,7 @@ def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) 
     resequenced = current.serial and desired.serial and type_changes
     if current.serial and (resequenced or not desired.serial):  # first, while the column still has its type
         sequence = current.sequence or serial_sequence_name(table, current.name)
-        alter.append(DetachSequence(table, current.name, current.type, sequence))
+        alter.append(DetachSequence(table, current.name, current.type, sequence, current.identity))
     default_changes = current.default != desired.default
     if type_changes and default_changes and current.default is not None:
         alter.append(SetDefault(table, current.name, current.default, None))

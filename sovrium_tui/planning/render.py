@@ -101,7 +101,9 @@ def _statements(change: Change) -> tuple[str, ...]:
             return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} {action}",)
         case AttachSequence(table, column, column_type, sequence):
             return _attach_sequence_sql(table, column, column_type, sequence)
-        case DetachSequence(table, column, _type, sequence):
+        case DetachSequence(table, column, _type, sequence, identity):
+            if identity:  # its sequence goes with it
+                return (f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP IDENTITY",)
             return (
                 f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} DROP DEFAULT",
                 f"DROP SEQUENCE {_table(sequence)}",
