@@ -27,6 +27,12 @@ from sovrium_tui.identifiers import quote_ident, quote_literal, setting_proof
 
 SCHEMA = "public"
 
+
+def nextval_sql(sequence: str) -> str:
+    """The next value of a public sequence, as SERIAL writes a column's default."""
+    return f"nextval({quote_literal(f'public.{quote_ident(sequence)}')}::regclass)"
+
+
 _SERIAL_TYPES = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
 _TRIGGER_EVENTS = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
 _TRIGGER_TIMINGS = frozenset({"BEFORE", "AFTER", "INSTEAD OF"})

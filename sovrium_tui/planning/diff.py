@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from sovrium_tui.catalog.formula import trigger_function_name as formula_trigger_function
 from sovrium_tui.catalog.formula import trigger_name as formula_trigger
 from sovrium_tui.catalog.model import Catalog, Column, Constraint, Function, Index, Policy, Table, Trigger, View
-from sovrium_tui.identifiers import quote_ident, quote_literal, serial_sequence_name
+from sovrium_tui.identifiers import quote_ident, serial_sequence_name
 from sovrium_tui.pgparse import unqualified
 from sovrium_tui.planning.casts import type_change
 from sovrium_tui.planning.changes import (
@@ -60,6 +60,7 @@ from sovrium_tui.planning.changes import (
     SetNotNull,
     SetRowSecurity,
 )
+from sovrium_tui.planning.ddl import nextval_sql
 from sovrium_tui.records import record
 
 _Named = Constraint | Index | Trigger | Function
@@ -613,7 +614,7 @@ def _diff_column(table: str, current: Column, desired: Column, phases: _Phases) 
     if desired.serial and (resequenced or not current.serial):  # last: the column has its type, no other default
         sequence = serial_sequence_name(table, desired.name)
         alter.append(AttachSequence(table, desired.name, desired.type, sequence))
-        fill = f"nextval({quote_literal(f'public.{quote_ident(sequence)}')}::regclass)"  # as SERIAL numbers rows
+        fill = nextval_sql(sequence)  # the empty ones numbered, as SERIAL numbers rows
     if current.nullable and not desired.nullable:
         alter.append(SetNotNull(table, current.name, fill))
     elif not current.nullable and desired.nullable:

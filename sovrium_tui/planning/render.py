@@ -169,7 +169,7 @@ def _attach_sequence_sql(table: str, column: str, column_type: str, sequence: st
     name = quote_literal(_table(sequence))
     return (
         f"CREATE SEQUENCE {_table(sequence)} AS {column_type} OWNED BY {_table(table)}.{quote_ident(column)}",
-        f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} SET DEFAULT nextval({name}::regclass)",
+        f"ALTER TABLE {_table(table)} ALTER COLUMN {quote_ident(column)} SET DEFAULT {ddl.nextval_sql(sequence)}",
         f"SELECT setval({name}::regclass, GREATEST(max({quote_ident(column)}), 0)::bigint + 1, false)"
         f" FROM {_table(table)}",
     )
