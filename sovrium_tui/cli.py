@@ -135,11 +135,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """Prints the executor's events to stderr as they happen: one line per step, with timings."""
+    """Prints the executor's events to stderr as they happen: one line per step, with timings. On a terminal a
+    step's line shows while it runs; elsewhere (CI logs, pipes) it is written once, whole, when it ends."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.total = 0
+        self.live = enabled and sys.stderr.isatty()
+        self.held = ""  # the start of a step's line, not yet written
 
     def __call__(self, event: Any) -> None:
         if not self.enabled:
@@ -166,9 +169,13 @@ class _Progress:
                 gives_up = f"gives up in {left:.0f} s (lock_timeout {limit})" if left is not None else "no time limit"
                 self._say(f"\n  {what}: waiting {waited_s:.0f} s for a lock, {gives_up}; held by {holders}")
 
-    @staticmethod
-    def _say(text: str, end: str = "\n") -> None:
-        sys.stderr.write(terminal_text(text) + end)
+    def _say(self, text: str, end: str = "\n") -> None:
+        line = self.held + terminal_text(text) + end
+        self.held = ""
+        if not end and not self.live:
+            self.held = line
+            return
+        sys.stderr.write(line)
         sys.stderr.flush()
 
 

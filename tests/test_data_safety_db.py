@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 from sovrium_tui import services
 from sovrium_tui.errors import DestructiveRefused, PlanInvalid, PlanStale, PlanTooLarge, SovriumError
 from sovrium_tui.execution import events
-from sovrium_tui.planning.plan import load_plan, parse_plan
+from sovrium_tui.planning.plan import dump_plan, load_plan, parse_plan
 from sovrium_tui.schema.checksum import checksum_of_tables
 from tests.acceptance_support import (
     Cli,
@@ -354,6 +355,35 @@ async def test_an_injected_commit_is_refused_at_rehash_check_and_apply(cli: Cli,
     assert "transaction control (COMMIT)" in applied.stderr
     assert await public_tables(db) == set(), "not even the step before COMMIT ran"
     assert not await has_system_schema(db)
+
+
+@pytest.mark.parametrize(
+    "smuggled",
+    [
+        "CREATE TABLE extra (a int); DROP TABLE items",
+        "CREATE TABLE extra (a text DEFAULT 'x;y');DROP TABLE items",
+        "CREATE INDEX extra ON items (title) /* ; */; DROP TABLE items",
+    ],
+)
+async def test_a_drop_smuggled_into_a_generated_step_under_a_forged_digest_is_refused(
+    cli: Cli, db: asyncpg.Connection, smuggled: str
+) -> None:
+    """`apply` takes the statements this tool writes to create as written when the digest is intact; a digest made
+    again by hand over a step that hides a second statement does not make it pass unread."""
+    await _migrate(cli, ITEMS_V1)
+    await db.execute("INSERT INTO items (title) VALUES ('keep me')")
+    plan_path = await _planned(cli, ITEMS_V1, ORDERS)
+    plan = load_plan(plan_path)
+    first = plan.steps[0]
+    assert first.op != "sql" and first.forward[0].startswith("CREATE ")
+    forged = replace(plan, steps=(replace(first, forward=(smuggled, *first.forward[1:])), *plan.steps[1:]))
+    plan_path.write_text(dump_plan(forged.with_digest()))
+
+    refused = cli.db_fails("apply", plan_path, "--yes", "--allow-destructive")
+
+    assert "step 1 forward statement 1: more than one statement" in refused.stderr
+    assert await db.fetchval("SELECT title FROM items") == "keep me"
+    assert await public_tables(db) == {"items"}
 
 
 # --- 3. literals mean the same under every server setting ------------------------------------------------------

@@ -16,7 +16,7 @@ from sovrium_tui.catalog.model import Catalog
 from sovrium_tui.planning.diff import diff
 from sovrium_tui.planning.planner import steps_for
 from sovrium_tui.planning.render import forward_sql, reverse_sql
-from sovrium_tui.planning.statements import analyse, statement_problem
+from sovrium_tui.planning.statements import analyse, generated_facts, statement_problem
 from tests.test_compile import FIELD_CASES, RELATED, one_table_app
 from tests.test_diff import CASES
 
@@ -39,6 +39,69 @@ def test_every_change_kind_renders_statements_that_parse(current: Catalog, desir
     for change in diff(current, desired, renames):  # type: ignore[arg-type]
         for statement in (*forward_sql(change), *reverse_sql(change)):
             assert statement_problem(statement) is None, statement
+
+
+def test_generated_statements_taken_as_written_are_those_analysis_finds_nothing_in() -> None:
+    """`apply` does not parse again what the tool wrote to create (digest intact); analysed, it finds no problem,
+    effect nor relation there, and every other statement is still analysed."""
+    catalog = _every_field_type_app()
+    steps = steps_for(diff(Catalog(), catalog)) + steps_for(diff(catalog, Catalog()))
+    statements = [s for step in steps for s in (*step.forward, *step.reverse)]
+    taken = [s for s in statements if generated_facts(s) is not analyse(s)]
+    assert len(taken) > 20 and len(taken) < len(statements)
+    for statement in taken:
+        facts = analyse(statement)
+        assert (facts.problem, facts.effects, facts.relations) == (None, (), ()), statement
+    for statement in statements:
+        if statement not in taken:
+            assert generated_facts(statement) == analyse(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE INDEX CONCURRENTLY i ON t (a)",
+        "CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)",
+        "DROP TABLE t",
+        "ALTER TABLE t DROP COLUMN c",
+        "CREATE CONSTRAINT TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()",
+        "create table t (a int)",  # not how the tool writes it
+        # a plan whose digest was forged over a statement smuggled after a creation
+        "CREATE TABLE a (b int); DROP TABLE c",
+        "CREATE TABLE a (b text DEFAULT 'x;y'); DROP TABLE c",
+        'CREATE TABLE a ("b;" int);DROP TABLE c',
+        "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; DROP TABLE c",
+        "CREATE TABLE a (b text DEFAULT E'it\\'s'); DROP TABLE c",
+        "CREATE TABLE a (b int) /* ; */",
+        "CREATE TABLE a (b text DEFAULT 'open)",
+        "CREATE TRIGGER t BEFORE DELETE ON system.migration_history FOR EACH ROW EXECUTE FUNCTION f()",
+        "CREATE INDEX i ON a (b) WHERE current_setting('standard_conforming_strings') = 'on'",
+        # quotes that only seem to pair up: a dollar-quoted body or a comment holds one of them
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$SELECT 'it''s'$$; DROP TABLE c; SELECT '",
+        "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$SELECT 'x$$; DROP TABLE c; SELECT $$'$$",
+        "CREATE TABLE a (b int) -- it's\n; DROP TABLE c; SELECT '",
+    ],
+)
+def test_what_the_tool_never_writes_to_create_is_still_analysed(statement: str) -> None:
+    assert generated_facts(statement) is analyse(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'CREATE TABLE a (b text DEFAULT \'x;y\', "c ""d""" int)',
+        "CREATE OR REPLACE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN\n  NEW.a := ''x'';\n"
+        "  RETURN NEW;\nEND;'",
+        "COMMENT ON COLUMN a.b IS 'it''s -- not a comment; nor /* this */'",
+        "CREATE INDEX idx_t_a ON public.t USING btree (a)",
+        "CREATE TABLE t (c text, CONSTRAINT check_c CHECK ((c ~ '^#[0-9a-f]{6}$'::text)))",
+        "CREATE UNIQUE INDEX t_a_key ON public.t (lower(a)) WHERE (a IS NOT NULL)",
+        "CREATE TRIGGER tr BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION public.f()",
+    ],
+)
+def test_creations_written_as_the_tool_writes_them_are_taken_as_written(statement: str) -> None:
+    assert generated_facts(statement) is not analyse(statement)
+    assert analyse(statement).problem is None and not analyse(statement).effects
 
 
 @pytest.mark.parametrize(

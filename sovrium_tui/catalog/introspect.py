@@ -37,47 +37,51 @@ if TYPE_CHECKING:
 
 SCHEMA = "public"
 
+# Set-based throughout: comments and owned sequences are joined, not looked up once per row (col_description and a
+# per-column pg_depend probe took three quarters of this query at 500 tables), and a default is printed without
+# opening its table (a default cannot name a column; a generated column's expression can, so it keeps its table).
 _COLUMNS = """
 SELECT c.relname AS table_name,
        a.attname AS column_name,
+       a.attnum AS number,
        format_type(a.atttypid, a.atttypmod) AS column_type,
        NOT a.attnotnull AS nullable,
-       pg_get_expr(d.adbin, d.adrelid) AS column_default,
+       pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) AS column_default,
        a.attgenerated = 's' AS generated,
-       col_description(c.oid, a.attnum) AS comment,
-       (
-           SELECT s.relname FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
-           WHERE dep.classid = 'pg_class'::regclass AND dep.refobjid = c.oid
-             AND dep.refobjsubid = a.attnum AND dep.deptype IN ('a', 'i')
-           LIMIT 1
-       ) AS owned_sequence,
+       ds.description AS comment,
+       seq.relname AS owned_sequence,
        a.attidentity <> '' AS identity
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
+LEFT JOIN (
+    SELECT DISTINCT ON (dep.refobjid, dep.refobjsubid) dep.refobjid, dep.refobjsubid, s.relname
+    FROM pg_depend dep JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+    WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+    ORDER BY dep.refobjid, dep.refobjsubid, s.relname
+) seq ON seq.refobjid = c.oid AND seq.refobjsubid = a.attnum
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
 ORDER BY c.relname, a.attnum
 """
 
+# A constraint's columns are named from the columns read above (a subquery per constraint took half this query).
 _CONSTRAINTS = """
 SELECT c.relname AS table_name,
        con.conname AS name,
        con.contype::text AS kind,
        pg_get_constraintdef(con.oid) AS definition,
-       ARRAY(
-           SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position)
-           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-           ORDER BY k.position
-       ) AS columns,
+       con.conkey AS column_numbers,
        ref.relname AS referenced_table,
-       obj_description(con.oid, 'pg_constraint') AS comment,
+       ds.description AS comment,
        NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = con.oid AND t.tgenabled IN ('D', 'R'))
            AS enforced
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class ref ON ref.oid = con.confrelid
+LEFT JOIN pg_description ds ON ds.objoid = con.oid AND ds.classoid = 'pg_constraint'::regclass AND ds.objsubid = 0
 WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c', 'x')
 """
 
@@ -91,12 +95,13 @@ SELECT t.relname AS table_name,
            ORDER BY k
        ) AS keys,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
-       obj_description(i.indexrelid, 'pg_class') AS comment
+       ds.description AS comment
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = ic.relam
+LEFT JOIN pg_description ds ON ds.objoid = i.indexrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
 WHERE n.nspname = $1 AND t.relkind IN ('r', 'p')
   AND NOT EXISTS (
       SELECT 1 FROM pg_constraint con
@@ -291,19 +296,23 @@ def build_catalog(
     requote: frozenset[str] = frozenset(),
 ) -> Catalog:
     columns: dict[str, list[Column]] = defaultdict(list)
+    column_names: dict[tuple[str, int], str] = {}
     for row in column_rows:
         if sovrium_owned(row["table_name"]):
             continue
         columns[row["table_name"]].append(_column(row))
+        column_names[row["table_name"], row["number"]] = row["column_name"]
     constraints: dict[str, list[Constraint]] = defaultdict(list)
     for row in constraint_rows:
+        if row["table_name"] not in columns:
+            continue  # not a table this catalog holds
         source = _source_text(row["comment"])
         constraints[row["table_name"]].append(
             Constraint(
                 name=row["name"],
                 kind=_CONSTRAINT_KINDS[row["kind"]],  # type: ignore[arg-type]
                 definition=source if source is not None else requote_identifiers(row["definition"], requote),
-                columns=tuple(row["columns"]),
+                columns=_constrained_columns(row["table_name"], row["column_numbers"], column_names),
                 references=row["referenced_table"],
                 verbatim=source is not None,
                 enforced=row["enforced"],
@@ -384,6 +393,16 @@ def build_catalog(
     return Catalog(tables=tables, functions=functions, views=views)
 
 
+# pg_attribute's numbers for the system columns (a CHECK constraint may name tableoid).
+_SYSTEM_COLUMN_NAMES = {-1: "ctid", -2: "xmin", -3: "cmin", -4: "xmax", -5: "cmax", -6: "tableoid"}
+
+
+def _constrained_columns(table: str, numbers: list[int] | None, names: dict[tuple[str, int], str]) -> tuple[str, ...]:
+    """A constraint's columns by name, in its order; an expression (number 0) names none."""
+    found = (names.get((table, number)) or _SYSTEM_COLUMN_NAMES.get(number) for number in numbers or ())
+    return tuple(name for name in found if name is not None)
+
+
 def _view_definition(row: Any) -> str:
     """The query as this tool wrote it (the view's comment), else as PostgreSQL prints it."""
     source = _source_text(row["comment"])
@@ -453,17 +472,23 @@ def _drop_when_true(items: list[dict[str, Any]], key: str) -> None:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAVES = frozenset({str, bool, int, type(None)})
 
 
 def catalog_document(value: Any) -> Any:
     """`dataclasses.asdict(value)` for a catalog (dataclasses of text, tuples and booleans), without its deep copies:
-    the fingerprint's input, taken twice per migration (1.3 s for 500 tables with asdict)."""
+    the fingerprint's input, taken twice per migration (1.3 s for 500 tables with asdict; a leaf is copied where it
+    is met, not by a call of its own: 0.04 s instead of 0.07–0.18)."""
     kind = type(value)
-    if kind in (str, bool, int) or value is None:
+    if kind in _LEAVES:
         return value
     if kind is tuple or kind is list:
-        return [catalog_document(item) for item in value]
+        return [item if type(item) in _LEAVES else catalog_document(item) for item in value]
     names = _FIELDS.get(kind)
     if names is None:
         names = _FIELDS[kind] = tuple(f.name for f in dataclass_fields(value) if f.init)  # not derived lookups
-    return {name: catalog_document(getattr(value, name)) for name in names}
+    document = {}
+    for name in names:
+        item = getattr(value, name)
+        document[name] = item if type(item) in _LEAVES else catalog_document(item)
+    return document

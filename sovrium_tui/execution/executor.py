@@ -64,7 +64,7 @@ from sovrium_tui.execution.store import (
 from sovrium_tui.identifiers import quote_ident
 from sovrium_tui.planning.accepted import with_accepted_drift
 from sovrium_tui.planning.plan import HAND_WRITTEN_OP, Plan, Step, canonical_json
-from sovrium_tui.planning.statements import Relation, analyse, named_relations
+from sovrium_tui.planning.statements import Relation, StatementFacts, analyse, generated_facts, named_relations
 from sovrium_tui.records import record
 from sovrium_tui.schema.js_json import read_json
 
@@ -189,6 +189,10 @@ class _RunnableStep:
     statements: tuple[str, ...]
     hand_written: bool = False  # an `op: sql` step (or its reverse): triggers it creates are code to distrust
     computes: bool = False  # a `compute_columns` step: a failure on the rows is a formula they cannot compute
+    generated: bool = False  # SQL this tool wrote, as it wrote it (a plan made here, or with an intact digest)
+
+    def facts(self, statement: str) -> StatementFacts:
+        return generated_facts(statement) if self.generated else analyse(statement)
 
 
 # --- apply -----------------------------------------------------------------------------------------------
@@ -310,7 +314,8 @@ async def _apply_locked(
     # 3. The lock table can hold what the plan will lock; every statement may be in a plan (read with PostgreSQL's
     # parser, whatever the file says). Both only read, so a refusal here writes nothing.
     await checks.check_lock_ceiling(conn, [step.forward for step in plan.steps], "this plan")
-    _refuse_unsafe_statements(plan)
+    intact = plan.digest_ok  # its generated steps are as this tool wrote them
+    _refuse_unsafe_statements(plan, intact=intact)
     attempt.started = True
     # 4. The live schema is what the last migration recorded.
     before = await checks.check_no_drift(conn, state, recorded_catalog_for) if state is not None else None
@@ -324,7 +329,15 @@ async def _apply_locked(
     attempt.plan = plan
     # 5. Every existing table the plan changes is locked before anything is counted or changed.
     steps = [
-        _RunnableStep(s.id, f"step {s.id}", s.summary, s.forward, s.op == HAND_WRITTEN_OP, _computes(s.op, s.forward))
+        _RunnableStep(
+            s.id,
+            f"step {s.id}",
+            s.summary,
+            s.forward,
+            s.op == HAND_WRITTEN_OP,
+            _computes(s.op, s.forward),
+            generated=_as_written(s, intact=intact),
+        )
         for s in plan.steps
     ]
     await session.lock_tables(conn, _relations(steps), lock_timeout=lock_timeout, opener=opener, reporter=reporter)
@@ -340,7 +353,9 @@ async def _apply_locked(
     refused: list[DataLoss] = []
     for step in steps:
         if not allow_destructive:
-            refused += refused_on_apply(await losses_of(conn, step.label, step.statements, step.hand_written), allowed)
+            refused += refused_on_apply(
+                await losses_of(conn, step.label, step.statements, step.hand_written, step.facts), allowed
+            )
         try:
             runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="apply"))
         except StepFailed as failed:
@@ -557,13 +572,12 @@ async def _record_apply(
     conn: asyncpg.Connection, plan: Plan, live_fingerprint: str, applied_by: str, duration_ms: int
 ) -> None:
     """History row, new singleton state and a MIGRATE log row, all inside the plan's transaction."""
-    plan_document = {key: value for key, value in plan.to_json().items() if key != "schema"}
     await record_applied(
         conn,
         version=plan.version,
         checksum=plan.to_checksum,
         schema=plan.schema,
-        plan=plan_document,
+        plan=canonical_json({**plan.header_json(), "digest": plan.digest}),  # the file without its snapshot
         fingerprint=live_fingerprint,
         applied_by=applied_by,
         duration_ms=duration_ms,
@@ -727,7 +741,9 @@ async def _rollback_locked(
     runs, losses = [], []
     for step in steps:
         losses += [
-            loss for loss in await losses_of(conn, step.label, step.statements, step.hand_written) if loss.destroys
+            loss
+            for loss in await losses_of(conn, step.label, step.statements, step.hand_written, step.facts)
+            if loss.destroys
         ]
         runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="rollback"))
     if not force:
@@ -839,7 +855,10 @@ async def _steps_between_snapshots(
     kept = kept_row_security(live, with_accepted_drift(catalog_for(current_schema), desired, live, renames), renames)
     planned = steps_for(diff(live, kept, renames))
     label = f"planned back to version {target}"
-    steps = [_RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward) for s in planned]
+    steps = [
+        _RunnableStep(s.id, f"{label}: step {s.id}", f"{label}: {s.summary}", s.forward, generated=True)
+        for s in planned
+    ]
     return steps, kept
 
 
@@ -892,16 +911,21 @@ async def _begin(
     await acquire_migration_lock(conn, lock_wait=lock_wait, reporter=reporter)
 
 
-def _refuse_unsafe_statements(plan: Plan) -> None:
+def _refuse_unsafe_statements(plan: Plan, *, intact: bool) -> None:
     """Statements that may not be in a plan are refused with their step, before the database is touched."""
     problems = [
         f"step {step.id} forward statement {number}: {facts.problem}"
         for step in plan.steps
         for number, statement in enumerate(step.forward, start=1)
-        if (facts := analyse(statement)).problem is not None
+        if (facts := (generated_facts if _as_written(step, intact=intact) else analyse)(statement)).problem is not None
     ]
     if problems:
         raise PlanInvalid(f"plan {plan.version} cannot be applied: " + "; ".join(problems))
+
+
+def _as_written(step: Step, *, intact: bool) -> bool:
+    """Whether a step's SQL is what this tool generated: not hand-written, in a plan whose digest is intact."""
+    return intact and step.op != HAND_WRITTEN_OP
 
 
 def _refuse_unsafe_reverse_statements(steps: Sequence[_RunnableStep]) -> None:
@@ -916,14 +940,14 @@ def _refuse_unsafe_reverse_statements(steps: Sequence[_RunnableStep]) -> None:
 
 
 def _relations(steps: Sequence[_RunnableStep]) -> list[Relation]:
-    return [relation for step in steps for statement in step.statements for relation in analyse(statement).relations]
+    return [relation for step in steps for statement in step.statements for relation in step.facts(statement).relations]
 
 
 async def _losses_now(conn: asyncpg.Connection, steps: Sequence[_RunnableStep]) -> list[DataLoss]:
     """Every loss of every step, counted in the database as it is before the first step runs."""
     found = []
     for step in steps:
-        found += await losses_of(conn, step.label, step.statements, step.hand_written)
+        found += await losses_of(conn, step.label, step.statements, step.hand_written, step.facts)
     return found
 
 

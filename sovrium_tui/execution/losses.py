@@ -8,11 +8,11 @@ anything behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from sovrium_tui.identifiers import quote_ident
-from sovrium_tui.planning.statements import Effect, analyse
+from sovrium_tui.planning.statements import Effect, StatementFacts, analyse
 from sovrium_tui.records import record
 from sovrium_tui.schema.js_json import read_json
 
@@ -55,14 +55,19 @@ _SINGULAR = {
 
 
 async def losses_of(
-    conn: asyncpg.Connection, step: str, statements: Sequence[str], hand_written: bool = False
+    conn: asyncpg.Connection,
+    step: str,
+    statements: Sequence[str],
+    hand_written: bool = False,
+    facts_of: Callable[[str], StatementFacts] = analyse,
 ) -> list[DataLoss]:
     """Every loss the statements of one step would cause, counted now. A trigger a hand-written step creates
     runs its function on later row changes, code the tool cannot see into: an unknown loss, like a DO block (the
-    triggers the tool writes itself only set timestamps and computed values)."""
+    triggers the tool writes itself only set timestamps and computed values). `facts_of` reads a statement
+    (`generated_facts` for what this tool wrote)."""
     found = []
     for statement in statements:
-        facts = analyse(statement)
+        facts = facts_of(statement)
         for effect in facts.effects:
             found.append(await _count(conn, step, effect))
         if hand_written and facts.trigger is not None:

@@ -297,11 +297,12 @@ async def record_applied(
     version: int,
     checksum: str,
     schema: str,
-    plan: dict[str, Any],
+    plan: str,
     fingerprint: str,
     applied_by: str,
     duration_ms: int,
 ) -> None:
+    """One history row; `schema` and `plan` are JSON texts (the snapshot, and the plan file without it)."""
     await connection.execute(
         "INSERT INTO system.migration_history "
         "(version, checksum, schema, plan, fingerprint, applied_by, duration_ms) "
@@ -309,7 +310,7 @@ async def record_applied(
         version,
         checksum,
         schema,
-        json.dumps(plan, ensure_ascii=False),
+        plan,
         fingerprint,
         applied_by,
         duration_ms,

@@ -122,8 +122,7 @@ _OUTSIDE_TRANSACTION = {
 # Node types that make a statement worth decoding: anything that can destroy data, break the transaction,
 # or touch an existing table's rows or structure, wherever it is nested. A statement without any of them (CREATE
 # TABLE, CREATE INDEX, CREATE FUNCTION, COMMENT …), not concurrent and not a top-level SELECT, is accepted from
-# its JSON text alone. Node types are found as the keys `"…Stmt":` of that text, a quarter of the time of
-# searching for every name.
+# its JSON text alone. Node types are found as the keys `"…Stmt":` of that text (`_statement_nodes`).
 _WORTH_DECODING = frozenset(
     {
         "TransactionStmt",
@@ -152,7 +151,7 @@ _WORTH_DECODING = frozenset(
         *_OUTSIDE_TRANSACTION,
     }
 )
-_STATEMENT_NODE = re.compile(r'"([A-Za-z]+Stmt)":')
+_STATEMENT_KEY_END = 'Stmt":'
 _CONCURRENT = '"concurrent":true'
 _TOP_LEVEL_SELECT = '"stmts":[{"stmt":{"SelectStmt":'
 
@@ -183,10 +182,73 @@ def statement_problem(statement: str) -> str | None:
 def _worth_decoding(text: str) -> bool:
     """Whether a statement's JSON parse tree may hold anything `_problem` or `_effects` looks for."""
     return (
-        not _WORTH_DECODING.isdisjoint(_STATEMENT_NODE.findall(text))
+        any(node in _WORTH_DECODING for node in _statement_nodes(text))
         or _CONCURRENT in text
         or _TOP_LEVEL_SELECT in text
     )
+
+
+def _statement_nodes(tree_json: str) -> Iterator[str]:
+    """The node types `"…Stmt"` that are keys of a parse tree's JSON text. A quote inside a JSON string is escaped,
+    so `Stmt":` only ends a key; found with `str.find`, a fifth of the time a regular expression takes."""
+    end = tree_json.find(_STATEMENT_KEY_END)
+    while end != -1:
+        yield tree_json[tree_json.rfind('"', 0, end) + 1 : end + 4]
+        end = tree_json.find(_STATEMENT_KEY_END, end + len(_STATEMENT_KEY_END))
+
+
+# What this tool writes to make something new — a table, an index, a function, a trigger — or to comment on it:
+# nothing in it reads or changes what is already there (analysed, it has no problem, effect nor relation).
+_CREATES_ONLY = re.compile(
+    r"(?:CREATE (?:TABLE|(?:UNIQUE )?INDEX(?! CONCURRENTLY)|(?:OR REPLACE )?FUNCTION|TRIGGER) |COMMENT ON )"
+)
+_CREATES = StatementFacts(None)
+
+
+@functools.lru_cache(maxsize=65536)  # read before the steps run, and again by each step
+def generated_facts(statement: str) -> StatementFacts:
+    """`analyse` for a statement this tool generated, in a plan it made itself or whose digest is intact: one that
+    only creates, and is plainly one statement that names nothing of the bookkeeping, is taken as written, not
+    parsed again (a third of the Python time of applying 500 new tables); any other is analysed."""
+    if _CREATES_ONLY.match(statement) and _plainly_one_statement(statement):
+        return _CREATES
+    return analyse(statement)
+
+
+def _plainly_one_statement(statement: str) -> bool:
+    """Whether a text is at most one statement and mentions neither the bookkeeping schema nor the setting that
+    changes how statements are read, as seen without a parser: every quote closed, and outside the quoted texts no
+    `;`, no comment and no `$` (a dollar quote: what is inside is not read as quoted here); no backslash or NUL
+    anywhere. Up to the first comment, dollar quote or backslash this reading is PostgreSQL's own, and each of those
+    is refused where it starts."""
+    if "\\" in statement or "\x00" in statement:
+        return False
+    lowered = statement.lower()
+    if BOOKKEEPING_SCHEMA in lowered or "standard_conforming_strings" in lowered:
+        return False
+    rest = _unquoted(statement)
+    return rest is not None and not any(mark in rest for mark in (";", "--", "/*", "$"))
+
+
+def _unquoted(statement: str) -> str | None:
+    """The text outside '…' and "…" (a doubled quote stays inside, as PostgreSQL reads it with
+    standard_conforming_strings on); None when a quote is never closed."""
+    outside: list[str] = []
+    start = 0
+    while True:
+        single, double = statement.find("'", start), statement.find('"', start)
+        opening = double if single == -1 or (double != -1 and double < single) else single
+        if opening == -1:
+            outside.append(statement[start:])
+            return "".join(outside)
+        outside.append(statement[start:opening])
+        quote = statement[opening]
+        closing = statement.find(quote, opening + 1)
+        while closing != -1 and statement.startswith(quote, closing + 1):  # a doubled quote: still inside
+            closing = statement.find(quote, closing + 2)
+        if closing == -1:
+            return None
+        start = closing + 1
 
 
 @functools.lru_cache(maxsize=65536)  # a plan's statements are read several times while it runs
@@ -226,10 +288,16 @@ def analyse(statement: str) -> StatementFacts:
     return facts if trigger is None else replace(facts, trigger=trigger)
 
 
+_CREATED_TRIGGERS = tuple(
+    (f'"{node_type}":', re.compile(rf'"{node_type}":\{{.*?"trigname":"((?:[^"\\]|\\.)*)"'), what)
+    for node_type, what in (("CreateTrigStmt", "TRIGGER"), ("CreateEventTrigStmt", "EVENT TRIGGER"))
+)
+
+
 def _created_trigger(tree_json: str) -> str | None:
-    for node_type, what in (("CreateTrigStmt", "TRIGGER"), ("CreateEventTrigStmt", "EVENT TRIGGER")):
-        if f'"{node_type}":' in tree_json:
-            found = re.search(rf'"{node_type}":\{{.*?"trigname":"((?:[^"\\]|\\.)*)"', tree_json)
+    for key, pattern, what in _CREATED_TRIGGERS:
+        if key in tree_json:
+            found = pattern.search(tree_json)
             name = json.loads(f'"{found.group(1)}"') if found else "?"
             return f"CREATE {what} {name} (its function runs on later changes)"
     return None
