@@ -156,8 +156,8 @@ class _Progress:
                 self._say(f"{going} {version}: {plural(step_count, 'step')}")
             case events.StepStarted(step_id, summary):
                 self._say(f"  [{step_id}/{self.total}] {summary} …", end="")
-            case events.StepFinished(_, elapsed_ms):
-                self._say(f" done ({elapsed_ms} ms)")
+            case events.StepFinished():
+                self._say(f" done ({event.took})")
             case events.StepFailed(_, message):
                 self._say(f" FAILED: {message}")
             case events.PlanRolledBack(version, _reason, outcome, operation):

@@ -37,10 +37,16 @@ class StepStarted:
 
 @record
 class StepFinished:
-    """One step ran without error; the transaction is still open."""
+    """One step ran without error; the transaction is still open. `sent_with`: the step it was sent with, in one
+    round trip (that step's time is the group's)."""
 
     step_id: int
     elapsed_ms: int
+    sent_with: int | None = None
+
+    @property
+    def took(self) -> str:
+        return f"with step {self.sent_with}" if self.sent_with is not None else f"{self.elapsed_ms} ms"
 
 
 @record

@@ -312,7 +312,8 @@ async def _apply_locked(
     checks.check_not_stale(state, plan)
     checks.check_next_version(plan, await highest_version(conn))
     # 3. The lock table can hold what the plan will lock; every statement may be in a plan (read with PostgreSQL's
-    # parser, whatever the file says). Both only read, so a refusal here writes nothing.
+    # parser, whatever the file says, but for what this tool wrote to create something, taken as written when the
+    # digest is intact and the text is plainly one statement). Both only read, so a refusal here writes nothing.
     await checks.check_lock_ceiling(conn, [step.forward for step in plan.steps], "this plan")
     intact = plan.digest_ok  # its generated steps are as this tool wrote them
     _refuse_unsafe_statements(plan, intact=intact)
@@ -349,27 +350,35 @@ async def _apply_locked(
     for skipped in passed_over:
         reporter(events.StepStarted(skipped.id, f"{skipped.summary}: {notes[skipped.id]}"))
         reporter(events.StepFinished(skipped.id, 0))
-    runs = []
+    runs: list[StepRun] = []
     refused: list[DataLoss] = []
-    for step in steps:
-        if not allow_destructive:
-            refused += refused_on_apply(
-                await losses_of(conn, step.label, step.statements, step.hand_written, step.facts), allowed
-            )
-        try:
-            runs.append(await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="apply"))
-        except StepFailed as failed:
-            if refused:
-                _refuse_apply_losses(plan, refused, then=failed.message)
-            if state is not None and before is not None and not step.hand_written:
-                from sovrium_tui.planning.drift import find_drift
+    for group in _groups(steps):
+        if len(group) > 1:
+            together = await _run_together(conn, group, reporter, opener=opener, lock_timeout=lock_timeout)
+            if together is not None:
+                runs += together
+                continue
+        for step in group:  # one by one: a step of its own, or a group that failed (run again to say which step)
+            if not allow_destructive:
+                refused += refused_on_apply(
+                    await losses_of(conn, step.label, step.statements, step.hand_written, step.facts), allowed
+                )
+            try:
+                runs.append(
+                    await _run_step(conn, step, reporter, opener=opener, lock_timeout=lock_timeout, advise="apply")
+                )
+            except StepFailed as failed:
+                if refused:
+                    _refuse_apply_losses(plan, refused, then=failed.message)
+                if state is not None and before is not None and not step.hand_written:
+                    from sovrium_tui.planning.drift import find_drift
 
-                differences = len(find_drift(recorded_catalog_for(state.schema), before))
-                hint = drift_conflict(failed.__cause__, differences, state.version)
-                if hint is not None:
-                    message = f"{failed.message}; {hint}"
-                    raise StepFailed(message, step=failed.step, sql=failed.sql) from failed.__cause__
-            raise
+                    differences = len(find_drift(recorded_catalog_for(state.schema), before))
+                    hint = drift_conflict(failed.__cause__, differences, state.version)
+                    if hint is not None:
+                        message = f"{failed.message}; {hint}"
+                        raise StepFailed(message, step=failed.step, sql=failed.sql) from failed.__cause__
+                raise
     _refuse_apply_losses(plan, refused)
     # 7. The database is what the plan promised, with the drift accepted before it where the plan left it alone.
     # (The target is compiled only now: a caller may have had it compiled aside while the steps ran.)
@@ -991,6 +1000,72 @@ async def _run_step(
     elapsed = _elapsed_ms(started)
     reporter(events.StepFinished(step.number, elapsed))
     return StepRun(step.number, step.summary, elapsed, step.statements)
+
+
+# Steps sent together, in one round trip: generated steps with nothing to count before they run (each makes
+# something new). A round trip per step is most of what 2,000 small steps cost beyond the server's own work (psql
+# -f pays one per statement). A group runs inside a savepoint: when one of its statements fails, the group is undone
+# and its steps run again one by one, so that the failure is said as the step's own. Groups are sized so that a plan
+# has at most GROUPS_PER_PLAN of them: past 64 subtransactions, every session's snapshot must look them up on disk.
+STEPS_PER_GROUP = 32
+GROUPS_PER_PLAN = 60
+_GROUP_SAVEPOINT = "sovrium_steps"
+
+
+def _groups(steps: Sequence[_RunnableStep]) -> list[list[_RunnableStep]]:
+    """The steps in run order, in groups to send together (a step that may not be sent with others alone)."""
+    joining = [_goes_with_others(step) for step in steps]
+    size = max(STEPS_PER_GROUP, -(-sum(joining) // GROUPS_PER_PLAN))
+    groups: list[list[_RunnableStep]] = []
+    open_group = False  # whether the last group takes more steps
+    shared = 0  # groups of more than one step: a savepoint each
+    for step, joins in zip(steps, joining, strict=True):
+        last = groups[-1] if groups else []
+        if joins and open_group and len(last) < size and (len(last) > 1 or shared < GROUPS_PER_PLAN):
+            shared += len(last) == 1
+            last.append(step)
+        else:
+            groups.append([step])
+            open_group = joins
+    return groups
+
+
+def _goes_with_others(step: _RunnableStep) -> bool:
+    """A generated step whose statements destroy nothing: nothing to count just before it."""
+    return step.generated and bool(step.statements) and not any(step.facts(s).effects for s in step.statements)
+
+
+async def _run_together(
+    conn: asyncpg.Connection,
+    group: Sequence[_RunnableStep],
+    reporter: Reporter,
+    *,
+    opener: session.Opener | None,
+    lock_timeout: str,
+) -> list[StepRun] | None:
+    """Send a group's steps as one script inside a savepoint; None when one failed (the group is undone). The group's
+    time is its first step's; the others are said to have been sent with it."""
+    import asyncpg
+
+    statements = [f"SAVEPOINT {_GROUP_SAVEPOINT}", *(s for step in group for s in step.statements)]
+    what = f"steps {group[0].number}–{group[-1].number}"
+    started = time.monotonic()
+    try:
+        async with session.watching(conn, opener=opener, what=what, limit=lock_timeout, reporter=reporter):
+            await conn.execute(one_script([*statements, f"RELEASE SAVEPOINT {_GROUP_SAVEPOINT}"]))
+    except asyncpg.PostgresError as failure:
+        if connection_lost(failure):
+            raise
+        await conn.execute(f"ROLLBACK TO SAVEPOINT {_GROUP_SAVEPOINT}; RELEASE SAVEPOINT {_GROUP_SAVEPOINT}")
+        return None
+    elapsed, first = _elapsed_ms(started), group[0].number
+    runs = []
+    for step in group:
+        took, sent_with = (elapsed, None) if step.number == first else (0, first)
+        reporter(events.StepStarted(step.number, step.summary))
+        reporter(events.StepFinished(step.number, took, sent_with))
+        runs.append(StepRun(step.number, step.summary, took, step.statements))
+    return runs
 
 
 def one_script(statements: Sequence[str]) -> str:

@@ -97,7 +97,8 @@ def steps_for(changes: Sequence[Change], *, orphans: Orphans | None = None) -> t
     """One step per change, with the SQL the renderer writes for it and its reverse.
 
     Generated SQL is not parsed again here: the renderer's output for every change kind and field type is read
-    with PostgreSQL's parser by the test suite, and `apply` reads every forward statement before it runs.
+    with PostgreSQL's parser by the test suite, and `apply` reads every forward statement before it runs but those
+    that plainly only create (`statements.generated_facts`).
 
     Accepted drift the plan drops with what it reads (`orphans`) has no reverse: the versions a rollback goes
     back to never recorded it, so making it again would leave the database unlike any of them.

@@ -232,8 +232,9 @@ class RunProgress(RowTable):
                     self.expect(step_id, str(step_id), summary, plan=self._plan)
                 self._mark(key, "running")
                 self.move_cursor(row=self.get_row_index(key))
-            case StepFinished(step_id=step_id, elapsed_ms=elapsed_ms):
-                self._mark(self._key(step_id, self._plan), "done", f"{elapsed_ms} ms")
+            case StepFinished(step_id=step_id, elapsed_ms=elapsed_ms, sent_with=sent_with):
+                took = f"{elapsed_ms} ms" if sent_with is None else f"with #{sent_with}"  # sent in its round trip
+                self._mark(self._key(step_id, self._plan), "done", took)
             case StepFailed(step_id=step_id):
                 self._mark(self._key(step_id, self._plan), "failed")
             case PlanRolledBack(outcome=outcome) if outcome != "dry-run":
