@@ -27,6 +27,7 @@ from sovrium_tui.catalog.model import (
     Policy,
     Table,
     Trigger,
+    TriggerTiming,
     View,
 )
 from sovrium_tui.errors import SovriumError
@@ -40,6 +41,7 @@ SCHEMA = "public"
 # Set-based throughout: comments and owned sequences are joined, not looked up once per row (col_description and a
 # per-column pg_depend probe took three quarters of this query at 500 tables), and a default is printed without
 # opening its table (a default cannot name a column; a generated column's expression can, so it keeps its table).
+# `build_catalog` reads the rows of this query and the next by position: their columns' order is its order.
 _COLUMNS = """
 SELECT c.relname AS table_name,
        a.attname AS column_name,
@@ -295,60 +297,54 @@ def build_catalog(
     security_rows: Any = (),
     requote: frozenset[str] = frozenset(),
 ) -> Catalog:
+    # Rows are read by position, in the order of their query's columns (a third of the time of reading by name).
     columns: dict[str, list[Column]] = defaultdict(list)
     column_names: dict[tuple[str, int], str] = {}
-    for row in column_rows:
-        if sovrium_owned(row["table_name"]):
-            continue
-        columns[row["table_name"]].append(_column(row))
-        column_names[row["table_name"], row["number"]] = row["column_name"]
+    for table_name, name, number, column_type, nullable, default, generated, comment, sequence, identity in column_rows:
+        if table_name[:1] == "_" or table_name in SOVRIUM_PUBLIC_TABLES:
+            continue  # Sovrium's own (`sovrium_owned`)
+        if generated:
+            column = Column(name, column_type, nullable, generated=_source_text(comment) or default)
+        elif sequence is not None and (identity or (default is not None and default.startswith("nextval("))):
+            # an identity column numbers rows as a serial one does (a table made by hand): the same to a schema
+            column = Column(
+                name, column_type, nullable, None, True, None, comment == DERIVED_COMMENT, sequence, identity
+            )
+        else:
+            column = Column(
+                name, column_type, nullable, default, False, None, comment == DERIVED_COMMENT, None, identity
+            )
+        columns[table_name].append(column)
+        column_names[table_name, number] = name
     constraints: dict[str, list[Constraint]] = defaultdict(list)
-    for row in constraint_rows:
-        if row["table_name"] not in columns:
+    for table_name, name, kind, definition, numbers, references, comment, enforced in constraint_rows:
+        if table_name not in columns:
             continue  # not a table this catalog holds
-        source = _source_text(row["comment"])
-        constraints[row["table_name"]].append(
+        source = _source_text(comment)
+        constraints[table_name].append(
             Constraint(
-                name=row["name"],
-                kind=_CONSTRAINT_KINDS[row["kind"]],  # type: ignore[arg-type]
-                definition=source if source is not None else requote_identifiers(row["definition"], requote),
-                columns=_constrained_columns(row["table_name"], row["column_numbers"], column_names),
-                references=row["referenced_table"],
-                verbatim=source is not None,
-                enforced=row["enforced"],
+                name,
+                _CONSTRAINT_KINDS[kind],  # type: ignore[arg-type]
+                source if source is not None else requote_identifiers(definition, requote),
+                _constrained_columns(table_name, numbers, column_names),
+                references,
+                source is not None,
+                enforced,
             )
         )
     indexes: dict[str, list[Index]] = defaultdict(list)
-    for row in index_rows:
-        source = _source_text(row["comment"])
-        indexes[row["table_name"]].append(
-            Index(
-                name=row["name"],
-                table=row["table_name"],
-                keys=tuple(requote_identifiers(key, requote) for key in row["keys"]),
-                unique=row["is_unique"],
-                method=row["method"],
-                predicate=(
-                    source
-                    if source is not None and row["predicate"] is not None
-                    else row["predicate"] and requote_identifiers(row["predicate"], requote)
-                ),
-                verbatim=source is not None and row["predicate"] is not None,
-            )
-        )
+    for table_name, name, unique, method, keys, predicate, comment in index_rows:
+        source = _source_text(comment)
+        verbatim = source is not None and predicate is not None
+        shown = source if verbatim else _requoted(predicate, requote)
+        written = tuple(keys) if not requote else tuple(requote_identifiers(key, requote) for key in keys)
+        indexes[table_name].append(Index(name, table_name, written, unique, method, shown, verbatim))
     triggers: dict[str, list[Trigger]] = defaultdict(list)
     view_triggers: dict[str, list[Trigger]] = defaultdict(list)
-    for row in trigger_rows:
-        bits = row["type_bits"]
-        (view_triggers if row.get("on_view") else triggers)[row["table_name"]].append(
-            Trigger(
-                name=row["name"],
-                table=row["table_name"],
-                timing="INSTEAD OF" if bits & _TRIGGER_INSTEAD else "BEFORE" if bits & _TRIGGER_BEFORE else "AFTER",
-                events=tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit),
-                function=row["function_name"],
-                enabled=row["enabled"],
-            )
+    for table_name, on_view, name, bits, function_name, enabled in trigger_rows:
+        timing, events = _TRIGGER_KINDS.get(bits) or _trigger_kind(bits)
+        (view_triggers if on_view else triggers)[table_name].append(
+            Trigger(name, table_name, timing, events, function_name, enabled)
         )
     security: dict[str, tuple[bool, bool]] = {}
     policies: dict[str, list[Policy]] = defaultdict(list)
@@ -399,8 +395,27 @@ _SYSTEM_COLUMN_NAMES = {-1: "ctid", -2: "xmin", -3: "cmin", -4: "xmax", -5: "cma
 
 def _constrained_columns(table: str, numbers: list[int] | None, names: dict[tuple[str, int], str]) -> tuple[str, ...]:
     """A constraint's columns by name, in its order; an expression (number 0) names none."""
-    found = (names.get((table, number)) or _SYSTEM_COLUMN_NAMES.get(number) for number in numbers or ())
-    return tuple(name for name in found if name is not None)
+    if not numbers:
+        return ()
+    try:
+        return tuple([names[table, number] for number in numbers])
+    except KeyError:  # a system column (a CHECK may name tableoid), or an expression
+        found = (names.get((table, number)) or _SYSTEM_COLUMN_NAMES.get(number) for number in numbers)
+        return tuple(name for name in found if name is not None)
+
+
+def _requoted(text: str | None, words: frozenset[str]) -> str | None:
+    return requote_identifiers(text, words) if text and words else text
+
+
+_TRIGGER_KINDS: dict[int, tuple[TriggerTiming, tuple[str, ...]]] = {}
+
+
+def _trigger_kind(bits: int) -> tuple[TriggerTiming, tuple[str, ...]]:
+    """A trigger's timing and events from pg_trigger.tgtype (remembered: a catalog has few distinct ones)."""
+    timing: TriggerTiming = "INSTEAD OF" if bits & _TRIGGER_INSTEAD else "BEFORE" if bits & _TRIGGER_BEFORE else "AFTER"
+    kind = _TRIGGER_KINDS[bits] = (timing, tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit))
+    return kind
 
 
 def _view_definition(row: Any) -> str:
@@ -414,27 +429,6 @@ def _source_text(comment: str | None) -> str | None:
     if comment is None or not comment.startswith(SOURCE_COMMENT_PREFIX):
         return None
     return comment[len(SOURCE_COMMENT_PREFIX) :]
-
-
-def _column(row: Any) -> Column:
-    default = row["column_default"]
-    if row.get("generated"):
-        source = _source_text(row.get("comment"))
-        return Column(row["column_name"], row["column_type"], row["nullable"], generated=source or default)
-    sequence = row["owned_sequence"]
-    # An identity column numbers rows as a serial one does (a table made by hand): the same column to a schema.
-    identity = bool(row["identity"])
-    serial = sequence is not None and (identity or (default is not None and default.startswith("nextval(")))
-    return Column(
-        name=row["column_name"],
-        type=row["column_type"],
-        nullable=row["nullable"],
-        default=None if serial else default,
-        serial=serial,
-        derived=row.get("comment") == DERIVED_COMMENT,
-        sequence=sequence if serial else None,
-        identity=identity,
-    )
 
 
 def fingerprint(catalog: Catalog) -> str:
