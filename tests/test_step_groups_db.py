@@ -13,6 +13,7 @@ from sovrium_tui import services
 from sovrium_tui.errors import StepFailed
 from sovrium_tui.execution import events
 from sovrium_tui.execution.executor import GROUPS_PER_PLAN, STEPS_PER_GROUP, _groups, _RunnableStep
+from sovrium_tui.planning.plan import Plan
 from tests.acceptance_support import app_schema, catalog_state, field, public_tables, table, write_schema
 
 pytestmark = pytest.mark.db
@@ -49,26 +50,28 @@ def test_a_plan_has_so_few_groups_that_no_session_pays_for_its_savepoints() -> N
     assert [step.number for group in alternating for step in group] == list(range(1, 1_001))
 
 
-def _tables(count: int) -> list[dict[str, Any]]:
-    return [
+def _planned(folder: Path, count: int) -> tuple[Path, Plan]:
+    """The first plan (offline) of an app of `count` tables, each with a text and an indexed integer field."""
+    tables = [
         table(n, f"thing_{n:02d}", field(1, "title"), field(2, "size", "integer", indexed=True))
         for n in range(1, count + 1)
     ]
+    made = services.plan_offline(write_schema(folder / "app.yaml", app_schema(*tables)), folder / "plans")
+    assert made.path is not None and made.plan is not None
+    return made.path, made.plan
 
 
 async def test_a_plan_of_many_new_tables_is_sent_in_groups_and_applied_whole(
     tmp_path: Path, database_url: str, db: asyncpg.Connection
 ) -> None:
-    schema = write_schema(tmp_path / "app.yaml", app_schema(*_tables(30)))
-    made = services.plan_offline(schema, tmp_path / "plans")
-    assert made.path is not None and made.plan is not None
+    path, plan = _planned(tmp_path, 30)
     seen: list[Any] = []
 
-    outcome = await services.apply(made.path, database_url=database_url, reporter=seen.append)
+    outcome = await services.apply(path, database_url=database_url, reporter=seen.append)
 
     assert [run.status for run in outcome.runs] == ["applied"]
     finished = [e for e in seen if isinstance(e, events.StepFinished)]
-    assert [e.step_id for e in finished] == list(range(1, len(made.plan.steps) + 1))
+    assert [e.step_id for e in finished] == list(range(1, len(plan.steps) + 1))
     assert any(e.sent_with is not None for e in finished), "steps were sent together"
     assert {e.sent_with for e in finished if e.sent_with is not None} <= {
         e.step_id for e in finished if e.sent_with is None
@@ -79,16 +82,14 @@ async def test_a_plan_of_many_new_tables_is_sent_in_groups_and_applied_whole(
 async def test_a_step_that_fails_inside_a_group_is_named_and_nothing_is_left(
     tmp_path: Path, database_url: str, db: asyncpg.Connection
 ) -> None:
-    schema = write_schema(tmp_path / "app.yaml", app_schema(*_tables(30)))
-    made = services.plan_offline(schema, tmp_path / "plans")
-    assert made.path is not None and made.plan is not None
-    failing = next(s for s in made.plan.steps if "CREATE TABLE public.thing_17" in s.forward[0])
+    path, plan = _planned(tmp_path, 30)
+    failing = next(s for s in plan.steps if "CREATE TABLE public.thing_17" in s.forward[0])
     await db.execute("CREATE TABLE public.thing_17 (made_by_hand int)")  # after planning: the plan's step will fail
     before = await catalog_state(db)
     seen: list[Any] = []
 
     with pytest.raises(StepFailed) as failure:
-        await services.apply(made.path, database_url=database_url, reporter=seen.append)
+        await services.apply(path, database_url=database_url, reporter=seen.append)
 
     assert failure.value.step == failing.id
     assert (
