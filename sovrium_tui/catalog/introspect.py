@@ -301,8 +301,8 @@ def build_catalog(
     columns: dict[str, list[Column]] = defaultdict(list)
     column_names: dict[tuple[str, int], str] = {}
     for table_name, name, number, column_type, nullable, default, generated, comment, sequence, identity in column_rows:
-        if table_name[:1] == "_" or table_name in SOVRIUM_PUBLIC_TABLES:
-            continue  # Sovrium's own (`sovrium_owned`)
+        if sovrium_owned(table_name):
+            continue
         if generated:
             column = Column(name, column_type, nullable, generated=_source_text(comment) or default)
         elif sequence is not None and (identity or (default is not None and default.startswith("nextval("))):
